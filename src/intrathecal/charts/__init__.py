@@ -1,0 +1,1 @@
+"""Charts (PNG/SVG) drawn with matplotlib for the CLI and, later, the clinic web app."""

@@ -1,0 +1,39 @@
+"""Entry point of the ``itp`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from intrathecal.cli import convert_cmd, library_cmd, program_cmd, refill_cmd
+from intrathecal.cli.boluses_cmd import bridge_cmd, prime_cmd, tip_time_cmd
+from intrathecal.cli.delivery_cmd import delivery
+from intrathecal.cli.output import guarded_main
+from intrathecal.cli.review_cmd import review_cmd
+from intrathecal.cli.titrate_cmd import titrate_cmd
+
+app = typer.Typer(
+    help="Intrathecal drug delivery: programs, delivery maths and the drug and device library. "
+    "Reference calculations for trained clinicians.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(program_cmd.app, name="program")
+app.add_typer(library_cmd.app, name="library")
+app.add_typer(refill_cmd.app, name="refill")
+app.command("delivery")(delivery)
+app.command("bridge")(bridge_cmd)
+app.command("prime")(prime_cmd)
+app.command("tip-time")(tip_time_cmd)
+app.command("titrate")(titrate_cmd)
+app.command("review")(review_cmd)
+app.add_typer(convert_cmd.app, name="convert")
+app.command("compound")(convert_cmd.compound_cmd)
+
+
+def run() -> None:
+    guarded_main(app)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,184 @@
+"""Typed records of the drug and device library. Every number carries where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A citation that library values point to by id."""
+
+    id: str
+    citation: str
+    url: str = ""
+
+
+class Origin(Enum):
+    LIBRARY = "library"
+    PROGRAM_OVERRIDE = "program override"
+    CLINIC_PROTOCOL = "clinic protocol"
+
+
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A value with its source, whether that source was read and confirmed, and its origin.
+
+    ``verified`` is True only when the number was found in the cited source text. Unverified
+    values are shown as such to users (design.md, "Reference data").
+    """
+
+    value: T
+    source: Source
+    verified: bool
+    note: str = ""
+    origin: Origin = Origin.LIBRARY
+
+    @property
+    def provenance(self) -> str:
+        if self.origin is Origin.CLINIC_PROTOCOL:
+            return f"clinic protocol: {self.source.citation}"
+        status = "verified" if self.verified else "UNVERIFIED"
+        where = "" if self.origin is Origin.LIBRARY else f", {self.origin.value}"
+        return f"{status}{where}; source: {self.source.citation}"
+
+
+class MassUnit(Enum):
+    MG = "mg"
+    MCG = "mcg"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Soft and hard upper limits of one quantity, in its canonical unit.
+
+    Soft limits warn and need an acknowledgement; hard limits block (design.md, "Limits").
+    """
+
+    soft_max: Sourced[float] | None = None
+    hard_max: Sourced[float] | None = None
+
+
+@dataclass(frozen=True)
+class ChangeLimit:
+    """Largest allowed increase: a fraction of the current dose, an absolute dose rate, or both.
+
+    When both are given, the stricter one applies.
+    """
+
+    fraction: float | None = None
+    absolute_mcg_per_day: float | None = None
+
+
+@dataclass(frozen=True)
+class ChangeBounds:
+    per_step_soft: Sourced[ChangeLimit] | None = None
+    per_step_hard: Sourced[ChangeLimit] | None = None
+    per_day_soft: Sourced[ChangeLimit] | None = None
+    per_day_hard: Sourced[ChangeLimit] | None = None
+
+
+class DrugClass(Enum):
+    OPIOID = "opioid"
+    LOCAL_ANAESTHETIC = "local anaesthetic"
+    ALPHA2_AGONIST = "alpha-2 agonist"
+    N_TYPE_CALCIUM_CHANNEL_BLOCKER = "N-type calcium channel blocker"
+    GABA_B_AGONIST = "GABA-B agonist"
+
+
+@dataclass(frozen=True)
+class Drug:
+    key: str
+    name: str
+    drug_class: DrugClass
+    dose_unit: MassUnit
+    approved_for_pump: Sourced[bool]
+    mixable: Sourced[bool]
+    compatibility: str
+    stability_days: Sourced[float]
+    concentration_mcg_per_ml: Bounds
+    daily_dose_mcg_per_day: Bounds
+    bolus_dose_mcg: Bounds
+    change: ChangeBounds
+    # Named alternative change limits (baclofen: "spinal" and "cerebral" origin).
+    change_profiles: dict[str, ChangeBounds] = field(default_factory=dict)
+    # A shorter first interval after filling a new (naive) pump, e.g. ziconotide's 14 days.
+    first_fill_stability_days: Sourced[float] | None = None
+    starting_daily_dose_low_mcg_per_day: Sourced[float] | None = None
+    starting_daily_dose_high_mcg_per_day: Sourced[float] | None = None
+    notes: str = ""
+
+
+class DeviceKind(Enum):
+    PROGRAMMABLE = "programmable"
+    FIXED_RATE = "fixed-rate"
+
+
+class BolusMode(Enum):
+    PERIODIC = "periodic"
+    DEMAND = "demand"
+    CLINICIAN = "clinician"
+    BRIDGE = "bridge"
+    PRIMING = "priming"
+
+
+@dataclass(frozen=True)
+class Device:
+    key: str
+    name: str
+    manufacturer: str
+    kind: DeviceKind
+    bolus_modes: frozenset[BolusMode]
+    reservoir_ml: Sourced[float]
+    min_rate_ml_per_day: Sourced[float]
+    max_rate_ml_per_day: Sourced[float]
+    max_bolus_rate_ml_per_day: Sourced[float]
+    rate_step_ml_per_day: Sourced[float]
+    accuracy_fraction: Sourced[float]
+    low_reservoir_alarm_default_ml: Sourced[float]
+    low_reservoir_alarm_min_ml: Sourced[float]
+    low_reservoir_alarm_max_ml: Sourced[float]
+    pathway_volume_ml: Sourced[float]
+    catheter_ml_per_cm: Sourced[float]
+    max_basal_steps_per_day: Sourced[int]
+    service_life_days: Sourced[float]
+    eri_to_eos_days: Sourced[float] | None = None
+    max_refill_interval_days: Sourced[float] | None = None
+    non_retrievable_ml: Sourced[float] | None = None
+    # Fixed-rate pumps deliver one labelled rate; the program must state it.
+    fixed_rates_ml_per_day: Sourced[tuple[float, ...]] | None = None
+    notes: str = ""
+
+    def sourced_values(self) -> dict[str, Sourced[object]]:
+        """Every sourced constant of the device by field name (for display of provenance)."""
+        values: dict[str, Sourced[object]] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, Sourced):
+                values[name] = value
+        return values
+
+
+@dataclass(frozen=True)
+class Library:
+    drugs: dict[str, Drug]
+    devices: dict[str, Device]
+    sources: dict[str, Source]
+
+    def drug(self, key: str) -> Drug:
+        try:
+            return self.drugs[key]
+        except KeyError:
+            known = ", ".join(sorted(self.drugs))
+            raise KeyError(f"unknown drug {key!r}; the library knows: {known}") from None
+
+    def device(self, key: str) -> Device:
+        try:
+            return self.devices[key]
+        except KeyError:
+            known = ", ".join(sorted(self.devices))
+            raise KeyError(f"unknown device {key!r}; the library knows: {known}") from None

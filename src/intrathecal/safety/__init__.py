@@ -1,0 +1,1 @@
+"""Guardrails: limits, dose-change limits, the refill-due rule and the program review chain."""

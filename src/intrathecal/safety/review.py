@@ -1,0 +1,306 @@
+"""Program review: an ordered chain of checks, each adding findings with their reasons.
+
+``allowed`` is False while any hard finding exists, or any soft finding lacks an
+acknowledgement (who and why) - OPCA-14 and OPCA-15. The result carries the acknowledgements
+and the side-by-side comparison of old and new settings that a programmer's finish screen shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from intrathecal.library.records import Source, Sourced
+from intrathecal.safety.change import change_findings
+from intrathecal.safety.comparison import ComparisonRow, compare
+from intrathecal.safety.refill_due import refill_due
+from intrathecal.therapy.checks import device_findings, limit_findings, mixing_findings
+from intrathecal.therapy.findings import Finding, Severity
+from intrathecal.therapy.program import Program
+from intrathecal.therapy.summary import summarize
+from intrathecal.units import InputError, format_dose_rate, format_volume
+
+# A low-reservoir alarm below 2 mL was the older SynchroMed recommendation; some patients had
+# withdrawal at residuals above 2 mL, none after it was raised to 4 mL (domain-facts.md §1.1).
+SAFE_ALARM_ML = Sourced(
+    value=2.0,
+    source=Source(
+        "neurosurgery-2004",
+        "Multicentre study of low-reservoir residual volumes, Neurosurgery 2004 (abstract)",
+        "https://www.metajournal.com/articles/journal/2174/neurosurgery/2004/8",
+    ),
+    verified=True,
+    note="4 mL prevented recurrence of withdrawal in the patients who had symptoms above 2 mL",
+)
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    code: str
+    who: str
+    why: str
+
+
+@dataclass(frozen=True)
+class RefillContext:
+    filled_ml: float
+    filled_at_s: float
+    next_refill_at_s: float | None = None
+    margin_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    new: Program
+    old: Program | None = None
+    change_profile: str | None = None
+    # Dose of each drug in force 24 h ago, when another change happened within the last day.
+    doses_24h_ago_mcg_per_day: dict[str, float] = field(default_factory=dict)
+    refill: RefillContext | None = None
+    min_alarm_ml: Sourced[float] = SAFE_ALARM_ML
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    findings: tuple[Finding, ...]
+    acknowledgements: tuple[Acknowledgement, ...]
+    comparison: tuple[ComparisonRow, ...]
+
+    @property
+    def hard(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.HARD)
+
+    @property
+    def unacknowledged(self) -> tuple[Finding, ...]:
+        acknowledged = {a.code for a in self.acknowledgements}
+        return tuple(
+            f for f in self.findings if f.severity is Severity.SOFT and f.code not in acknowledged
+        )
+
+    @property
+    def allowed(self) -> bool:
+        return not self.hard and not self.unacknowledged
+
+
+Check = Callable[[ReviewInput], list[Finding]]
+
+
+def check_device(review: ReviewInput) -> list[Finding]:
+    return device_findings(review.new)
+
+
+def check_mixing(review: ReviewInput) -> list[Finding]:
+    return mixing_findings(review.new)
+
+
+def check_approval(review: ReviewInput) -> list[Finding]:
+    findings = []
+    for index, ingredient in enumerate(review.new.ingredients):
+        approval = ingredient.drug.approved_for_pump
+        if not approval.value:
+            findings.append(
+                Finding(
+                    Severity.SOFT,
+                    "DRUG_UNAPPROVED",
+                    f"drugs[{index}].name",
+                    f"{ingredient.drug.name} is not approved for intrathecal pumps; unapproved "
+                    f"drugs were linked to more pump failures ({approval.provenance})",
+                )
+            )
+    if len(review.new.ingredients) > 1:
+        findings.append(
+            Finding(
+                Severity.SOFT,
+                "ADMIXTURE_UNAPPROVED",
+                "drugs",
+                "no admixture is approved for intrathecal pumps (FDA safety communication, "
+                "14 Nov 2018); compounded mixtures carry dosing-error and pump-failure risks",
+            )
+        )
+    return findings
+
+
+def check_limits(review: ReviewInput) -> list[Finding]:
+    return limit_findings(review.new)
+
+
+def check_changes(review: ReviewInput) -> list[Finding]:
+    old = review.old
+    if old is None:
+        return []
+    old_doses = summarize(old).doses_mcg_per_day
+    new_doses = summarize(review.new).doses_mcg_per_day
+    old_conc = {i.drug.key: i.concentration_mcg_per_ml for i in old.ingredients}
+    findings: list[Finding] = []
+    for index, ingredient in enumerate(review.new.ingredients):
+        drug, unit = ingredient.drug, ingredient.drug.dose_unit.value
+        key, field = drug.key, f"drugs[{index}]"
+        if key not in old_doses:
+            findings.append(
+                Finding(Severity.INFO, "NEW_DRUG", field, f"{key} is new in this program")
+            )
+            high = drug.starting_daily_dose_high_mcg_per_day
+            if high is not None and new_doses[key] > high.value:
+                findings.append(
+                    Finding(
+                        Severity.SOFT,
+                        "STARTING_DOSE_ABOVE_RANGE",
+                        field,
+                        f"{key} starts at {format_dose_rate(new_doses[key], unit)}, above the "
+                        f"usual starting range up to {format_dose_rate(high.value, unit)} "
+                        f"({high.provenance})",
+                    )
+                )
+            continue
+        profile = review.change_profile if review.change_profile in drug.change_profiles else None
+        findings.extend(
+            change_findings(
+                drug,
+                field,
+                old_doses[key],
+                new_doses[key],
+                dose_24h_ago_mcg_per_day=review.doses_24h_ago_mcg_per_day.get(key),
+                profile=profile,
+            )
+        )
+        if old_conc[key] != ingredient.concentration_mcg_per_ml:
+            findings.append(
+                Finding(
+                    Severity.INFO,
+                    "CONCENTRATION_CHANGED",
+                    f"{field}.concentration",
+                    f"{key} concentration changes: the old solution in the pump pathway and "
+                    "catheter must be pushed through with a bridge bolus (itp bridge)",
+                )
+            )
+    new_keys = {i.drug.key for i in review.new.ingredients}
+    for ingredient in old.ingredients:
+        if ingredient.drug.key not in new_keys:
+            findings.append(
+                Finding(
+                    Severity.SOFT,
+                    "DRUG_STOPPED",
+                    "drugs",
+                    f"{ingredient.drug.key} is stopped; abrupt withdrawal can be dangerous "
+                    "(baclofen withdrawal can be fatal); taper or plan monitoring",
+                )
+            )
+    return findings
+
+
+def check_alarm(review: ReviewInput) -> list[Finding]:
+    alarm = review.new.low_reservoir_alarm_ml
+    safe = review.min_alarm_ml
+    if alarm < safe.value:
+        return [
+            Finding(
+                Severity.SOFT,
+                "LOW_RESERVOIR_ALARM_BELOW_SAFE",
+                "low_reservoir_alarm",
+                f"{format_volume(alarm)} is below the safe volume {format_volume(safe.value)} "
+                f"({safe.provenance})",
+                "EC-RES",
+            )
+        ]
+    return []
+
+
+def check_refill(review: ReviewInput) -> list[Finding]:
+    context = review.refill
+    if context is None:
+        return []
+    due = refill_due(review.new, context.filled_ml, context.filled_at_s, context.margin_s)
+    next_refill = context.next_refill_at_s
+    findings = [
+        Finding(
+            Severity.INFO,
+            "REFILL_DUE",
+            "refill",
+            f"refill due {_days(due.refill_due_at_s - context.filled_at_s)} after the fill, "
+            f"limited by {due.limited_by.value}",
+        )
+    ]
+    if next_refill is None:
+        return findings
+    if next_refill > due.empty_at_s:
+        findings.append(
+            Finding(
+                Severity.HARD,
+                "EMPTIES_BEFORE_REFILL",
+                "refill",
+                f"with every allowed demand bolus the pump empties "
+                f"{_days(due.empty_at_s - context.filled_at_s)} after the fill, before the "
+                f"refill scheduled {_days(next_refill - context.filled_at_s)} after it",
+                "EC-RES",
+            )
+        )
+    elif next_refill > due.low_reservoir_alarm_at_s:
+        findings.append(
+            Finding(
+                Severity.SOFT,
+                "ALARM_BEFORE_REFILL",
+                "refill",
+                f"the low-reservoir alarm sounds "
+                f"{_days(due.low_reservoir_alarm_at_s - context.filled_at_s)} after the fill, "
+                f"before the refill scheduled {_days(next_refill - context.filled_at_s)} after it",
+            )
+        )
+    if next_refill > due.stability_until_s:
+        findings.append(
+            Finding(
+                Severity.HARD,
+                "REFILL_BEYOND_STABILITY",
+                "refill",
+                f"{due.stability_drug} is stable for "
+                f"{_days(due.stability_until_s - context.filled_at_s)}; the refill is scheduled "
+                f"{_days(next_refill - context.filled_at_s)} after the fill",
+            )
+        )
+    if due.device_until_s is not None and next_refill > due.device_until_s:
+        findings.append(
+            Finding(
+                Severity.HARD,
+                "REFILL_BEYOND_DEVICE_LIMIT",
+                "refill",
+                f"the device allows {_days(due.device_until_s - context.filled_at_s)} between "
+                "refills",
+            )
+        )
+    return findings
+
+
+def _days(seconds: float) -> str:
+    return f"{seconds / 86_400:.1f} days"
+
+
+CHAIN: tuple[tuple[str, Check], ...] = (
+    ("device", check_device),
+    ("mixing", check_mixing),
+    ("approval", check_approval),
+    ("limits", check_limits),
+    ("changes", check_changes),
+    ("alarm", check_alarm),
+    ("refill", check_refill),
+)
+
+
+def review(
+    review_input: ReviewInput, acknowledgements: Sequence[Acknowledgement] = ()
+) -> ReviewResult:
+    findings: list[Finding] = []
+    for _, check in CHAIN:
+        findings.extend(check(review_input))
+    by_code = {f.code: f for f in findings}
+    for ack in acknowledgements:
+        if not ack.who.strip() or not ack.why.strip():
+            raise InputError("ack", f"acknowledging {ack.code} needs who and why")
+        finding = by_code.get(ack.code)
+        if finding is None:
+            raise InputError("ack", f"{ack.code} is not a finding of this review")
+        if finding.severity is Severity.HARD:
+            raise InputError("ack", f"{ack.code} is a hard limit: it cannot be acknowledged")
+    return ReviewResult(
+        findings=tuple(findings),
+        acknowledgements=tuple(acknowledgements),
+        comparison=tuple(compare(review_input.old, review_input.new)),
+    )

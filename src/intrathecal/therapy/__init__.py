@@ -1,0 +1,1 @@
+"""Prescriptions (admixtures) and infusion programs, validated against a device and the library."""
