@@ -1,0 +1,1 @@
+"""Outcomes registry: instruments, scoring and cohort statistics (pure: no I/O, no clock)."""

@@ -1,0 +1,1 @@
+"""Virtual pump: firmware state machine, alarms, event log, persistence and telemetry."""
