@@ -1,0 +1,85 @@
+"""Connecting to the clinic database and bringing its schema up to date (Alembic).
+
+``DATABASE_URL`` chooses the database (``postgresql+psycopg://...`` for a real clinic); without
+it a SQLite file ``out/clinic.db`` under the working folder is created on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+DEFAULT_SQLITE = Path("out") / "clinic.db"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The URL to use: an explicit one, else ``DATABASE_URL``, else the default SQLite file."""
+    if explicit:
+        return explicit
+    from_env = os.environ.get("DATABASE_URL", "").strip()
+    if from_env:
+        # Heroku-style URLs name the driver-less scheme; psycopg 3 is the driver installed.
+        if from_env.startswith(("postgres://", "postgresql://")):
+            from_env = "postgresql+psycopg://" + from_env.split("://", 1)[1]
+        return from_env
+    return f"sqlite:///{DEFAULT_SQLITE}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # WAL lets readers go on while a refill is written; foreign keys are off by default
+            # in SQLite. The pysqlite driver's own BEGIN handling is replaced by an explicit
+            # BEGIN IMMEDIATE (below) so a write transaction takes its lock up front.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Apply every migration not yet applied (creates the database on first run)."""
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def open_database(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
+    """Engine and session factory for ``url`` (or the default), schema brought up to date."""
+    engine = make_engine(database_url(url))
+    migrate(engine)
+    return engine, session_factory(engine)

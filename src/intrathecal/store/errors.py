@@ -1,0 +1,37 @@
+"""What the store refuses, each with enough to tell the user what happened."""
+
+from __future__ import annotations
+
+from intrathecal.therapy.findings import Finding
+from intrathecal.units import InputError
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+        self.what = what
+
+
+class Conflict(Exception):
+    """Someone else changed the record first; nothing of this change was stored."""
+
+    def __init__(self, message: str, current_version: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.current_version = current_version
+
+
+class Blocked(Exception):
+    """The program review does not allow saving: hard findings, or soft ones unacknowledged."""
+
+    def __init__(self, findings: tuple[Finding, ...], unacknowledged: tuple[Finding, ...]) -> None:
+        hard = [f for f in findings if f.severity.value == "hard"]
+        parts = [f"{len(hard)} hard limit(s)"] if hard else []
+        if unacknowledged:
+            parts.append(f"{len(unacknowledged)} soft limit(s) without an acknowledgement")
+        super().__init__("program not saved: " + ", ".join(parts))
+        self.findings = findings
+        self.unacknowledged = unacknowledged
+
+
+__all__ = ["Blocked", "Conflict", "InputError", "NotFound"]

@@ -1,0 +1,353 @@
+"""The clinic's records as SQLAlchemy 2 typed models.
+
+Journey of a patient: indications and prior treatments, evaluations, an intrathecal trial, an
+implant, program versions, refills every few weeks, alarms, appointments, adverse events, and a
+replacement implant when the battery runs out.
+
+Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``
+and ``audit_entries`` are only ever inserted. A new program version names the version it
+replaces; a unique (patient, version) pair lets only one of two concurrent writers win. The few
+columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an alarm's
+clearance, ``audit_head``) are derived status or bookkeeping, each change written to the audit
+log; the clinical truth stays in the append-only rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from intrathecal.store.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy's hook)
+
+
+class Role(StrEnum):
+    PHYSICIAN = "physician"
+    NURSE = "nurse"
+    PHARMACIST = "pharmacist"
+    VIEWER = "viewer"
+    ADMIN = "admin"
+
+
+class Stage(StrEnum):
+    """Where a patient is on the journey, in order."""
+
+    REFERRED = "referred"
+    EVALUATION = "evaluation"
+    TRIAL = "trial"
+    IMPLANTED = "implanted"
+    NOT_A_CANDIDATE = "not a candidate"
+
+
+INDICATIONS = (
+    "cancer pain",
+    "failed back surgery syndrome",
+    "complex regional pain syndrome",
+    "phantom limb pain",
+    "post-herpetic neuralgia",
+    "peripheral neuropathy",
+    "nociceptive pain",
+    "spasticity after stroke",
+    "spasticity after brain injury",
+    "spasticity after spinal cord injury",
+    "spasticity in cerebral palsy",
+    "spasticity in multiple sclerosis",
+    "other",
+)
+EVALUATION_KINDS = ("EMG/nerve testing", "MRI", "X-ray", "bone scan", "diagnostic injection")
+TRIAL_MODES = ("single bolus", "continuous")
+TRIAL_DECISIONS = ("implant", "no implant", "repeat trial")
+IMPLANT_SETTINGS = ("inpatient", "outpatient")
+ADVERSE_EVENT_KINDS = (
+    "infection",
+    "CSF leak",
+    "granuloma",
+    "withdrawal",
+    "overdose",
+    "pocket fill",
+    "device failure",
+    "other",
+)
+APPOINTMENT_KINDS = ("evaluation", "trial", "implant", "refill", "program review", "follow-up")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+
+
+class SessionToken(Base):
+    """A signed-in browser or API client. Only the SHA-256 of the token is kept."""
+
+    __tablename__ = "sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class SignInFailure(Base):
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_username_at", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime]
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mrn: Mapped[str] = mapped_column(String(32), unique=True)  # medical record number
+    name: Mapped[str] = mapped_column(String(200))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    # Derived status, kept up to date in the same transaction as the record that changes it.
+    stage: Mapped[str] = mapped_column(String(20), default=Stage.REFERRED.value, index=True)
+    next_refill_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    low_alarm_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    indications: Mapped[list[Indication]] = relationship(order_by="Indication.id")
+
+
+class Indication(Base):
+    __tablename__ = "indications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    condition: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    recorded_at: Mapped[datetime]
+
+
+class PriorTreatment(Base):
+    """Oral or other medication tried before intrathecal therapy, and why it failed."""
+
+    __tablename__ = "prior_treatments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    medication: Mapped[str] = mapped_column(String(100))
+    dose: Mapped[str] = mapped_column(String(60))  # as prescribed, with its unit
+    outcome: Mapped[str] = mapped_column(String(200))  # e.g. "inadequate relief", "sedation"
+    recorded_at: Mapped[datetime]
+
+
+class Evaluation(Base):
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    performed_on: Mapped[date] = mapped_column(Date)
+    result: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class Trial(Base):
+    """An intrathecal trial: a test dose before deciding on an implant."""
+
+    __tablename__ = "trials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    performed_on: Mapped[date] = mapped_column(Date)
+    drug: Mapped[str] = mapped_column(String(40))
+    dose_mcg: Mapped[float] = mapped_column(Float)
+    mode: Mapped[str] = mapped_column(String(20))
+    pain_before: Mapped[int] = mapped_column(Integer)  # numeric rating scale 0..10
+    pain_after: Mapped[int] = mapped_column(Integer)
+    side_effects: Mapped[str] = mapped_column(Text, default="")
+    decision: Mapped[str] = mapped_column(String(20))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+    @property
+    def relief_percent(self) -> float:
+        if self.pain_before == 0:
+            return 0.0
+        return (self.pain_before - self.pain_after) / self.pain_before * 100.0
+
+
+class Implant(Base):
+    __tablename__ = "implants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    device_key: Mapped[str] = mapped_column(String(40))
+    serial: Mapped[str] = mapped_column(String(40), unique=True)
+    reservoir_ml: Mapped[float] = mapped_column(Float)
+    catheter_length_cm: Mapped[float] = mapped_column(Float)
+    catheter_volume_ml: Mapped[float] = mapped_column(Float)
+    tip_level: Mapped[str] = mapped_column(String(10))  # vertebral level, e.g. "T10"
+    setting: Mapped[str] = mapped_column(String(12))
+    implanted_at: Mapped[datetime]
+    # Service life end (battery) from the device's library value, for the replacement list.
+    replace_by: Mapped[datetime] = mapped_column(index=True)
+    replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class ProgramVersion(Base):
+    """One version of a patient's program: the program TOML as prescribed, never changed.
+
+    ``version`` counts from 1 per patient; ``replaces_version`` is the version the prescriber
+    saw and changed (None only for the first). The unique pair makes a second writer who changed
+    the same version fail instead of silently overwriting the first.
+    """
+
+    __tablename__ = "program_versions"
+    __table_args__ = (UniqueConstraint("patient_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    replaces_version: Mapped[int | None] = mapped_column(Integer)
+    program_toml: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    findings_json: Mapped[str] = mapped_column(Text)  # the review's findings when signed
+    acknowledgements_json: Mapped[str] = mapped_column(Text)  # who acknowledged what, why
+    daily_doses_json: Mapped[str] = mapped_column(Text)  # mean mcg/day per drug, for charts
+    signed_by: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime]
+
+
+class ProgramApplication(Base):
+    """A signed program version sent to the pump, with what the pump read back."""
+
+    __tablename__ = "program_applications"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    program_version_id: Mapped[int] = mapped_column(ForeignKey("program_versions.id"))
+    applied_by: Mapped[str] = mapped_column(String(64))
+    applied_at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(20))  # "virtual pump", "typed in"
+    readback_matches: Mapped[bool] = mapped_column(Boolean)
+    readback: Mapped[str] = mapped_column(Text, default="")
+
+
+class Refill(Base):
+    """One refill visit: reconciliation of the old fill, the new fill and the next due date."""
+
+    __tablename__ = "refills"
+    __table_args__ = (Index("ix_refills_patient_performed", "patient_id", "performed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id"))
+    program_version_id: Mapped[int] = mapped_column(ForeignKey("program_versions.id"))
+    performed_at: Mapped[datetime]
+    performed_by: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(20))  # "virtual pump", "typed in"
+    # Reconciliation of the previous fill (all None on the first fill after implant).
+    previous_fill_ml: Mapped[float | None] = mapped_column(Float)
+    expected_residual_ml: Mapped[float | None] = mapped_column(Float)
+    withdrawn_ml: Mapped[float | None] = mapped_column(Float)
+    discrepancy_ml: Mapped[float | None] = mapped_column(Float)
+    investigate: Mapped[bool] = mapped_column(Boolean, default=False)
+    reconciliation_json: Mapped[str] = mapped_column(Text, default="{}")
+    # The new fill.
+    fill_ml: Mapped[float] = mapped_column(Float)
+    concentrations_json: Mapped[str] = mapped_column(Text)  # {"morphine": mcg/mL, ...}
+    recipe_json: Mapped[str] = mapped_column(Text, default="{}")
+    bridge_json: Mapped[str] = mapped_column(Text, default="{}")
+    next_due_at: Mapped[datetime]
+    low_alarm_at: Mapped[datetime]
+    limited_by: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str] = mapped_column(Text, default="")
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(20))  # "pump", "predicted", "clinic"
+    raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None] = mapped_column(index=True)
+    cleared_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime] = mapped_column(index=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    booked_by: Mapped[str] = mapped_column(String(64))
+
+
+class AdverseEvent(Base):
+    __tablename__ = "adverse_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    occurred_on: Mapped[date] = mapped_column(Date)
+    serious: Mapped[bool] = mapped_column(Boolean)
+    description: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained: hash = sha256(previous hash + canonical JSON of the entry)."""
+
+    __tablename__ = "audit_entries"
+
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(100))
+    detail_json: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's last entry. Locked (SELECT ... FOR UPDATE) by each writer so the chain never
+    forks when two transactions append at once."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))

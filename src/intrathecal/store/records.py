@@ -1,0 +1,156 @@
+"""Adding the journey's records (each audited), and reading a patient's chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from intrathecal.library import default_library
+from intrathecal.store import audit
+from intrathecal.store.errors import NotFound
+from intrathecal.store.models import (
+    AdverseEvent,
+    Alarm,
+    Appointment,
+    Base,
+    Evaluation,
+    Implant,
+    Indication,
+    Patient,
+    PriorTreatment,
+    ProgramApplication,
+    ProgramVersion,
+    Refill,
+    Stage,
+    Trial,
+)
+from intrathecal.units import InputError
+
+T = TypeVar("T", bound=Base)
+STAGE_ORDER = [s.value for s in Stage]
+
+
+def add(session: Session, row: Base, actor: str, now: datetime, action: str) -> Base:
+    """Insert ``row`` and write its audit entry in the same transaction."""
+    session.add(row)
+    session.flush()
+    patient_id = getattr(row, "patient_id", None) or getattr(row, "id", None)
+    audit.record(
+        session, now, actor, action, f"patient:{patient_id}", {"id": getattr(row, "id", None)}
+    )
+    return row
+
+
+def _advance(patient: Patient, stage: Stage) -> None:
+    """Move the patient forward on the journey (never back, except "not a candidate")."""
+    if stage is Stage.NOT_A_CANDIDATE or STAGE_ORDER.index(stage.value) > STAGE_ORDER.index(
+        patient.stage
+    ):
+        patient.stage = stage.value
+
+
+def add_evaluation(
+    session: Session, patient: Patient, row: Evaluation, actor: str, now: datetime
+) -> Evaluation:
+    _advance(patient, Stage.EVALUATION)
+    add(session, row, actor, now, "evaluation.add")
+    return row
+
+
+def add_trial(session: Session, patient: Patient, row: Trial, actor: str, now: datetime) -> Trial:
+    if row.pain_after > 10 or row.pain_before > 10 or row.pain_after < 0 or row.pain_before < 0:
+        raise InputError("pain_before", "pain scores are 0 to 10")
+    _advance(patient, Stage.NOT_A_CANDIDATE if row.decision == "no implant" else Stage.TRIAL)
+    add(session, row, actor, now, "trial.add")
+    return row
+
+
+def add_implant(
+    session: Session, patient: Patient, row: Implant, actor: str, now: datetime
+) -> Implant:
+    device = default_library().devices.get(row.device_key)
+    if device is None:
+        raise InputError("device", f"unknown device {row.device_key!r}")
+    if session.execute(select(Implant.id).where(Implant.serial == row.serial)).first():
+        raise InputError("serial", f"serial {row.serial!r} is already implanted")
+    row.reservoir_ml = device.reservoir_ml.value
+    row.catheter_volume_ml = row.catheter_length_cm * device.catheter_ml_per_cm.value
+    row.replace_by = row.implanted_at + timedelta(days=device.service_life_days.value)
+    previous = (
+        session.execute(
+            select(Implant).where(Implant.patient_id == patient.id).order_by(Implant.id.desc())
+        )
+        .scalars()
+        .first()
+    )
+    row.replaces_implant_id = previous.id if previous else None
+    _advance(patient, Stage.IMPLANTED)
+    add(session, row, actor, now, "implant.add")
+    return row
+
+
+def clear_alarm(
+    session: Session, patient_id: int, alarm_id: int, actor: str, now: datetime
+) -> Alarm:
+    alarm = session.get(Alarm, alarm_id)
+    if alarm is None or alarm.patient_id != patient_id:
+        raise NotFound(f"alarm {alarm_id} of patient {patient_id}")
+    if alarm.cleared_at is not None:
+        raise InputError("alarm", f"was cleared by {alarm.cleared_by} already")
+    alarm.cleared_at, alarm.cleared_by = now, actor
+    audit.record(session, now, actor, "alarm.clear", f"patient:{patient_id}", {"alarm": alarm_id})
+    return alarm
+
+
+def require_patient(session: Session, patient_id: int) -> Patient:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"patient {patient_id}")
+    return patient
+
+
+@dataclass
+class Chart:
+    patient: Patient
+    indications: list[Indication]
+    prior_treatments: list[PriorTreatment]
+    evaluations: list[Evaluation]
+    trials: list[Trial]
+    implants: list[Implant]
+    programs: list[ProgramVersion]
+    applications: list[ProgramApplication]
+    refills: list[Refill]
+    alarms: list[Alarm]
+    appointments: list[Appointment]
+    adverse_events: list[AdverseEvent]
+
+
+def _all(session: Session, model: type[T], patient_id: int, order: Any) -> list[T]:
+    column = model.patient_id  # type: ignore[attr-defined]
+    return list(
+        session.execute(select(model).where(column == patient_id).order_by(order)).scalars()
+    )
+
+
+def chart(session: Session, patient_id: int, actor: str, now: datetime) -> Chart:
+    """Everything about one patient. Reading a chart is itself audited."""
+    patient = require_patient(session, patient_id)
+    audit.record(session, now, actor, "chart.read", f"patient:{patient_id}")
+    return Chart(
+        patient=patient,
+        indications=_all(session, Indication, patient_id, Indication.id),
+        prior_treatments=_all(session, PriorTreatment, patient_id, PriorTreatment.id),
+        evaluations=_all(session, Evaluation, patient_id, Evaluation.performed_on),
+        trials=_all(session, Trial, patient_id, Trial.performed_on),
+        implants=_all(session, Implant, patient_id, Implant.implanted_at),
+        programs=_all(session, ProgramVersion, patient_id, ProgramVersion.version),
+        applications=_all(session, ProgramApplication, patient_id, ProgramApplication.id),
+        refills=_all(session, Refill, patient_id, Refill.performed_at),
+        alarms=_all(session, Alarm, patient_id, Alarm.raised_at),
+        appointments=_all(session, Appointment, patient_id, Appointment.starts_at),
+        adverse_events=_all(session, AdverseEvent, patient_id, AdverseEvent.occurred_on),
+    )
