@@ -9,6 +9,7 @@ so a caller can skip with a clear reason (.ci/run installs them).
 from __future__ import annotations
 
 import atexit
+import functools
 import glob
 import itertools
 import os
@@ -19,7 +20,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-_server: tuple[str, int] | None = None
 _counter = itertools.count()
 
 
@@ -41,6 +41,7 @@ def _as_postgres(args: list[str]) -> list[str]:
     return args
 
 
+@functools.cache
 def _start() -> tuple[str, int] | None:
     bin_dir = _bin_dir()
     if bin_dir is None:
@@ -91,12 +92,10 @@ def _start() -> tuple[str, int] | None:
 
 def postgres_url() -> str | None:
     """URL (SQLAlchemy, psycopg 3) of a new empty database, or None without PostgreSQL."""
-    global _server
-    if _server is None:
-        _server = _start()
-        if _server is None:
-            return None
-    host, port = _server
+    server = _start()
+    if server is None:
+        return None
+    host, port = server
     name = f"itp_test_{os.getpid()}_{next(_counter)}"
     import psycopg
 
