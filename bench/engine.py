@@ -100,8 +100,8 @@ def fleet_alarms() -> dict[str, float]:
         ]
 
     agree = float(np.max(np.abs(vectorised() - np.array(loop()))))
-    vector_s = best_of(5, vectorised)
-    loop_s = best_of(2, loop)
+    vector_s = best_of(20, vectorised)
+    loop_s = best_of(3, loop)
     return {
         "pumps": FLEET,
         "vectorised_s": vector_s,
