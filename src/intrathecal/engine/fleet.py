@@ -72,7 +72,8 @@ class _Block:
 
     @property
     def cycle_ml(self) -> FloatArray:
-        return self.cum_ml[-1]
+        cycle: FloatArray = self.cum_ml[-1]
+        return cycle
 
     def _pick(self, j: IntArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Start, cumulative at the start and rate of segment ``j[i]`` of every pump i."""

@@ -409,4 +409,10 @@ INSTRUMENTS: dict[str, Instrument] = {
 }
 
 BASELINE_INSTRUMENTS = ("nrs-pain", "promis-global-10")
-FOLLOW_UP_INSTRUMENTS = ("nrs-pain", "pgic", "percent-improvement", "promis-global-10", "side-effects")
+FOLLOW_UP_INSTRUMENTS = (
+    "nrs-pain",
+    "pgic",
+    "percent-improvement",
+    "promis-global-10",
+    "side-effects",
+)

@@ -6,13 +6,13 @@ from intrathecal.therapy.findings import Finding
 from intrathecal.units import InputError
 
 
-class NotFound(LookupError):
+class NotFoundError(LookupError):
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} not found")
         self.what = what
 
 
-class Conflict(Exception):
+class ConflictError(Exception):
     """Someone else changed the record first; nothing of this change was stored."""
 
     def __init__(self, message: str, current_version: int | None) -> None:
@@ -21,7 +21,7 @@ class Conflict(Exception):
         self.current_version = current_version
 
 
-class Blocked(Exception):
+class BlockedError(Exception):
     """The program review does not allow saving: hard findings, or soft ones unacknowledged."""
 
     def __init__(self, findings: tuple[Finding, ...], unacknowledged: tuple[Finding, ...]) -> None:
@@ -34,4 +34,4 @@ class Blocked(Exception):
         self.unacknowledged = unacknowledged
 
 
-__all__ = ["Blocked", "Conflict", "InputError", "NotFound"]
+__all__ = ["BlockedError", "ConflictError", "InputError", "NotFoundError"]

@@ -1,10 +1,10 @@
 """Program versions: reviewed, signed, append-only, with optimistic concurrency.
 
 A new version must name the version it replaces (the one its author saw). If another clinician
-saved a version in between, the save is refused with :class:`Conflict` and nothing is stored:
+saved a version in between, the save is refused with :class:`ConflictError` and nothing is stored:
 the second author reloads, sees the first author's change and decides again. Two saves racing
 past the check both try to insert the same (patient, version) pair; the unique constraint lets
-one through and turns the other into the same Conflict.
+one through and turns the other into the same ConflictError.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from intrathecal.safety.review import (
     review,
 )
 from intrathecal.store import audit
-from intrathecal.store.errors import Blocked, Conflict, NotFound
+from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.models import Implant, Patient, ProgramApplication, ProgramVersion, Refill
 from intrathecal.therapy.findings import Finding
 from intrathecal.therapy.parse import parse_program
@@ -57,7 +57,7 @@ def by_version(session: Session, patient_id: int, version: int) -> ProgramVersio
         )
     ).scalar_one_or_none()
     if row is None:
-        raise NotFound(f"program version {version} of patient {patient_id}")
+        raise NotFoundError(f"program version {version} of patient {patient_id}")
     return row
 
 
@@ -104,6 +104,7 @@ def review_for_patient(
     acknowledgements: Sequence[Acknowledgement],
     now: datetime,
     change_profile: str | None = None,
+    next_refill_at: datetime | None = None,
 ) -> tuple[Program, ReviewResult]:
     """Review ``text`` against the patient's latest version, last fill and next refill."""
     new = parse(text)
@@ -133,7 +134,7 @@ def review_for_patient(
         context = RefillContext(
             filled_ml=refill.fill_ml,
             filled_at_s=refill.performed_at.timestamp(),
-            next_refill_at_s=refill.next_due_at.timestamp(),
+            next_refill_at_s=(next_refill_at or refill.next_due_at).timestamp(),
         )
     result = review(
         ReviewInput(
@@ -155,12 +156,14 @@ class Draft:
     replaces_version: int | None  # the version the author saw; None for a first program
     acknowledgements: tuple[Acknowledgement, ...] = ()
     change_profile: str | None = None
+    # The refill date the clinic will keep with this program (default: the one scheduled now).
+    next_refill_at: datetime | None = None
 
 
 def save_version(
     session: Session, patient: Patient, draft: Draft, signed_by: str, now: datetime
 ) -> ProgramVersion:
-    """Review and store a new version. Raises Conflict, Blocked or InputError, storing nothing.
+    """Review and store a new version; ConflictError, BlockedError or InputError store nothing.
 
     The caller commits; on any exception it rolls back.
     """
@@ -177,15 +180,21 @@ def save_version(
                 f"{current.signed_at:%Y-%m-%d %H:%M} UTC after you opened version "
                 f"{draft.replaces_version}; reload, review their change and apply yours again"
             )
-        raise Conflict(message, current_number)
+        raise ConflictError(message, current_number)
     implant = current_implant(session, patient.id)
     if implant is None:
         raise InputError("patient", "has no implant: a program needs a pump")
     program, result = review_for_patient(
-        session, patient, draft.program_toml, draft.acknowledgements, now, draft.change_profile
+        session,
+        patient,
+        draft.program_toml,
+        draft.acknowledgements,
+        now,
+        draft.change_profile,
+        draft.next_refill_at,
     )
     if not result.allowed:
-        raise Blocked(result.findings, result.unacknowledged)
+        raise BlockedError(result.findings, result.unacknowledged)
     version = ProgramVersion(
         patient_id=patient.id,
         implant_id=implant.id,
@@ -204,7 +213,7 @@ def save_version(
             session.add(version)
             session.flush()
     except IntegrityError:
-        raise Conflict(
+        raise ConflictError(
             "another clinician saved a new version of this program at the same moment; reload "
             "and apply your change again",
             current_number,
@@ -288,5 +297,5 @@ def finding_dict(finding: Finding) -> dict[str, str]:
 def require_patient(session: Session, patient_id: int) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise NotFound(f"patient {patient_id}")
+        raise NotFoundError(f"patient {patient_id}")
     return patient

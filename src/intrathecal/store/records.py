@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from intrathecal.library import default_library
 from intrathecal.store import audit
-from intrathecal.store.errors import NotFound
+from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
     AdverseEvent,
     Alarm,
@@ -98,7 +98,7 @@ def clear_alarm(
 ) -> Alarm:
     alarm = session.get(Alarm, alarm_id)
     if alarm is None or alarm.patient_id != patient_id:
-        raise NotFound(f"alarm {alarm_id} of patient {patient_id}")
+        raise NotFoundError(f"alarm {alarm_id} of patient {patient_id}")
     if alarm.cleared_at is not None:
         raise InputError("alarm", f"was cleared by {alarm.cleared_by} already")
     alarm.cleared_at, alarm.cleared_by = now, actor
@@ -109,7 +109,7 @@ def clear_alarm(
 def require_patient(session: Session, patient_id: int) -> Patient:
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise NotFound(f"patient {patient_id}")
+        raise NotFoundError(f"patient {patient_id}")
     return patient
 
 

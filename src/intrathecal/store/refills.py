@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -21,7 +21,7 @@ from intrathecal.clinical.reconcile import Reconciliation, reconcile
 from intrathecal.clinical.refill import RefillDue, plan
 from intrathecal.library import default_library
 from intrathecal.store import audit, programs
-from intrathecal.store.errors import NotFound
+from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Alarm, Patient, ProgramVersion, Refill, Stage
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
@@ -72,6 +72,11 @@ class RefillPlan:
         return self.old_version is None or self.old_version.id != self.new_version.id
 
 
+def whole_seconds(request: RefillRequest) -> RefillRequest:
+    """Pump time has whole seconds: a refill time is truncated to the second it falls in."""
+    return replace(request, performed_at=request.performed_at.replace(microsecond=0))
+
+
 def last_refill(session: Session, patient_id: int) -> Refill | None:
     return session.execute(
         select(Refill)
@@ -83,6 +88,7 @@ def last_refill(session: Session, patient_id: int) -> Refill | None:
 
 def prepare(session: Session, patient: Patient, request: RefillRequest) -> RefillPlan:
     """Everything the refill wizard shows, computed from the records; nothing is stored."""
+    request = whole_seconds(request)
     implant = programs.current_implant(session, patient.id)
     if implant is None:
         raise InputError("patient", "has no implant to refill")
@@ -172,6 +178,7 @@ def save(
     at any point leaves the whole refill or none of it. ``on_flushed`` runs after every row is
     written and before the commit (tests use it to kill the process there).
     """
+    request = whole_seconds(request)
     prepared = prepare(session, patient, request)
     rec = prepared.reconciliation
     refill = Refill(
@@ -251,5 +258,5 @@ def _recipe_dict(made: Recipe) -> dict[str, object]:
 def require(session: Session, patient_id: int, refill_id: int) -> Refill:
     refill = session.get(Refill, refill_id)
     if refill is None or refill.patient_id != patient_id:
-        raise NotFound(f"refill {refill_id} of patient {patient_id}")
+        raise NotFoundError(f"refill {refill_id} of patient {patient_id}")
     return refill
