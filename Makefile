@@ -15,16 +15,14 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Until the clinic web app exists (issue 5), the main job shows the engine on a bundled example.
+# The clinic web app (issue 5): migrate/create out/clinic.db (or DATABASE_URL), seed a demo
+# clinic when it has no patients, print the demo users, serve on http://127.0.0.1:8000.
 run: $(STAMP)
 	@mkdir -p out
-	$(VENV)/bin/itp program check $(EXAMPLE) --plot out/rate.png
-	@echo
-	$(VENV)/bin/itp delivery $(EXAMPLE) --from 2026-01-05T00:00:00Z --to 2026-02-04T00:00:00Z --worst-case
-	@echo
-	$(VENV)/bin/itp delivery $(EXAMPLE) --from 2026-01-05T00:00:00Z --to 2026-01-06T00:00:00Z --presses examples/presses.txt
-	@echo
-	@echo "Rate chart written to out/rate.png"
+	$(VENV)/bin/itp clinic migrate
+	$(VENV)/bin/itp clinic seed --patients 50
+	@$(VENV)/bin/itp clinic users
+	$(VENV)/bin/itp clinic serve --host 127.0.0.1 --port 8000
 
 test: $(STAMP)
 	$(PY) -m pytest

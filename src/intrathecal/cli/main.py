@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from intrathecal.cli import convert_cmd, library_cmd, program_cmd, refill_cmd
+from intrathecal.cli import (
+    clinic_cmd,
+    convert_cmd,
+    library_cmd,
+    outcomes_cmd,
+    program_cmd,
+    pump_cmd,
+    refill_cmd,
+)
 from intrathecal.cli.boluses_cmd import bridge_cmd, prime_cmd, tip_time_cmd
 from intrathecal.cli.delivery_cmd import delivery
 from intrathecal.cli.output import guarded_main
@@ -21,6 +29,7 @@ app = typer.Typer(
 app.add_typer(program_cmd.app, name="program")
 app.add_typer(library_cmd.app, name="library")
 app.add_typer(refill_cmd.app, name="refill")
+app.add_typer(pump_cmd.app, name="pump")
 app.command("delivery")(delivery)
 app.command("bridge")(bridge_cmd)
 app.command("prime")(prime_cmd)
@@ -29,6 +38,9 @@ app.command("titrate")(titrate_cmd)
 app.command("review")(review_cmd)
 app.add_typer(convert_cmd.app, name="convert")
 app.command("compound")(convert_cmd.compound_cmd)
+app.add_typer(clinic_cmd.app, name="clinic")
+app.add_typer(clinic_cmd.audit_app, name="audit")
+app.add_typer(outcomes_cmd.app, name="outcomes")
 
 
 def run() -> None:

@@ -1,0 +1,726 @@
+"""The JSON API under /api/v1: every record and action the pages use, same validation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from intrathecal.clinical.compounding import recipe
+from intrathecal.library import default_library
+from intrathecal.safety.review import Acknowledgement, ReviewResult
+from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store.errors import NotFoundError
+from intrathecal.store.models import (
+    AdverseEvent,
+    Alarm,
+    Appointment,
+    AuditEntry,
+    Evaluation,
+    Implant,
+    Indication,
+    Patient,
+    PriorTreatment,
+    Refill,
+    Trial,
+    User,
+)
+from intrathecal.store.types import utc_from_s
+from intrathecal.therapy.program import Program
+from intrathecal.therapy.summary import summarize
+from intrathecal.web.api import schemas, serialize
+from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, require
+from intrathecal.web.disclaimer import DISCLAIMER
+
+router = APIRouter(prefix="/api/v1")
+MAX_PAGE = 200
+
+
+def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
+    following = offset + limit if offset + limit < total else None
+    return {
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": following,
+    }
+
+
+Limit = Query(50, ge=1, le=MAX_PAGE)
+Offset = Query(0, ge=0)
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+@router.post("/auth/sign-in", tags=["auth"])
+def sign_in(
+    body: schemas.SignInBody,
+    request: Request,
+    response: Response,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Sign in; the token works as a Bearer token or as the session cookie (then send the
+    csrf_token in an X-CSRF-Token header with every change)."""
+    result = users.sign_in(db, body.username, body.password, client_of(request), now(request))
+    db.commit()
+    if result.wait_s > 0:
+        raise TooManyError(result.wait_s)
+    if result.user is None:
+        raise BadSignInError()
+    set_session_cookie(response, result.token, request)
+    return {
+        "ok": True,
+        "token": result.token,
+        "csrf_token": result.csrf_token,
+        "user": serialize.user(result.user),
+    }
+
+
+def set_session_cookie(response: Response, token: str, request: Request) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=12 * 3600,
+        path="/",
+    )
+
+
+class TooManyError(Exception):
+    def __init__(self, wait_s: float) -> None:
+        super().__init__(f"too many failed sign-ins; try again in {wait_s:.0f} s")
+        self.wait_s = wait_s
+
+
+class BadSignInError(Exception):
+    pass
+
+
+@router.post("/auth/sign-out", tags=["auth"])
+def sign_out(
+    request: Request,
+    response: Response,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    db.delete(actor.session)
+    audit.record(db, now(request), actor.name, "sign-out", f"user:{actor.name}")
+    db.commit()
+    response.delete_cookie(COOKIE, path="/")
+    return {"ok": True}
+
+
+@router.get("/me", tags=["auth"])
+def me(actor: Actor = Depends(require("dashboard.read"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
+    return {"ok": True, "user": serialize.user(actor.user)}
+
+
+# --- dashboard and calendar ------------------------------------------------------------------
+
+
+@router.get("/dashboard", tags=["clinic"])
+def get_dashboard(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    board = dashboard.build(db, now(request))
+    return {
+        "ok": True,
+        "counts": board.counts,
+        "due_this_week": [serialize.patient(p) for p in board.due_this_week],
+        "overdue": [serialize.patient(p) for p in board.overdue],
+        "predicted_low_reservoir_alarms": [
+            serialize.patient(p) for p in board.predicted_low_alarms
+        ],
+        "open_alarms": [serialize.alarm(a) for a, _ in board.open_alarms],
+        "devices_nearing_replacement": [serialize.implant(i) for i, _ in board.replacements],
+        "disclaimer": DISCLAIMER,
+    }
+
+
+@router.get("/calendar", tags=["clinic"])
+def get_calendar(
+    request: Request,
+    start: datetime | None = None,
+    days: int = Query(28, ge=1, le=366),
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    begin = start or now(request)
+    due = dashboard.calendar(db, begin, begin + timedelta(days=days))
+    return {
+        "ok": True,
+        "from": serialize.iso(begin),
+        "days": days,
+        "refills_due": [serialize.patient(p) for p in due],
+    }
+
+
+# --- patients ----------------------------------------------------------------------------------
+
+
+@router.get("/patients", tags=["patients"])
+def list_patients(
+    q: str = "",
+    stage: str = "",
+    limit: int = Limit,
+    offset: int = Offset,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    query = select(Patient)
+    if q:
+        query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
+    if stage:
+        query = query.where(Patient.stage == stage)
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.execute(query.order_by(Patient.id).limit(limit).offset(offset)).scalars()
+    return {"ok": True, **page([serialize.patient(p) for p in rows], total, limit, offset)}
+
+
+@router.post("/patients", tags=["patients"], status_code=201)
+def create_patient(
+    body: schemas.PatientBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    if db.execute(select(Patient.id).where(Patient.mrn == body.mrn)).first():
+        from intrathecal.units import InputError
+
+        raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
+    at = now(request)
+    row = Patient(
+        mrn=body.mrn, name=body.name, birth_date=body.birth_date, sex=body.sex, created_at=at
+    )
+    records.add(db, row, actor.name, at, "patient.create")
+    db.commit()
+    return {"ok": True, "patient": serialize.patient(row)}
+
+
+@router.get("/patients/{patient_id}", tags=["patients"])
+def get_patient(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """The whole chart. Every read is written to the audit log."""
+    chart = records.chart(db, patient_id, actor.name, now(request))
+    db.commit()
+    current = programs.in_force(db, patient_id)
+    return {
+        "ok": True,
+        "patient": serialize.patient(chart.patient),
+        "indications": [serialize.indication(r) for r in chart.indications],
+        "prior_treatments": [serialize.prior_treatment(r) for r in chart.prior_treatments],
+        "evaluations": [serialize.evaluation(r) for r in chart.evaluations],
+        "trials": [serialize.trial(r) for r in chart.trials],
+        "implants": [serialize.implant(r) for r in chart.implants],
+        "program_in_force": serialize.program_version(current) if current else None,
+        "program_versions": [serialize.program_version(r) for r in chart.programs],
+        "program_applications": [serialize.application(r) for r in chart.applications],
+        "refills": [serialize.refill(r) for r in chart.refills[-20:]],
+        "refill_count": len(chart.refills),
+        "alarms": [serialize.alarm(r) for r in chart.alarms],
+        "appointments": [serialize.appointment(r) for r in chart.appointments],
+        "adverse_events": [serialize.adverse_event(r) for r in chart.adverse_events],
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def _patient(db: Session, patient_id: int) -> Patient:
+    return records.require_patient(db, patient_id)
+
+
+@router.post("/patients/{patient_id}/indications", tags=["patients"], status_code=201)
+def add_indication(
+    patient_id: int,
+    body: schemas.IndicationBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    at = now(request)
+    row = Indication(
+        patient_id=patient_id, condition=body.condition, detail=body.detail, recorded_at=at
+    )
+    records.add(db, row, actor.name, at, "indication.add")
+    db.commit()
+    return {"ok": True, "indication": serialize.indication(row)}
+
+
+@router.post("/patients/{patient_id}/prior-treatments", tags=["patients"], status_code=201)
+def add_prior_treatment(
+    patient_id: int,
+    body: schemas.PriorTreatmentBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    at = now(request)
+    row = PriorTreatment(
+        patient_id=patient_id,
+        medication=body.medication,
+        dose=body.dose,
+        outcome=body.outcome,
+        recorded_at=at,
+    )
+    records.add(db, row, actor.name, at, "prior-treatment.add")
+    db.commit()
+    return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
+
+
+@router.post("/patients/{patient_id}/evaluations", tags=["patients"], status_code=201)
+def add_evaluation(
+    patient_id: int,
+    body: schemas.EvaluationBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    patient = _patient(db, patient_id)
+    at = now(request)
+    row = Evaluation(
+        patient_id=patient_id,
+        kind=body.kind,
+        performed_on=body.performed_on,
+        result=body.result,
+        recorded_by=actor.name,
+        recorded_at=at,
+    )
+    records.add_evaluation(db, patient, row, actor.name, at)
+    db.commit()
+    return {"ok": True, "evaluation": serialize.evaluation(row)}
+
+
+@router.post("/patients/{patient_id}/trials", tags=["patients"], status_code=201)
+def add_trial(
+    patient_id: int,
+    body: schemas.TrialBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    patient = _patient(db, patient_id)
+    try:
+        default_library().drug(body.drug)
+    except KeyError as exc:
+        from intrathecal.units import InputError
+
+        raise InputError("drug", str(exc.args[0])) from None
+    at = now(request)
+    row = Trial(
+        patient_id=patient_id,
+        performed_on=body.performed_on,
+        drug=body.drug,
+        dose_mcg=body.dose,
+        mode=body.mode,
+        pain_before=body.pain_before,
+        pain_after=body.pain_after,
+        side_effects=body.side_effects,
+        decision=body.decision,
+        recorded_by=actor.name,
+        recorded_at=at,
+    )
+    records.add_trial(db, patient, row, actor.name, at)
+    db.commit()
+    return {"ok": True, "trial": serialize.trial(row)}
+
+
+@router.post("/patients/{patient_id}/implants", tags=["patients"], status_code=201)
+def add_implant(
+    patient_id: int,
+    body: schemas.ImplantBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    patient = _patient(db, patient_id)
+    at = now(request)
+    row = Implant(
+        patient_id=patient_id,
+        device_key=body.device,
+        serial=body.serial,
+        reservoir_ml=0.0,
+        catheter_length_cm=body.catheter_length,
+        catheter_volume_ml=0.0,
+        tip_level=body.tip_level,
+        setting=body.setting,
+        implanted_at=body.implanted_at,
+        replace_by=body.implanted_at,
+        recorded_by=actor.name,
+        recorded_at=at,
+    )
+    records.add_implant(db, patient, row, actor.name, at)
+    db.commit()
+    return {"ok": True, "implant": serialize.implant(row)}
+
+
+# --- programs ----------------------------------------------------------------------------------
+
+
+def review_payload(program: Program, result: ReviewResult) -> dict[str, Any]:
+    summary = summarize(program)
+    return {
+        "allowed": result.allowed,
+        "findings": [programs.finding_dict(f) for f in result.findings],
+        "unacknowledged": [f.code for f in result.unacknowledged],
+        "acknowledgements": [asdict(a) for a in result.acknowledgements],
+        "comparison": [asdict(r) for r in result.comparison],
+        "daily_volume_ml": summary.mean_volume_ml_per_day,
+        "daily_doses_mcg": summary.doses_mcg_per_day,
+        "worst_case_daily_volume_ml": summary.worst_case_volume_ml_per_day,
+        "notices": [{"field": n.field, "message": n.message} for n in program.notices],
+        "disclaimer": DISCLAIMER,
+    }
+
+
+def acknowledgements(actor: Actor, body: schemas.ReviewBody) -> tuple[Acknowledgement, ...]:
+    return tuple(Acknowledgement(a.code, actor.name, a.why) for a in body.acknowledgements)
+
+
+@router.get("/patients/{patient_id}/programs", tags=["programs"])
+def list_programs(
+    patient_id: int,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    rows = programs.history(db, patient_id)
+    current = programs.in_force(db, patient_id)
+    return {
+        "ok": True,
+        "in_force_version": current.version if current else None,
+        "versions": [serialize.program_version(r) for r in rows],
+    }
+
+
+@router.post("/patients/{patient_id}/programs/review", tags=["programs"])
+def review_program(
+    patient_id: int,
+    body: schemas.ReviewBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Review a draft against the patient's current version; nothing is stored."""
+    patient = _patient(db, patient_id)
+    program, result = programs.review_for_patient(
+        db,
+        patient,
+        body.program_toml,
+        acknowledgements(actor, body),
+        now(request),
+        body.change_profile,
+        body.next_refill_at,
+    )
+    return {"ok": True, **review_payload(program, result)}
+
+
+@router.post("/patients/{patient_id}/programs", tags=["programs"], status_code=201)
+def sign_program(
+    patient_id: int,
+    body: schemas.ProgramBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Sign a new version. 409 when ``replaces_version`` is not the latest version."""
+    patient = _patient(db, patient_id)
+    version = programs.save_version(
+        db,
+        patient,
+        programs.Draft(
+            body.program_toml,
+            body.reason,
+            body.replaces_version,
+            acknowledgements(actor, body),
+            body.change_profile,
+            body.next_refill_at,
+        ),
+        actor.name,
+        now(request),
+    )
+    db.commit()
+    return {"ok": True, "program_version": serialize.program_version(version)}
+
+
+@router.post("/patients/{patient_id}/programs/{version}/apply", tags=["programs"])
+def apply_program(
+    patient_id: int,
+    version: int,
+    body: schemas.ApplyBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("program.apply")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Record that a signed version was sent to the pump (a nurse may apply what a physician
+    signed)."""
+    patient = _patient(db, patient_id)
+    row = programs.by_version(db, patient_id, version)
+    applied = programs.apply_version(
+        db, patient, row, actor.name, now(request), body.via, body.readback_toml
+    )
+    db.commit()
+    return {"ok": True, "application": serialize.application(applied)}
+
+
+# --- refills -----------------------------------------------------------------------------------
+
+
+def refill_request(body: schemas.RefillBody, request: Request) -> refills.RefillRequest:
+    return refills.RefillRequest(
+        fill_ml=body.fill,
+        performed_at=body.performed_at or now(request),
+        withdrawn_ml=body.withdrawn,
+        demand_boluses=body.demand_boluses,
+        program_version=body.program_version,
+        stocks_mcg_per_ml=dict(body.stocks),
+        overage_ml=body.overage,
+        notes=body.notes,
+    )
+
+
+def plan_payload(prepared: refills.RefillPlan) -> dict[str, Any]:
+    rec = prepared.reconciliation
+    made = prepared.recipe
+    due = prepared.due
+    return {
+        "program_version": prepared.new_version.version,
+        "program_changes": prepared.program_changes,
+        "reconciliation": asdict(rec) if rec else None,
+        "recipe": {**asdict(made), "findings": [programs.finding_dict(f) for f in made.findings]}
+        if made
+        else None,
+        "bridge": asdict(prepared.bridge) if prepared.bridge else None,
+        "next_due_at": serialize.iso(utc_from_s(due.refill_due_at_s)),
+        "low_reservoir_alarm_at": serialize.iso(utc_from_s(due.low_reservoir_alarm_at_s)),
+        "limited_by": due.limited_by.value,
+        "due_reasons": list(due.reasons),
+        "notes": list(prepared.notes),
+        "disclaimer": DISCLAIMER,
+    }
+
+
+@router.get("/patients/{patient_id}/refills", tags=["refills"])
+def list_refills(
+    patient_id: int,
+    limit: int = Limit,
+    offset: int = Offset,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    base = select(Refill).where(Refill.patient_id == patient_id)
+    total = db.execute(select(func.count()).select_from(base.subquery())).scalar_one()
+    rows = db.execute(base.order_by(Refill.performed_at.desc()).limit(limit).offset(offset))
+    return {"ok": True, **page([serialize.refill(r) for r in rows.scalars()], total, limit, offset)}
+
+
+@router.post("/patients/{patient_id}/refills/preview", tags=["refills"])
+def preview_refill(
+    patient_id: int,
+    body: schemas.RefillBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Reconciliation, recipe, bridge and next due date; nothing is stored."""
+    patient = _patient(db, patient_id)
+    return {"ok": True, **plan_payload(refills.prepare(db, patient, refill_request(body, request)))}
+
+
+@router.post("/patients/{patient_id}/refills", tags=["refills"], status_code=201)
+def save_refill(
+    patient_id: int,
+    body: schemas.RefillBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Record a refill in one transaction (with the program application when it changes)."""
+    patient = _patient(db, patient_id)
+    row = refills.save(db, patient, refill_request(body, request), actor.name)
+    db.commit()
+    return {"ok": True, "refill": serialize.refill(row)}
+
+
+@router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
+def get_refill(
+    patient_id: int,
+    refill_id: int,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return {"ok": True, "refill": serialize.refill(refills.require(db, patient_id, refill_id))}
+
+
+@router.post("/compounding/recipe", tags=["refills"])
+def compounding_recipe(
+    body: schemas.RecipeBody,
+    _: Actor = Depends(require("compounding.calculate")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    made = recipe(
+        default_library(), dict(body.concentrations), dict(body.stocks), body.fill, body.overage
+    )
+    return {
+        "ok": True,
+        **asdict(made),
+        "findings": [programs.finding_dict(f) for f in made.findings],
+        "disclaimer": DISCLAIMER,
+    }
+
+
+# --- alarms, appointments, adverse events -------------------------------------------------------
+
+
+@router.post("/patients/{patient_id}/alarms", tags=["events"], status_code=201)
+def add_alarm(
+    patient_id: int,
+    body: schemas.AlarmBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    at = now(request)
+    row = Alarm(
+        patient_id=patient_id,
+        kind=body.kind,
+        message=body.message,
+        source=body.source,
+        raised_at=at,
+    )
+    records.add(db, row, actor.name, at, "alarm.add")
+    db.commit()
+    return {"ok": True, "alarm": serialize.alarm(row)}
+
+
+@router.post("/patients/{patient_id}/alarms/{alarm_id}/clear", tags=["events"])
+def clear_alarm(
+    patient_id: int,
+    alarm_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    row = records.clear_alarm(db, patient_id, alarm_id, actor.name, now(request))
+    db.commit()
+    return {"ok": True, "alarm": serialize.alarm(row)}
+
+
+@router.post("/patients/{patient_id}/appointments", tags=["events"], status_code=201)
+def add_appointment(
+    patient_id: int,
+    body: schemas.AppointmentBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("appointment.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    row = Appointment(
+        patient_id=patient_id,
+        kind=body.kind,
+        starts_at=body.starts_at,
+        note=body.note,
+        booked_by=actor.name,
+    )
+    records.add(db, row, actor.name, now(request), "appointment.add")
+    db.commit()
+    return {"ok": True, "appointment": serialize.appointment(row)}
+
+
+@router.post("/patients/{patient_id}/adverse-events", tags=["events"], status_code=201)
+def add_adverse_event(
+    patient_id: int,
+    body: schemas.AdverseEventBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("adverse_event.write")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    _patient(db, patient_id)
+    at = now(request)
+    row = AdverseEvent(
+        patient_id=patient_id,
+        kind=body.kind,
+        occurred_on=body.occurred_on,
+        serious=body.serious,
+        description=body.description,
+        action=body.action,
+        recorded_by=actor.name,
+        recorded_at=at,
+    )
+    records.add(db, row, actor.name, at, "adverse-event.add")
+    db.commit()
+    return {"ok": True, "adverse_event": serialize.adverse_event(row)}
+
+
+# --- users and audit (admin) -------------------------------------------------------------------
+
+
+@router.get("/users", tags=["admin"])
+def list_users(
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    rows = db.execute(select(User).order_by(User.id)).scalars()
+    return {"ok": True, "users": [serialize.user(u) for u in rows]}
+
+
+@router.post("/users", tags=["admin"], status_code=201)
+def create_user(
+    body: schemas.UserBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    row = users.create_user(
+        db, body.username, body.full_name, body.role, body.password, now(request), actor.name
+    )
+    db.commit()
+    return {"ok": True, "user": serialize.user(row)}
+
+
+@router.get("/audit", tags=["admin"])
+def list_audit(
+    limit: int = Limit,
+    offset: int = Offset,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Newest first."""
+    total = db.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+    rows = db.execute(
+        select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
+    ).scalars()
+    return {"ok": True, **page([serialize.audit_entry(r) for r in rows], total, limit, offset)}
+
+
+@router.get("/audit/verify", tags=["admin"])
+def verify_audit(
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    result = audit.verify(db)
+    return {
+        "ok": True,
+        "intact": result.ok,
+        "entries": result.entries,
+        "first_bad_seq": result.first_bad_seq,
+        "message": result.problem,
+    }
+
+
+__all__ = ["NotFoundError", "router"]

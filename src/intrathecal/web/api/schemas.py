@@ -1,0 +1,202 @@
+"""Request bodies of the JSON API. Quantities are text with their unit ("20 mL"), read with
+``intrathecal.units``; a bare number or a wrong unit is refused (422) naming the field."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from intrathecal.store.models import (
+    ADVERSE_EVENT_KINDS,
+    APPOINTMENT_KINDS,
+    EVALUATION_KINDS,
+    IMPLANT_SETTINGS,
+    INDICATIONS,
+    TRIAL_DECISIONS,
+    TRIAL_MODES,
+)
+from intrathecal.units import InputError, Kind, parse_non_negative, parse_positive
+
+
+def _quantity(kind: Kind, positive: bool) -> BeforeValidator:
+    def convert(value: object) -> float:
+        try:
+            if positive:
+                return parse_positive(value, "value", kind)
+            return parse_non_negative(value, "value", kind)
+        except InputError as error:
+            raise ValueError(error.message) from None
+
+    return BeforeValidator(convert)
+
+
+Volume = Annotated[float, _quantity(Kind.VOLUME, True)]
+VolumeOrZero = Annotated[float, _quantity(Kind.VOLUME, False)]
+Mass = Annotated[float, _quantity(Kind.MASS, True)]
+Length = Annotated[float, _quantity(Kind.LENGTH, True)]
+Concentration = Annotated[float, _quantity(Kind.CONCENTRATION, True)]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("needs a UTC offset, e.g. 2026-01-05T10:00:00Z")
+    return value
+
+
+def _choice(options: tuple[str, ...]) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value not in options:
+            raise ValueError(f"must be one of: {', '.join(options)}")
+        return value
+
+    return BeforeValidator(check)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignInBody(Strict):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class PatientBody(Strict):
+    mrn: str = Field(min_length=1, max_length=32, description="medical record number")
+    name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    sex: Literal["female", "male", "other"]
+
+    @field_validator("birth_date")
+    @classmethod
+    def _not_future(cls, value: date) -> date:
+        if value > date.today() or value.year < 1900:
+            raise ValueError("must be a date between 1900 and today")
+        return value
+
+
+class IndicationBody(Strict):
+    condition: Annotated[str, _choice(INDICATIONS)]
+    detail: str = ""
+
+
+class PriorTreatmentBody(Strict):
+    medication: str = Field(min_length=1, max_length=100)
+    dose: str = Field(min_length=1, max_length=60, description="as prescribed, with unit")
+    outcome: str = Field(min_length=1, max_length=200)
+
+
+class EvaluationBody(Strict):
+    kind: Annotated[str, _choice(EVALUATION_KINDS)]
+    performed_on: date
+    result: str = Field(min_length=1)
+
+
+class TrialBody(Strict):
+    performed_on: date
+    drug: str = Field(min_length=1, max_length=40)
+    dose: Mass = Field(description='e.g. "50 mcg"')
+    mode: Annotated[str, _choice(TRIAL_MODES)]
+    pain_before: int = Field(ge=0, le=10, description="numeric rating scale 0-10")
+    pain_after: int = Field(ge=0, le=10, description="numeric rating scale 0-10")
+    side_effects: str = ""
+    decision: Annotated[str, _choice(TRIAL_DECISIONS)]
+
+
+class ImplantBody(Strict):
+    device: str = Field(min_length=1, description="device key from the library")
+    serial: str = Field(min_length=1, max_length=40)
+    catheter_length: Length = Field(description='e.g. "70 cm"')
+    tip_level: str = Field(pattern=r"^[CTLS]\d{1,2}$", description='vertebral level, e.g. "T10"')
+    setting: Annotated[str, _choice(IMPLANT_SETTINGS)]
+    implanted_at: datetime
+
+    @field_validator("implanted_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _aware(value)
+
+
+class AcknowledgementBody(Strict):
+    code: str = Field(min_length=1)
+    why: str = Field(min_length=1, description="reason, recorded with your name")
+
+
+class ReviewBody(Strict):
+    program_toml: str = Field(min_length=1)
+    acknowledgements: list[AcknowledgementBody] = []
+    change_profile: str | None = None
+    next_refill_at: datetime | None = None
+
+
+class ProgramBody(ReviewBody):
+    reason: str = Field(min_length=1)
+    replaces_version: int | None = Field(
+        description="the version you opened and changed; null for a first program"
+    )
+
+
+class ApplyBody(Strict):
+    readback_toml: str = Field(default="", description="what the pump read back, if anything")
+    via: Literal["typed in", "virtual pump"] = "typed in"
+
+
+class RefillBody(Strict):
+    fill: Volume = Field(description='volume put in, e.g. "20 mL"')
+    withdrawn: VolumeOrZero | None = Field(
+        default=None, description='residual withdrawn, e.g. "3.2 mL"; null on a first fill'
+    )
+    demand_boluses: int = Field(default=0, ge=0, le=1000)
+    program_version: int | None = Field(default=None, ge=1)
+    stocks: dict[str, Concentration] = Field(
+        default_factory=dict, description='stock solutions, e.g. {"morphine": "25 mg/mL"}'
+    )
+    overage: VolumeOrZero = 0.0
+    performed_at: datetime | None = None
+    notes: str = ""
+
+    @field_validator("performed_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return _aware(value) if value is not None else None
+
+
+class RecipeBody(Strict):
+    concentrations: dict[str, Concentration] = Field(min_length=1)
+    stocks: dict[str, Concentration] = Field(min_length=1)
+    fill: Volume
+    overage: VolumeOrZero = 0.0
+
+
+class AlarmBody(Strict):
+    kind: str = Field(min_length=1, max_length=40)
+    message: str = Field(min_length=1)
+    source: Literal["pump", "clinic"] = "clinic"
+
+
+class AppointmentBody(Strict):
+    kind: Annotated[str, _choice(APPOINTMENT_KINDS)]
+    starts_at: datetime
+    note: str = ""
+
+    @field_validator("starts_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return _aware(value)
+
+
+class AdverseEventBody(Strict):
+    kind: Annotated[str, _choice(ADVERSE_EVENT_KINDS)]
+    occurred_on: date
+    serious: bool
+    description: str = Field(min_length=1)
+    action: str = ""
+
+
+class UserBody(Strict):
+    username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._-]+$")
+    full_name: str = Field(min_length=1, max_length=200)
+    role: Literal["physician", "nurse", "pharmacist", "viewer", "admin"]
+    password: str = Field(min_length=10, max_length=200)

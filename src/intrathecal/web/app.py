@@ -1,0 +1,142 @@
+"""The app factory: ``create_app(database_url)`` gives a FastAPI app serving pages and API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from intrathecal.store.db import open_database
+from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
+from intrathecal.store.programs import finding_dict
+from intrathecal.therapy.errors import InvalidProgramError
+from intrathecal.units import InputError
+from intrathecal.web.api.routes import BadSignInError, TooManyError, router
+from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
+from intrathecal.web.pump_link import PumpLinks, TypedLinks
+
+HERE = Path(__file__).resolve().parent
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    database_url: str | None = None,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    pump_links: PumpLinks | None = None,
+) -> FastAPI:
+    """The clinic app on ``database_url`` (default: ``DATABASE_URL`` or ``out/clinic.db``).
+
+    The schema is migrated on creation. ``clock`` gives "now" (tests pass a fixed one);
+    ``pump_links`` connects the refill wizard to pumps (default: values typed in).
+    """
+    engine, sessions = open_database(database_url)
+    app = FastAPI(
+        title="Intrathecal pump clinic",
+        description="Reference calculations for trained clinicians. Quantities are text with "
+        'their unit ("20 mL"); JSON keys carry their unit in their name.',
+        version="1",
+        docs_url="/api/v1/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.clock = clock
+    app.state.pump_links = pump_links or TypedLinks()
+    app.include_router(router)
+    from intrathecal.web import pages
+
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    _handlers(app)
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _errors(status: int, errors: list[dict[str, str]], **extra: Any) -> JSONResponse:
+    return JSONResponse({"ok": False, "errors": errors, **extra}, status_code=status)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    return ".".join(parts) or "body"
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for error in exc.errors():
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            errors.append({"field": _field(error.get("loc", ())), "message": message})
+        return _errors(422, errors)
+
+    @app.exception_handler(InputError)
+    async def bad_input(_: Request, exc: InputError) -> Response:
+        return _errors(422, [{"field": exc.field, "message": exc.message}])
+
+    @app.exception_handler(InvalidProgramError)
+    async def bad_program(_: Request, exc: InvalidProgramError) -> Response:
+        return _errors(422, [{"field": e.field, "message": e.message} for e in exc.errors])
+
+    @app.exception_handler(BlockedError)
+    async def blocked(_: Request, exc: BlockedError) -> Response:
+        findings = [finding_dict(f) for f in exc.findings]
+        errors = [
+            {"field": f["field"], "message": f"{f['code']}: {f['message']}"}
+            for f in findings
+            if f["severity"] == "hard"
+        ] + [
+            {"field": "acknowledgements", "message": f"{f.code} needs an acknowledgement"}
+            for f in exc.unacknowledged
+        ]
+        return _errors(422, errors, findings=findings)
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_: Request, exc: ConflictError) -> Response:
+        return _errors(
+            409,
+            [{"field": "replaces_version", "message": exc.message}],
+            current_version=exc.current_version,
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def not_found(_: Request, exc: NotFoundError) -> Response:
+        return _errors(404, [{"field": "path", "message": str(exc)}])
+
+    @app.exception_handler(NotSignedInError)
+    async def not_signed_in(request: Request, _: NotSignedInError) -> Response:
+        if _is_api(request):
+            return _errors(401, [{"field": "auth", "message": "sign in first"}])
+        return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(_: Request, exc: ForbiddenError) -> Response:
+        return _errors(403, [{"field": "role", "message": str(exc)}])
+
+    @app.exception_handler(CsrfError)
+    async def csrf(_: Request, __: CsrfError) -> Response:
+        return _errors(403, [{"field": "csrf_token", "message": "missing or wrong CSRF token"}])
+
+    @app.exception_handler(TooManyError)
+    async def too_many(_: Request, exc: TooManyError) -> Response:
+        response = _errors(429, [{"field": "username", "message": str(exc)}])
+        response.headers["Retry-After"] = str(max(int(exc.wait_s + 0.999), 1))
+        return response
+
+    @app.exception_handler(BadSignInError)
+    async def bad_sign_in(_: Request, __: BadSignInError) -> Response:
+        return _errors(401, [{"field": "password", "message": "wrong user name or password"}])

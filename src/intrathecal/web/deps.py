@@ -1,0 +1,119 @@
+"""Request plumbing: a database session per request, the signed-in user, role and CSRF checks.
+
+Sign-in gives a random token. Browsers keep it in an HttpOnly, SameSite=Strict cookie and send
+the session's CSRF token with every form (hidden field ``csrf_token``) or API call
+(``X-CSRF-Token`` header). API clients may instead send ``Authorization: Bearer <token>``, which
+a browser never adds by itself, so no CSRF token is needed there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from intrathecal.store import users
+from intrathecal.store.models import SessionToken, User
+from intrathecal.web.permissions import allowed
+
+COOKIE = "itp_session"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+class NotSignedInError(Exception):
+    pass
+
+
+class ForbiddenError(Exception):
+    def __init__(self, permission: str, role: str) -> None:
+        super().__init__(f"the {role} role may not {permission}")
+        self.permission = permission
+        self.role = role
+
+
+class CsrfError(Exception):
+    pass
+
+
+@dataclass
+class Actor:
+    user: User
+    session: SessionToken
+    bearer: bool
+
+    @property
+    def name(self) -> str:
+        return self.user.username
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    def can(self, permission: str) -> bool:
+        return allowed(self.user.role, permission)
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _token(request: Request) -> tuple[str | None, bool]:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip(), True
+    return request.cookies.get(COOKIE), False
+
+
+async def _csrf_ok(request: Request, expected: str) -> bool:
+    sent = request.headers.get("x-csrf-token")
+    if sent is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        sent = value if isinstance(value, str) else None
+    return sent is not None and secrets.compare_digest(sent, expected)
+
+
+def require(permission: str) -> Callable[..., Coroutine[Any, Any, Actor]]:
+    """Dependency: the signed-in user, who must hold ``permission`` (else 401/403)."""
+
+    async def dependency(request: Request, db: Session = Depends(get_db)) -> Actor:  # noqa: B008 (FastAPI dependency)
+        token, bearer = _token(request)
+        found = users.session_user(db, token, now(request)) if token else None
+        if found is None:
+            raise NotSignedInError()
+        user, session_row = found
+        if (
+            not bearer
+            and request.method in UNSAFE
+            and not await _csrf_ok(request, session_row.csrf_token)
+        ):
+            raise CsrfError()
+        actor = Actor(user, session_row, bearer)
+        if not actor.can(permission):
+            raise ForbiddenError(permission, user.role)
+        return actor
+
+    return dependency
+
+
+async def optional_actor(request: Request, db: Session = Depends(get_db)) -> Actor | None:  # noqa: B008 (FastAPI dependency)
+    token, bearer = _token(request)
+    found = users.session_user(db, token, now(request)) if token else None
+    return Actor(found[0], found[1], bearer) if found else None

@@ -1,0 +1,483 @@
+"""Server-rendered pages (Jinja2). Forms post with the session's CSRF token; the program editor
+asks the review API on every change (small vanilla JS, no build step, nothing from a CDN)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from intrathecal.charts.clinic import doses_svg, reservoir_svg
+from intrathecal.safety.review import Acknowledgement
+from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store.errors import BlockedError, ConflictError
+from intrathecal.store.models import AuditEntry, Patient
+from intrathecal.therapy.errors import InvalidProgramError
+from intrathecal.therapy.summary import device_value_text, device_values
+from intrathecal.units import InputError, Kind, parse_non_negative, parse_positive
+from intrathecal.web.api.routes import plan_payload, set_session_cookie
+from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, require
+from intrathecal.web.disclaimer import DISCLAIMER
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+templates.env.globals["DISCLAIMER"] = DISCLAIMER
+
+
+def render(
+    request: Request, name: str, actor: Actor | None, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        name,
+        {"actor": actor, "csrf": actor.session.csrf_token if actor else "", **context},
+        status_code=status,
+    )
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "sign_in.html", None, next=next, error="")
+
+
+@router.post("/sign-in")
+def sign_in(
+    request: Request,
+    username: str = Form(...),
+    password: str = Form(...),
+    next: str = Form("/"),
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    result = users.sign_in(db, username, password, client_of(request), now(request))
+    db.commit()
+    if result.user is None:
+        error = (
+            f"Too many failed sign-ins: try again in {result.wait_s:.0f} s."
+            if result.wait_s
+            else "Wrong user name or password."
+        )
+        return render(
+            request,
+            "sign_in.html",
+            None,
+            status=429 if result.wait_s else 401,
+            next=next,
+            error=error,
+        )
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, result.token, request)
+    return response
+
+
+@router.post("/sign-out")
+def sign_out(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    db.delete(actor.session)
+    audit.record(db, now(request), actor.name, "sign-out", f"user:{actor.name}")
+    db.commit()
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    board = dashboard.build(db, now(request))
+    return render(request, "dashboard.html", actor, board=board, now=now(request))
+
+
+@router.get("/patients", response_class=HTMLResponse)
+def patient_list(
+    request: Request,
+    q: str = "",
+    offset: int = 0,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    query = select(Patient)
+    if q:
+        query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
+    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = list(db.execute(query.order_by(Patient.id).limit(50).offset(max(offset, 0))).scalars())
+    return render(request, "patients.html", actor, patients=rows, q=q, offset=offset, total=total)
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+def chart_page(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    chart = records.chart(db, patient_id, actor.name, now(request))
+    db.commit()
+    current = programs.in_force(db, patient_id)
+    program = programs.parse(current.program_toml) if current else None
+    device = (
+        [(k, device_value_text(k, v), v.provenance) for k, v in device_values(program).items()]
+        if program
+        else []
+    )
+    timeline: list[tuple[Any, str, str]] = []
+    timeline += [(e.performed_on, "evaluation", f"{e.kind}: {e.result}") for e in chart.evaluations]
+    timeline += [
+        (
+            t.performed_on,
+            "trial",
+            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: pain "
+            f"{t.pain_before}→{t.pain_after} ({t.relief_percent:.0f}% relief); "
+            f"{t.decision}",
+        )
+        for t in chart.trials
+    ]
+    timeline += [
+        (
+            i.implanted_at.date(),
+            "implant",
+            f"{i.device_key} serial {i.serial}, tip {i.tip_level}, {i.setting}",
+        )
+        for i in chart.implants
+    ]
+    timeline += [
+        (v.signed_at.date(), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
+        for v in chart.programs
+    ]
+    timeline += [
+        (a.occurred_on, "adverse event", f"{a.kind}: {a.description}") for a in chart.adverse_events
+    ]
+    if chart.refills:
+        first, last = chart.refills[0], chart.refills[-1]
+        timeline.append(
+            (
+                first.performed_at.date(),
+                "refills",
+                f"{len(chart.refills)} refills, last {last.performed_at:%Y-%m-%d}",
+            )
+        )
+    timeline.sort(key=lambda item: item[0])
+    return render(
+        request,
+        "chart.html",
+        actor,
+        chart=chart,
+        current=current,
+        program=program,
+        device=device,
+        timeline=timeline,
+        refills=list(reversed(chart.refills[-12:])),
+    )
+
+
+@router.get("/patients/{patient_id}/reservoir.svg")
+def reservoir_chart(
+    patient_id: int,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    rows = refills_of(db, patient_id)
+    fills = [(r.performed_at, r.fill_ml) for r in rows]
+    expected = [(r.performed_at, r.expected_residual_ml or 0.0) for r in rows[1:]]
+    withdrawn = [(r.performed_at, r.withdrawn_ml) for r in rows if r.withdrawn_ml is not None]
+    current = programs.in_force(db, patient_id)
+    alarm = programs.parse(current.program_toml).low_reservoir_alarm_ml if current else 0.0
+    return Response(reservoir_svg(fills, expected, withdrawn, alarm), media_type="image/svg+xml")
+
+
+@router.get("/patients/{patient_id}/doses.svg")
+def doses_chart(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    series: dict[str, list[Any]] = {}
+    for version in programs.history(db, patient_id):
+        for drug, dose in json.loads(version.daily_doses_json).items():
+            series.setdefault(drug, []).append((version.signed_at, dose))
+    return Response(doses_svg(series, now(request)), media_type="image/svg+xml")
+
+
+def refills_of(db: Session, patient_id: int) -> list[Any]:
+    from intrathecal.store.models import Refill
+
+    return list(
+        db.execute(
+            select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.performed_at)
+        ).scalars()
+    )
+
+
+# --- program editor --------------------------------------------------------------------------
+
+
+@router.get("/patients/{patient_id}/program", response_class=HTMLResponse)
+def program_editor(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    patient = records.require_patient(db, patient_id)
+    current = programs.latest(db, patient_id)
+    return render(
+        request,
+        "program.html",
+        actor,
+        patient=patient,
+        current=current,
+        text=current.program_toml if current else "",
+        errors=[],
+        conflict="",
+    )
+
+
+@router.post("/patients/{patient_id}/program", response_class=HTMLResponse)
+async def program_save(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    form = await request.form()
+    text = str(form.get("program_toml", ""))
+    reason = str(form.get("reason", ""))
+    replaces = str(form.get("replaces_version", "")).strip()
+    acks = tuple(
+        Acknowledgement(str(k)[4:], actor.name, str(v))
+        for k, v in form.items()
+        if str(k).startswith("ack_") and str(v).strip()
+    )
+    patient = records.require_patient(db, patient_id)
+    old = programs.latest(db, patient_id)
+    errors: list[str] = []
+    conflict = ""
+    try:
+        version = programs.save_version(
+            db,
+            patient,
+            programs.Draft(text, reason, int(replaces) if replaces else None, acks),
+            actor.name,
+            now(request),
+        )
+    except ConflictError as exc:
+        conflict = exc.message
+    except BlockedError as exc:
+        errors = [f"{f.code}: {f.message}" for f in exc.findings if f.severity.value == "hard"]
+        errors += [f"{f.code} needs an acknowledgement with a reason" for f in exc.unacknowledged]
+    except InvalidProgramError as exc:
+        errors = [str(e) for e in exc.errors]
+    except InputError as exc:
+        errors = [str(exc)]
+    if errors or conflict:
+        db.rollback()
+        return render(
+            request,
+            "program.html",
+            actor,
+            status=409 if conflict else 422,
+            patient=patient,
+            current=programs.latest(db, patient_id),
+            text=text,
+            errors=errors,
+            conflict=conflict,
+        )
+    db.commit()
+    _, result = programs.review_for_patient(db, patient, text, acks, now(request))
+    return render(
+        request,
+        "program_done.html",
+        actor,
+        patient=patient,
+        version=version,
+        old=old,
+        comparison=[asdict(r) for r in result.comparison],
+        acknowledgements=json.loads(version.acknowledgements_json),
+    )
+
+
+# --- refill wizard ------------------------------------------------------------------------------
+
+
+def _volume(form: dict[str, str], key: str, positive: bool = True) -> float | None:
+    raw = form.get(key, "").strip()
+    if not raw:
+        return None
+    parse = parse_positive if positive else parse_non_negative
+    return parse(raw, key, Kind.VOLUME)
+
+
+@router.get("/patients/{patient_id}/refill", response_class=HTMLResponse)
+def refill_wizard(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    patient = records.require_patient(db, patient_id)
+    implant = programs.current_implant(db, patient_id)
+    latest = programs.latest(db, patient_id)
+    link = request.app.state.pump_links.link(implant.serial) if implant else None
+    interrogation = link.interrogate() if link else None
+    form = {
+        "fill": f"{implant.reservoir_ml:g} mL" if implant else "",
+        "withdrawn": "",
+        "program_version": str(latest.version) if latest else "",
+    }
+    if interrogation and interrogation.reservoir_ml is not None:
+        form["withdrawn"] = f"{interrogation.reservoir_ml:g} mL"
+    stocks = _stock_defaults(latest.program_toml if latest else "")
+    return render(
+        request,
+        "refill.html",
+        actor,
+        patient=patient,
+        implant=implant,
+        form=form,
+        stocks=stocks,
+        plan=None,
+        errors=[],
+        interrogation=interrogation,
+        last=refills.last_refill(db, patient_id),
+        versions=programs.history(db, patient_id),
+    )
+
+
+def _stock_defaults(text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    program = programs.parse(text)
+    out = {}
+    for ingredient in program.ingredients:
+        stock = refills.TYPICAL_STOCK_MCG_PER_ML.get(ingredient.drug.key)
+        if stock is not None:
+            out[ingredient.drug.key] = f"{stock:g} mcg/mL"
+    return out
+
+
+@router.post("/patients/{patient_id}/refill", response_class=HTMLResponse)
+async def refill_step(
+    patient_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    raw = {str(k): str(v) for k, v in (await request.form()).items()}
+    patient = records.require_patient(db, patient_id)
+    implant = programs.current_implant(db, patient_id)
+    stocks_text = {k[6:]: v for k, v in raw.items() if k.startswith("stock_") and v.strip()}
+    errors: list[str] = []
+    request_obj = None
+    try:
+        stocks = {
+            k: parse_positive(v, f"stock {k}", Kind.CONCENTRATION) for k, v in stocks_text.items()
+        }
+        fill = _volume(raw, "fill")
+        if fill is None:
+            raise InputError("fill", "give the volume to put in, e.g. '20 mL'")
+        version = raw.get("program_version", "").strip()
+        request_obj = refills.RefillRequest(
+            fill_ml=fill,
+            performed_at=now(request),
+            withdrawn_ml=_volume(raw, "withdrawn", False),
+            demand_boluses=int(raw.get("demand_boluses", "0") or 0),
+            program_version=int(version) if version else None,
+            stocks_mcg_per_ml=stocks,
+            notes=raw.get("notes", ""),
+        )
+        prepared = refills.prepare(db, patient, request_obj)
+    except (InputError, ValueError) as exc:
+        errors = [str(exc)]
+        prepared = None
+    if prepared is not None and request_obj is not None and raw.get("step") == "save":
+        if raw.get("confirm") != "yes":
+            errors = ["tick the confirmation that the fill and the program were checked"]
+        else:
+            row = refills.save(db, patient, request_obj, actor.name)
+            db.commit()
+            return RedirectResponse(f"/patients/{patient_id}/refills/{row.id}", status_code=303)
+    return render(
+        request,
+        "refill.html",
+        actor,
+        status=422 if errors else 200,
+        patient=patient,
+        implant=implant,
+        form=raw,
+        stocks=stocks_text or _stock_defaults(""),
+        plan=plan_payload(prepared) if prepared else None,
+        errors=errors,
+        interrogation=None,
+        last=refills.last_refill(db, patient_id),
+        versions=programs.history(db, patient_id),
+    )
+
+
+@router.get("/patients/{patient_id}/refills/{refill_id}", response_class=HTMLResponse)
+def refill_record(
+    patient_id: int,
+    refill_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    from intrathecal.web.api.serialize import refill as refill_json
+
+    patient = records.require_patient(db, patient_id)
+    row = refills.require(db, patient_id, refill_id)
+    audit.record(
+        db, now(request), actor.name, "chart.read", f"patient:{patient_id}", {"refill": refill_id}
+    )
+    db.commit()
+    return render(request, "refill_record.html", actor, patient=patient, r=refill_json(row))
+
+
+# --- calendar and admin ------------------------------------------------------------------------
+
+
+@router.get("/calendar", response_class=HTMLResponse)
+def calendar_page(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    start = now(request).replace(hour=0, minute=0, second=0, microsecond=0)
+    start -= timedelta(days=start.weekday())
+    due = dashboard.calendar(db, start, start + timedelta(days=28))
+    days: dict[Any, list[Patient]] = {start.date() + timedelta(days=i): [] for i in range(28)}
+    for p in due:
+        if p.next_refill_due_at is not None:
+            days.setdefault(p.next_refill_due_at.date(), []).append(p)
+    return render(request, "calendar.html", actor, days=days)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    offset: int = 0,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    rows = list(
+        db.execute(
+            select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(100).offset(max(offset, 0))
+        ).scalars()
+    )
+    return render(
+        request, "audit.html", actor, rows=rows, verification=audit.verify(db), offset=offset
+    )

@@ -1,0 +1,52 @@
+"""Who may do what: one table of role -> permissions, checked by one dependency on every route."""
+
+from __future__ import annotations
+
+from intrathecal.store.models import Role
+
+PHYSICIAN, NURSE, PHARMACIST, VIEWER, ADMIN = (
+    Role.PHYSICIAN.value,
+    Role.NURSE.value,
+    Role.PHARMACIST.value,
+    Role.VIEWER.value,
+    Role.ADMIN.value,
+)
+CLINICAL = frozenset({PHYSICIAN, NURSE, PHARMACIST, VIEWER})
+
+# permission -> roles that hold it. The admin manages users and reads the audit log but does
+# not read charts (least privilege); pharmacists read charts to compound the prescriptions.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "dashboard.read": CLINICAL,
+    "chart.read": CLINICAL,
+    "patient.write": frozenset({PHYSICIAN}),
+    "program.review": frozenset({PHYSICIAN, NURSE, PHARMACIST}),
+    "program.sign": frozenset({PHYSICIAN}),
+    "program.apply": frozenset({PHYSICIAN, NURSE}),
+    "refill.perform": frozenset({PHYSICIAN, NURSE}),
+    "compounding.calculate": frozenset({PHYSICIAN, NURSE, PHARMACIST}),
+    "alarm.write": frozenset({PHYSICIAN, NURSE}),
+    "appointment.write": frozenset({PHYSICIAN, NURSE}),
+    "adverse_event.write": frozenset({PHYSICIAN, NURSE}),
+    "users.manage": frozenset({ADMIN}),
+    "audit.read": frozenset({ADMIN}),
+}
+
+DESCRIPTIONS: dict[str, str] = {
+    "dashboard.read": "see the dashboard and the refill calendar",
+    "chart.read": "open patient charts (each read is audited)",
+    "patient.write": "add patients, indications, prior treatments, evaluations, trials, implants",
+    "program.review": "run the program review (nothing is stored)",
+    "program.sign": "prescribe: sign a new program version",
+    "program.apply": "send a signed program version to the pump",
+    "refill.perform": "perform and record refills",
+    "compounding.calculate": "compute compounding recipes",
+    "alarm.write": "record and clear alarms",
+    "appointment.write": "book appointments",
+    "adverse_event.write": "record adverse events",
+    "users.manage": "create users and list them",
+    "audit.read": "read and verify the audit log",
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return role in PERMISSIONS[permission]

@@ -1,0 +1,525 @@
+"""The JSON API: every endpoint against every role, bad input, conflicts, sign-in rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from intrathecal.store.models import (
+    AdverseEvent,
+    Implant,
+    Patient,
+    ProgramVersion,
+    Refill,
+    Stage,
+    Trial,
+)
+from intrathecal.web.permissions import PERMISSIONS
+from tests.web.conftest import Clinic
+
+ROLES = ("physician", "nurse", "pharmacist", "viewer", "admin")
+P = "{patient}"  # an implanted patient's id is put in at run time
+T = "{trial}"  # a patient after a trial, before an implant
+
+# Every endpoint with a valid body and the permission it needs.
+ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
+    ("GET", "/api/v1/me", None, "dashboard.read"),
+    ("GET", "/api/v1/dashboard", None, "dashboard.read"),
+    ("GET", "/api/v1/calendar", None, "dashboard.read"),
+    ("GET", "/api/v1/patients", None, "chart.read"),
+    (
+        "POST",
+        "/api/v1/patients",
+        {"mrn": "X{n}", "name": "New Patient", "birth_date": "1970-01-01", "sex": "female"},
+        "patient.write",
+    ),
+    ("GET", f"/api/v1/patients/{P}", None, "chart.read"),
+    ("POST", f"/api/v1/patients/{P}/indications", {"condition": "cancer pain"}, "patient.write"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/prior-treatments",
+        {"medication": "oxycodone", "dose": "40 mg/day", "outcome": "sedation"},
+        "patient.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/evaluations",
+        {"kind": "MRI", "performed_on": "2026-02-01", "result": "no contraindication"},
+        "patient.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/trials",
+        {
+            "performed_on": "2026-02-01",
+            "drug": "morphine",
+            "dose": "0.25 mg",
+            "mode": "single bolus",
+            "pain_before": 8,
+            "pain_after": 3,
+            "decision": "implant",
+        },
+        "patient.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{T}/implants",
+        {
+            "device": "synchromed-ii-20",
+            "serial": "SN{n}",
+            "catheter_length": "70 cm",
+            "tip_level": "T10",
+            "setting": "inpatient",
+            "implanted_at": "2026-02-01T10:00:00Z",
+        },
+        "patient.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/adverse-events",
+        {
+            "kind": "CSF leak",
+            "occurred_on": "2026-02-01",
+            "serious": False,
+            "description": "headache",
+        },
+        "adverse_event.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/appointments",
+        {"kind": "refill", "starts_at": "2026-03-10T09:00:00Z"},
+        "appointment.write",
+    ),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/alarms",
+        {"kind": "low reservoir", "message": "beep"},
+        "alarm.write",
+    ),
+    ("GET", f"/api/v1/patients/{P}/programs", None, "chart.read"),
+    ("POST", f"/api/v1/patients/{P}/programs/review", {"program_toml": "{toml}"}, "program.review"),
+    ("POST", f"/api/v1/patients/{P}/programs/1/apply", {}, "program.apply"),
+    ("GET", f"/api/v1/patients/{P}/refills", None, "chart.read"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/refills/preview",
+        {"fill": "20 mL", "withdrawn": "5 mL"},
+        "refill.perform",
+    ),
+    (
+        "POST",
+        "/api/v1/compounding/recipe",
+        {
+            "concentrations": {"morphine": "10 mg/mL"},
+            "stocks": {"morphine": "25 mg/mL"},
+            "fill": "20 mL",
+        },
+        "compounding.calculate",
+    ),
+    ("GET", "/api/v1/users", None, "users.manage"),
+    ("GET", "/api/v1/audit", None, "audit.read"),
+    ("GET", "/api/v1/audit/verify", None, "audit.read"),
+]
+# Saving endpoints (sign a program, save a refill, create a user) have their own tests below;
+# here each is checked for refusal by role only.
+DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "POST",
+        f"/api/v1/patients/{P}/programs",
+        {"program_toml": "x", "reason": "x", "replaces_version": 1},
+        "program.sign",
+    ),
+    ("POST", f"/api/v1/patients/{P}/refills", {"fill": "20 mL"}, "refill.perform"),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "zz", "full_name": "Z", "role": "viewer", "password": "long-enough-1"},
+        "users.manage",
+    ),
+    ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+]
+
+
+def implanted_id(clinic: Clinic) -> int:
+    """The first patient with a program (implanted in the seed)."""
+    with clinic.sessions() as session:
+        return session.execute(select(func.min(ProgramVersion.patient_id))).scalar_one()
+
+
+def stage_id(clinic: Clinic, stage: Stage) -> int:
+    with clinic.sessions() as session:
+        return (
+            session.execute(
+                select(Patient.id).where(Patient.stage == stage.value).order_by(Patient.id)
+            )
+            .scalars()
+            .first()
+        )  # type: ignore[return-value]
+
+
+def current_toml(clinic: Clinic, patient_id: int) -> tuple[str, int]:
+    with clinic.sessions() as session:
+        row = (
+            session.execute(
+                select(ProgramVersion)
+                .where(ProgramVersion.patient_id == patient_id)
+                .order_by(ProgramVersion.version.desc())
+            )
+            .scalars()
+            .first()
+        )
+        assert row is not None
+        return row.program_toml, row.version
+
+
+def fill_in(clinic: Clinic, path: str, body: dict[str, Any] | None, n: int) -> tuple[str, Any]:
+    pid = implanted_id(clinic)
+    path = path.replace(P, str(pid)).replace(T, str(stage_id(clinic, Stage.TRIAL)))
+    if body is not None:
+        body = {k: (v.replace("{n}", str(n)) if isinstance(v, str) else v) for k, v in body.items()}
+        if body.get("program_toml") == "{toml}":
+            body["program_toml"] = current_toml(clinic, pid)[0]
+    return path, body
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "permission"),
+    ENDPOINTS,
+    ids=[f"{m} {p}" for m, p, _, _ in ENDPOINTS],
+)
+def test_role_by_endpoint(
+    clinic: Clinic,
+    role: str,
+    method: str,
+    path: str,
+    body: dict[str, Any] | None,
+    permission: str,
+) -> None:
+    url, payload = fill_in(clinic, path, body, hash((role, path)) % 10**6)
+    answer = clinic.client.request(method, url, json=payload, headers=clinic.headers(role))
+    if role in PERMISSIONS[permission]:
+        assert answer.status_code < 300, answer.text
+    else:
+        assert answer.status_code == 403, answer.text
+        assert answer.json()["errors"][0]["field"] == "role"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    ("method", "path", "body", "permission"),
+    DENY_ONLY,
+    ids=[f"{m} {p}" for m, p, _, _ in DENY_ONLY],
+)
+def test_role_denied_on_saving_endpoints(
+    clinic: Clinic, role: str, method: str, path: str, body: dict[str, Any], permission: str
+) -> None:
+    if role in PERMISSIONS[permission]:
+        pytest.skip("allowed: covered by the endpoint's own tests")
+    url, payload = fill_in(clinic, path, body, 0)
+    answer = clinic.client.request(method, url, json=payload, headers=clinic.headers(role))
+    assert answer.status_code == 403
+
+
+def test_every_api_route_is_in_the_role_table(clinic: Clinic) -> None:
+    schema = clinic.client.get("/api/v1/openapi.json").json()
+    listed = {
+        (m, p.replace(P, "{patient_id}").replace(T, "{patient_id}"))
+        for m, p, _, _ in ENDPOINTS + DENY_ONLY
+    }
+    listed = {
+        (
+            m,
+            p.replace("/programs/1/", "/programs/{version}/").replace(
+                "/alarms/1/", "/alarms/{alarm_id}/"
+            ),
+        )
+        for m, p in listed
+    }
+    listed |= {
+        ("POST", "/api/v1/auth/sign-in"),
+        ("POST", "/api/v1/auth/sign-out"),
+        ("GET", "/api/v1/patients/{patient_id}/refills/{refill_id}"),
+    }
+    routes = {(m.upper(), p) for p, ops in schema["paths"].items() for m in ops}
+    assert routes <= listed, routes - listed
+
+
+def test_unauthenticated_api_calls_get_401(clinic: Clinic) -> None:
+    assert clinic.client.get("/api/v1/dashboard").status_code == 401
+
+
+def count(clinic: Clinic, model: type) -> int:
+    with clinic.sessions() as session:
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+BAD_INPUT = [
+    # (path, body, field named, model that must not grow)
+    (f"/api/v1/patients/{P}/refills", {"fill": "20 mg", "withdrawn": "3 mL"}, "fill", Refill),
+    (f"/api/v1/patients/{P}/refills", {"fill": 20, "withdrawn": "3 mL"}, "fill", Refill),
+    (f"/api/v1/patients/{P}/refills", {"fill": "-2 mL", "withdrawn": "3 mL"}, "fill", Refill),
+    (f"/api/v1/patients/{P}/refills", {"fill": "90 mL", "withdrawn": "3 mL"}, "fill", Refill),
+    (f"/api/v1/patients/{P}/refills", {"withdrawn": "3 mL"}, "fill", Refill),
+    (f"/api/v1/patients/{P}/refills", {"fill": "20 mL"}, "withdrawn", Refill),
+    (
+        f"/api/v1/patients/{P}/refills",
+        {"fill": "20 mL", "withdrawn": "3 mL", "stocks": {"morphine": "25 mg"}},
+        "stocks.morphine",
+        Refill,
+    ),
+    (
+        "/api/v1/patients",
+        {"mrn": "Q1", "birth_date": "1970-01-01", "sex": "female"},
+        "name",
+        Patient,
+    ),
+    (
+        "/api/v1/patients",
+        {"mrn": "Q1", "name": "x", "birth_date": "2999-01-01", "sex": "female"},
+        "birth_date",
+        Patient,
+    ),
+    (
+        f"/api/v1/patients/{P}/trials",
+        {
+            "performed_on": "2026-02-01",
+            "drug": "morphine",
+            "dose": "0.25 mL",
+            "mode": "single bolus",
+            "pain_before": 8,
+            "pain_after": 3,
+            "decision": "implant",
+        },
+        "dose",
+        Trial,
+    ),
+    (
+        f"/api/v1/patients/{P}/trials",
+        {
+            "performed_on": "2026-02-01",
+            "drug": "morphine",
+            "dose": "0.25 mg",
+            "mode": "single bolus",
+            "pain_before": 11,
+            "pain_after": 3,
+            "decision": "implant",
+        },
+        "pain_before",
+        Trial,
+    ),
+    (
+        f"/api/v1/patients/{P}/trials",
+        {
+            "performed_on": "2026-02-01",
+            "drug": "aspirin",
+            "dose": "0.25 mg",
+            "mode": "single bolus",
+            "pain_before": 8,
+            "pain_after": 3,
+            "decision": "implant",
+        },
+        "drug",
+        Trial,
+    ),
+    (
+        f"/api/v1/patients/{P}/implants",
+        {
+            "device": "synchromed-ii-20",
+            "serial": "S1",
+            "catheter_length": "70 mL",
+            "tip_level": "T10",
+            "setting": "inpatient",
+            "implanted_at": "2026-02-01T10:00:00Z",
+        },
+        "catheter_length",
+        Implant,
+    ),
+    (
+        f"/api/v1/patients/{P}/implants",
+        {
+            "device": "no-such-pump",
+            "serial": "S1",
+            "catheter_length": "70 cm",
+            "tip_level": "T10",
+            "setting": "inpatient",
+            "implanted_at": "2026-02-01T10:00:00Z",
+        },
+        "device",
+        Implant,
+    ),
+    (
+        f"/api/v1/patients/{P}/adverse-events",
+        {"kind": "sunburn", "occurred_on": "2026-02-01", "serious": False, "description": "x"},
+        "kind",
+        AdverseEvent,
+    ),
+    (
+        f"/api/v1/patients/{P}/programs",
+        {
+            "program_toml": "device = 'synchromed-ii-20'",
+            "reason": "x",
+            "replaces_version": None,
+            "extra": 1,
+        },
+        "extra",
+        ProgramVersion,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field", "model"), BAD_INPUT, ids=[f"{b}-{f}" for _, b, f, _ in BAD_INPUT]
+)
+def test_bad_input_is_422_naming_the_field_and_nothing_is_stored(
+    clinic: Clinic, path: str, body: dict[str, Any], field: str, model: type
+) -> None:
+    url, _ = fill_in(clinic, path, None, 0)
+    before = count(clinic, model)
+    answer = clinic.client.post(url, json=body, headers=clinic.headers("physician"))
+    assert answer.status_code == 422, answer.text
+    fields = [e["field"] for e in answer.json()["errors"]]
+    assert field in fields, fields
+    assert count(clinic, model) == before
+
+
+def test_program_sign_conflict_over_http_tells_the_second_writer(clinic: Clinic) -> None:
+    pid = implanted_id(clinic)
+    text, version = current_toml(clinic, pid)
+    review = clinic.client.post(
+        f"/api/v1/patients/{pid}/programs/review",
+        json={"program_toml": text},
+        headers=clinic.headers("physician"),
+    ).json()
+    acks = [{"code": c, "why": "reviewed"} for c in review["unacknowledged"]]
+    body = {
+        "program_toml": text,
+        "reason": "r",
+        "replaces_version": version,
+        "acknowledgements": acks,
+    }
+    first = clinic.client.post(
+        f"/api/v1/patients/{pid}/programs", json=body, headers=clinic.headers("physician")
+    )
+    assert first.status_code == 201, first.text
+    second = clinic.client.post(
+        f"/api/v1/patients/{pid}/programs", json=body, headers=clinic.headers("physician")
+    )
+    assert second.status_code == 409
+    assert second.json()["current_version"] == version + 1
+    assert current_toml(clinic, pid)[1] == version + 1
+
+
+def test_hard_limit_over_http_is_422_and_names_the_finding(clinic: Clinic) -> None:
+    pid = implanted_id(clinic)
+    text, version = current_toml(clinic, pid)
+    heavy = text.replace('dose = "', 'dose = "9', 1)  # e.g. 1 mg/day -> 91 mg/day
+    answer = clinic.client.post(
+        f"/api/v1/patients/{pid}/programs",
+        json={"program_toml": heavy, "reason": "r", "replaces_version": version},
+        headers=clinic.headers("physician"),
+    )
+    assert answer.status_code == 422, answer.text
+    assert any(f["severity"] == "hard" for f in answer.json()["findings"])
+    assert current_toml(clinic, pid)[1] == version
+
+
+def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
+    pid = implanted_id(clinic)
+    before = count(clinic, Refill)
+    answer = clinic.client.post(
+        f"/api/v1/patients/{pid}/refills",
+        json={
+            "fill": "20 mL",
+            "withdrawn": "6 mL",
+            "stocks": {
+                "morphine": "25 mg/mL",
+                "baclofen": "2000 mcg/mL",
+                "hydromorphone": "10 mg/mL",
+                "ziconotide": "100 mcg/mL",
+                "bupivacaine": "7.5 mg/mL",
+                "clonidine": "500 mcg/mL",
+            },
+        },
+        headers=clinic.headers("nurse"),
+    )
+    if answer.status_code == 422:  # a 40 mL pump: refill to its own volume
+        answer = clinic.client.post(
+            f"/api/v1/patients/{pid}/refills",
+            json={"fill": "40 mL", "withdrawn": "6 mL"},
+            headers=clinic.headers("nurse"),
+        )
+    assert answer.status_code == 201, answer.text
+    refill = answer.json()["refill"]
+    assert refill["withdrawn_ml"] == 6.0
+    assert refill["expected_residual_ml"] is not None
+    assert count(clinic, Refill) == before + 1
+
+
+def test_cookie_session_needs_the_csrf_token(clinic: Clinic) -> None:
+    client = clinic.client
+    signed = client.post(
+        "/api/v1/auth/sign-in", json={"username": "nurse", "password": "nurse-demo-1234"}
+    )
+    csrf = signed.json()["csrf_token"]
+    assert "httponly" in signed.headers["set-cookie"].lower()
+    assert "samesite=strict" in signed.headers["set-cookie"].lower()
+    pid = implanted_id(clinic)
+    body = {"kind": "low reservoir", "message": "x"}
+    try:
+        assert client.post(f"/api/v1/patients/{pid}/alarms", json=body).status_code == 403
+        ok = client.post(
+            f"/api/v1/patients/{pid}/alarms", json=body, headers={"X-CSRF-Token": csrf}
+        )
+        assert ok.status_code == 201
+    finally:
+        client.cookies.clear()
+
+
+def test_repeated_failed_sign_ins_slow_down(clinic: Clinic) -> None:
+    codes = [
+        clinic.client.post(
+            "/api/v1/auth/sign-in", json={"username": "viewer", "password": "wrong-password"}
+        ).status_code
+        for _ in range(5)
+    ]
+    # Three free failures, then each further attempt must wait (429 with Retry-After).
+    assert codes[:3] == [401, 401, 401]
+    assert 429 in codes[3:]
+    refused = clinic.client.post(
+        "/api/v1/auth/sign-in", json={"username": "viewer", "password": "viewer-demo-123"}
+    )
+    assert refused.status_code == 429  # even the right password waits: no guessing race
+    assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_pagination(clinic: Clinic) -> None:
+    first = clinic.client.get("/api/v1/patients?limit=5", headers=clinic.headers("viewer")).json()
+    second = clinic.client.get(
+        "/api/v1/patients?limit=5&offset=5", headers=clinic.headers("viewer")
+    ).json()
+    assert first["total"] == 20 + count(clinic, Patient) - 20
+    assert first["next_offset"] == 5
+    assert {p["id"] for p in first["items"]}.isdisjoint({p["id"] for p in second["items"]})
+    assert (
+        clinic.client.get(
+            "/api/v1/patients?limit=1000", headers=clinic.headers("viewer")
+        ).status_code
+        == 422
+    )
+
+
+def test_chart_reads_are_audited(clinic: Clinic) -> None:
+    pid = implanted_id(clinic)
+    clinic.client.get(f"/api/v1/patients/{pid}", headers=clinic.headers("viewer"))
+    entries = clinic.client.get("/api/v1/audit?limit=5", headers=clinic.headers("admin")).json()
+    assert any(
+        e["action"] == "chart.read" and e["actor"] == "viewer" and e["target"] == f"patient:{pid}"
+        for e in entries["items"]
+    )
+    assert clinic.client.get("/api/v1/audit/verify", headers=clinic.headers("admin")).json()[
+        "intact"
+    ]
