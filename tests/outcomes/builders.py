@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -43,7 +44,7 @@ def patient(
 ) -> list[Response]:
     """A baseline (NRS + PROMIS) and, if given, a follow-up with every instrument."""
 
-    def r(tp: str, d: int, instrument: str, answers: dict[str, int | str]) -> Response:
+    def r(tp: str, d: int, instrument: str, answers: Mapping[str, int | str]) -> Response:
         return Response(subject, procedure, tp, d, instrument, answers, start + timedelta(days=d))
 
     out = [

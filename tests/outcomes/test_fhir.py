@@ -88,7 +88,8 @@ def test_questionnaire_response_carries_codes_labels_and_context() -> None:
     context = {e["url"].rsplit("/", 1)[1]: e for e in qr["extension"]}
     assert context["timepoint"]["valueString"] == "3 months"
     assert context["days-from-baseline"]["valueInteger"] == followup.days_from_baseline
-    assert qr["authored"] == followup.collected_on.isoformat()  # type: ignore[union-attr]
+    assert followup.collected_on is not None
+    assert qr["authored"] == followup.collected_on.isoformat()
 
 
 def test_bundle_round_trip_gives_back_every_response() -> None:
@@ -132,7 +133,7 @@ def test_bad_questionnaire_responses_are_refused_by_path() -> None:
         ),
     ],
 )
-def test_unreadable_resources_are_refused(resource: dict, field: str) -> None:  # type: ignore[type-arg]
+def test_unreadable_resources_are_refused(resource: dict[str, object], field: str) -> None:
     with pytest.raises(InputError) as info:
         responses_from_fhir(resource)
     assert info.value.field == field

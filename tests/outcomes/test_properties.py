@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from intrathecal.outcomes import Proportion, procedure_statistics, wilson_interval
+from intrathecal.outcomes import Proportion, Response, procedure_statistics, wilson_interval
 from tests.outcomes.builders import PROCEDURE, FollowUp, patient
 
 follow_ups = st.builds(
@@ -20,10 +20,11 @@ patients = st.tuples(
     st.integers(0, 10), st.integers(1, 5), st.integers(1, 5), st.none() | follow_ups
 )
 cohorts = st.lists(patients, min_size=0, max_size=12)
+Cohort = list[tuple[int, int, int, FollowUp | None]]
 BEST = FollowUp(pain=0, pgic=1, percent=100, quality_of_life=5, function=5)
 
 
-def responses(cohort: list[tuple[int, int, int, FollowUp | None]]) -> list:  # type: ignore[type-arg]
+def responses(cohort: Cohort) -> list[Response]:
     out = []
     for i, (pain, qol, fn, follow_up) in enumerate(cohort):
         out += patient(f"S{i}", pain, qol, fn, follow_up)
@@ -42,7 +43,7 @@ def test_wilson_interval_lies_in_0_1_and_holds_the_estimate(pair: tuple[int, int
 
 
 @given(cohorts)
-def test_every_share_and_interval_is_a_fraction_holding_its_estimate(cohort: list) -> None:  # type: ignore[type-arg]
+def test_every_share_and_interval_is_a_fraction_holding_its_estimate(cohort: Cohort) -> None:
     stats = procedure_statistics(responses(cohort), PROCEDURE)
     for t in stats.timepoints:
         for share in t.shares:
@@ -60,10 +61,10 @@ def test_every_share_and_interval_is_a_fraction_holding_its_estimate(cohort: lis
 
 @given(cohorts, st.integers(0, 10).filter(lambda p: p >= 2), st.integers(1, 4), st.integers(1, 4))
 def test_adding_an_improved_patient_never_lowers_a_share(
-    cohort: list,
+    cohort: Cohort,
     pain: int,
     qol: int,
-    fn: int,  # type: ignore[type-arg]
+    fn: int,
 ) -> None:
     # The added patient improves on every definition: pain to 0 from >= 2, PGIC 1, 100%,
     # quality of life and function up to 5 from at most 4.
@@ -81,7 +82,9 @@ def test_adding_an_improved_patient_never_lowers_a_share(
 
 
 @given(cohorts)
-def test_a_missing_follow_up_lowers_only_the_missing_as_not_improved_share(cohort: list) -> None:  # type: ignore[type-arg]
+def test_a_missing_follow_up_lowers_only_the_missing_as_not_improved_share(
+    cohort: Cohort,
+) -> None:
     before = procedure_statistics(responses(cohort), PROCEDURE, timepoints=["3 months"])
     after = procedure_statistics(
         responses([*cohort, (8, 2, 2, None)]), PROCEDURE, timepoints=["3 months"]

@@ -56,9 +56,10 @@ def test_patient_trend_chart_with_doses() -> None:
     assert doses == [
         DoseSeries("morphine", [(date(2025, 7, 25), 1000.0), (date(2025, 9, 30), 2000.0)], "mg")
     ]
+    dated = [(p.collected_on, p.value) for p in course.series("pain") if p.collected_on]
     trend = PatientTrend(
         "P001",
-        pain=Series("pain", [(p.collected_on, p.value) for p in course.series("pain")]),  # type: ignore[misc]
+        pain=Series("pain", dated),
         doses=doses,
     )
     assert patient_trend_chart(trend).startswith(PNG)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from intrathecal.outcomes import INSTRUMENTS, InvalidOutcomesError, ItemKind, validate_answers
@@ -94,10 +96,10 @@ def test_form_values_arrive_as_text_and_are_read_as_numbers() -> None:
     ],
 )
 def test_bad_answers_are_refused_naming_the_item(
-    instrument: str, answers: dict[str, object], field: str, message: str
+    instrument: str, answers: dict[str, Any], field: str, message: str
 ) -> None:
     with pytest.raises(InvalidOutcomesError) as info:
-        validate_answers(instrument, answers)  # type: ignore[arg-type]
+        validate_answers(instrument, answers)
     assert any(e.field == field and message in e.message for e in info.value.errors)
 
 

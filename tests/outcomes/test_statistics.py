@@ -7,7 +7,13 @@ from datetime import date
 
 import pytest
 
-from intrathecal.outcomes import Period, Proportion, procedure_statistics, wilson_interval
+from intrathecal.outcomes import (
+    Period,
+    Proportion,
+    Response,
+    procedure_statistics,
+    wilson_interval,
+)
 from intrathecal.outcomes.statistics import Z95
 from intrathecal.units import InputError
 from tests.outcomes.builders import DAY0, PROCEDURE, FollowUp, patient
@@ -25,7 +31,7 @@ from tests.outcomes.builders import DAY0, PROCEDURE, FollowUp, patient
 AS_OF = date(2025, 5, 1)
 
 
-def cohort() -> list:  # type: ignore[type-arg]
+def cohort() -> list[Response]:
     return [
         *patient("A", 8, 2, 2, FollowUp(3, 1, 80, 3, 3)),
         *patient("B", 6, 3, 2, FollowUp(4, 2, 50, 3, 3, ("nausea",))),

@@ -182,7 +182,11 @@ def serve_cmd(
             f"(speed {speed:g}, pump time {info['now']}); Ctrl-C to stop",
         )
 
-    asyncio.run(serve_until_signalled(server, host, port, ready))
+    with reported(as_json):
+        try:
+            asyncio.run(serve_until_signalled(server, host, port, ready))
+        except OSError as exc:
+            raise InputError("--port", f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 # -- the programmer ---------------------------------------------------------------------------
@@ -400,22 +404,27 @@ def demand_cmd(
     )
 
 
-def _simple(name: str, doc: str, call: Callable[[PumpClient], dict[str, Any]]) -> None:
+def _simple(name: str, doc: str, done: str, call: Callable[[PumpClient], dict[str, Any]]) -> None:
     def command(
         serial: SerialOpt,
         host: HostOpt = DEFAULT_HOST,
         port: PortOpt = DEFAULT_PORT,
         as_json: JsonOpt = False,
     ) -> None:
-        _run(host, port, serial, as_json, call, lambda r: f"{name}: done on {serial} {r}")
+        _run(host, port, serial, as_json, call, lambda r: f"{serial}: {done}")
 
     command.__doc__ = doc
     app.command(name)(command)
 
 
-_simple("stop", "Stop all delivery (boluses under way are cut).", lambda c: c.stop())
-_simple("resume", "Resume delivery after a stop.", lambda c: c.resume())
-_simple("alarm-test", "Sound the alarm test (non-critical).", lambda c: c.alarm_test())
+_simple("stop", "Stop all delivery (boluses under way are cut).", "stopped", lambda c: c.stop())
+_simple("resume", "Resume delivery after a stop.", "resumed", lambda c: c.resume())
+_simple(
+    "alarm-test",
+    "Sound the alarm test (non-critical).",
+    "alarm test sounding",
+    lambda c: c.alarm_test(),
+)
 
 
 @app.command("clear-alarm")

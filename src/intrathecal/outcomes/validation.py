@@ -30,11 +30,6 @@ class Checked:
     timepoint: Timepoint
     scored: Scored
 
-    @property
-    def key(self) -> tuple[str, str, str, str]:
-        r = self.response
-        return (r.subject, r.procedure, self.timepoint.label, r.instrument)
-
 
 def check_subject(value: object, field: str) -> str:
     if not isinstance(value, str) or not _SUBJECT.match(value.strip()):

@@ -457,7 +457,9 @@ class Firmware:
         logged = len(self.events)
         before = self.delivering()
         try:
-            self._log("command", f"command {name}", type=name, request_id=request_id)
+            self._log(
+                "command", f"{name} (request {request_id[:12]})", type=name, request_id=request_id
+            )
             result = self._dispatch(command)
             self._check_levels()
             self._note_delivery_change(before)

@@ -324,6 +324,11 @@ def serve_in_background(
         async with server:
             with contextlib.suppress(asyncio.CancelledError):
                 await server.serve_forever()
+        # Connections still open and the persister end here, inside the loop.
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def run() -> None:
         try:
@@ -343,8 +348,6 @@ def serve_in_background(
 
         def stop() -> None:
             holder["server"].close()
-            for task in asyncio.all_tasks(loop):
-                task.cancel()
 
         loop.call_soon_threadsafe(stop)
         thread.join(10)

@@ -139,7 +139,7 @@ def patient_report_pdf(report: PatientReport) -> bytes:
     if report.notes:
         doc.heading("Notes")
         doc.bullets(report.notes, 9)
-    return doc.bytes()
+    return doc.to_bytes()
 
 
 def _trend(report: PatientReport) -> PatientTrend:

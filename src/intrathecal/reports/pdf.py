@@ -14,7 +14,7 @@ from fpdf.fonts import FontFace
 
 DISCLAIMER = (
     "Reference information for trained clinicians. Patient-reported outcomes are what patients "
-    "answered; every share is shown with its definition, its count and a 95% interval. Not a "
+    "answered, shown with their definitions; shares carry their counts and 95% intervals. Not a "
     "substitute for the pump's or drug's labelling or for clinical judgement."
 )
 # DejaVu Sans ships with matplotlib (already a dependency): it has ≥, µ, – and other glyphs
@@ -66,7 +66,7 @@ class Document(FPDF):
 
     def paragraph(self, text: str, size: int = 9, bold: bool = False) -> None:
         self.set_font(FONT, "B" if bold else "", size)
-        self.multi_cell(0, size * 0.48, text, new_x="LMARGIN", new_y="NEXT")
+        self.multi_cell(0, size * 0.48, text, align="L", new_x="LMARGIN", new_y="NEXT")
         self.ln(1)
 
     def bullets(self, lines: Sequence[str], size: int = 8) -> None:
@@ -93,5 +93,5 @@ class Document(FPDF):
         self.image(io.BytesIO(png), w=width)
         self.ln(2)
 
-    def bytes(self) -> bytes:
+    def to_bytes(self) -> bytes:
         return bytes(self.output())

@@ -112,4 +112,4 @@ def practice_report_pdf(
             for i in INSTRUMENTS.values()
         ]
     )
-    return doc.bytes()
+    return doc.to_bytes()
