@@ -38,9 +38,8 @@ def test_dashboard_lists_the_worklists_and_the_calendar_the_next_four_weeks(page
     ):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(page.locator(".disclaimer")).to_have_text(DISCLAIMER)
-    # The demo clinic has overdue patients (10% of the implanted miss a visit), each linked.
-    overdue = page.locator("section", has=page.get_by_role("heading", name="Overdue refills"))
-    expect(overdue.locator("a[href^='/patients/']").first).to_be_visible()
+    due = page.locator("section", has=page.get_by_role("heading", name="Refills due this week"))
+    expect(due.locator("a[href^='/patients/']").first).to_be_visible()
     screenshot(page, "dashboard")
     page.get_by_role("link", name="Refill calendar").click()
     expect(page.locator(".calendar .day")).to_have_count(28)
@@ -79,9 +78,8 @@ def test_patient_chart_shows_the_journey_charts_and_unverified_values(
     expect(timeline.filter(has_text=f"{refill_count} refills")).to_have_count(1)
     # Both charts are drawn: the SVGs loaded and have a size.
     for alt in ("reservoir volume over time", "daily dose per drug over time"):
-        chart = page.get_by_alt_text(alt)
-        chart.scroll_into_view_if_needed()
-        assert chart.evaluate("img => img.complete && img.naturalWidth > 0"), alt
+        image = page.get_by_alt_text(alt).element_handle()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
     # Device values carry their provenance; every UNVERIFIED one is marked as such.
     page.get_by_text("Device values used (with provenance)").click()
     values = page.locator("details li")

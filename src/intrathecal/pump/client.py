@@ -16,6 +16,11 @@ Quick use (a server from ``itp pump serve --state DIR`` or ``serve_in_background
                 print(refusal.errors)                                # [{"field", "message"}]
             state = pump.interrogate(since=0)                        # dict, keys carry units
 
+Pumps are created before (or while) a server runs: ``itp pump create`` or, in Python,
+``PumpStore.create(state_dir, serial, device_key, now_s, default_library(),
+battery_remaining_s=None)`` from ``intrathecal.pump.persistence``; a running server picks up a
+new pump folder on the first request that names it.
+
 API (every method returns the reply's ``result`` dict unless said otherwise):
 
 - ``PumpClient(host="127.0.0.1", port=7474, serial=None, timeout_s=5.0, retries=2)``;

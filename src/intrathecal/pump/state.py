@@ -18,7 +18,7 @@ from typing import Any
 from intrathecal.pump.alarms import AlarmCode
 
 STATE_FORMAT = 1
-REPLY_CACHE_SIZE = 256
+REPLY_CACHE_SIZE = 64
 
 Json = Any  # a JSON value (dict, list, str, number, bool or None)
 
