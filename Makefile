@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # The clinic web app (issue 5): migrate/create out/clinic.db (or DATABASE_URL), seed a demo
-# clinic when it has no patients, print the demo users, serve on http://127.0.0.1:8000.
+# clinic when it has no patients, a virtual pump per implanted patient in out/pumps (existing
+# ones reused), print the demo users, serve on http://127.0.0.1:8000 with the pumps served on
+# 127.0.0.1:7474 at 60x (one pump minute a second); Ctrl-C stops both.
+PUMP_SPEED ?= 60
 run: $(STAMP)
 	@mkdir -p out
 	$(VENV)/bin/itp clinic migrate
 	$(VENV)/bin/itp clinic seed --patients 50
+	$(VENV)/bin/itp clinic pumps --state out/pumps
 	@$(VENV)/bin/itp clinic users
-	$(VENV)/bin/itp clinic serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/itp clinic run --host 127.0.0.1 --port 8000 --pumps out/pumps --pump-port 7474 --speed $(PUMP_SPEED)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -188,7 +188,12 @@ def sign_in(page: Page, username: str, next_path: str = "/") -> None:
     page.wait_for_url(f"**{next_path}")
 
 
-def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+def screenshot(page: Page, name: str, *, full_page: bool = False, height: int = 0) -> None:
+    """Save docs/screenshots/NAME.png: the viewport, the whole page, or its top ``height`` px."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page, animations="disabled")
-
+    path = SCREENSHOTS / f"{name}.png"
+    if height:
+        clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height}
+        page.screenshot(path=path, full_page=True, clip=clip, animations="disabled")  # type: ignore[arg-type]
+    else:
+        page.screenshot(path=path, full_page=full_page, animations="disabled")

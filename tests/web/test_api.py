@@ -122,6 +122,15 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "/api/v1/users", None, "users.manage"),
     ("GET", "/api/v1/audit", None, "audit.read"),
     ("GET", "/api/v1/audit/verify", None, "audit.read"),
+    ("GET", "/api/v1/outcomes/instruments", None, "outcomes.read"),
+    ("GET", "/api/v1/outcomes/statistics", None, "outcomes.read"),
+    ("GET", f"/api/v1/patients/{P}/outcomes", None, "outcomes.read"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/outcomes/links",
+        {"procedure": "spinal-cord-stimulator", "timepoint": "baseline"},
+        "outcomes.write",
+    ),
 ]
 # Saving endpoints (sign a program, save a refill, create a user) have their own tests below;
 # here each is checked for refusal by role only.
@@ -140,6 +149,12 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "users.manage",
     ),
     ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/outcomes",
+        {"procedure": "spinal-cord-stimulator", "timepoint": "baseline", "answers": {}},
+        "outcomes.write",
+    ),
 ]
 
 

@@ -1,12 +1,20 @@
-"""``itp clinic serve|seed|migrate`` and ``itp audit verify``: the clinic service from the shell."""
+"""``itp clinic serve|run|seed|pumps|migrate`` and ``itp audit verify``: the clinic service from
+the shell."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from intrathecal.cli.output import emit
+from intrathecal.cli.output import EXIT_BAD_INPUT, emit, reported
+from intrathecal.units import InputError
 
 app = typer.Typer(help="The clinic web app and its database.", no_args_is_help=True)
 audit_app = typer.Typer(help="The clinic's hash-chained audit log.", no_args_is_help=True)
@@ -85,6 +93,131 @@ def serve_cmd(
     uvicorn.run(
         "intrathecal.web.main:app", host=host, port=port, workers=workers, log_level="warning"
     )
+
+
+@app.command("pumps")
+def pumps_cmd(
+    state: Annotated[
+        Path, typer.Option("--state", help="Pump state directory (one folder a pump).")
+    ] = Path("out/pumps"),
+    database: DatabaseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A virtual pump for every implanted patient, filled and programmed as the records say
+    (existing pumps are reused, never rewritten)."""
+    from datetime import UTC, datetime
+
+    from intrathecal.library import default_library
+    from intrathecal.store.db import database_url, open_database
+    from intrathecal.store.demo_pumps import ensure_demo_pumps
+
+    with reported(as_json):
+        engine, sessions = open_database(database_url(database))
+        with sessions() as session:
+            made = ensure_demo_pumps(session, state, datetime.now(UTC), default_library())
+        engine.dispose()
+        payload = {
+            "state": str(state),
+            "created": made.created,
+            "reused": made.reused,
+            "problems": [{"serial": s, "message": m} for s, m in made.problems],
+        }
+        emit(as_json, payload, f"{made.summary()} in {state}")
+
+
+@app.command("run")
+def run_cmd(
+    database: DatabaseOpt = None,
+    host: Annotated[str, typer.Option(help="Address the clinic listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    pumps: Annotated[
+        Path, typer.Option("--pumps", help="Pump state directory (itp clinic pumps).")
+    ] = Path("out/pumps"),
+    pump_port: Annotated[int, typer.Option("--pump-port", min=1, max=65535)] = 7474,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Pump seconds per wall second (60: 1 s = 1 min).")
+    ] = 60.0,
+) -> None:
+    """Serve the clinic with its virtual pumps: starts `itp pump serve` for PUMPS on loopback,
+    links the refill wizard to it, and stops it when the clinic stops (Ctrl-C)."""
+    import os
+
+    import uvicorn
+
+    from intrathecal.store.db import database_url
+
+    with reported(False):
+        if not pumps.is_dir():
+            raise InputError("--pumps", f"{pumps} is not a directory; run `itp clinic pumps`")
+        if not 0 < speed <= 1e6:
+            raise InputError("--speed", "must be above 0 and at most 1e6 pump seconds a second")
+    os.environ["DATABASE_URL"] = database_url(database)
+    # uvicorn re-raises SIGTERM after its shutdown; the default action would end this process
+    # before the pump server is stopped, so SIGTERM becomes an exit that runs the clean-up.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with pump_server(pumps, pump_port, speed):
+        os.environ["ITP_PUMP_HOST"] = "127.0.0.1"
+        os.environ["ITP_PUMP_PORT"] = str(pump_port)
+        typer.echo(
+            f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs); "
+            f"virtual pumps on 127.0.0.1:{pump_port} at speed {speed:g}; Ctrl-C stops both"
+        )
+        uvicorn.run("intrathecal.web.main:app", host=host, port=port, log_level="warning")
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def pump_server(state: Path, port: int, speed: float) -> Iterator[subprocess.Popen[bytes]]:
+    """`itp pump serve` in a child process, started at the wall clock's time (pumps that ran
+    ahead keep their time), answering before this yields; stopped (SIGTERM, the server saves
+    every pump) when the block ends, however it ends."""
+    import time
+
+    from intrathecal.engine.demand import iso
+    from intrathecal.pump.client import PumpClient, PumpError
+
+    command = [
+        sys.executable,
+        "-m",
+        "intrathecal.cli.main",
+        "pump",
+        "serve",
+        "--state",
+        str(state),
+        "--port",
+        str(port),
+        "--speed",
+        f"{speed:g}",
+        "--start",
+        iso(float(int(time.time()))),
+    ]
+    child = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if child.poll() is not None:
+                raise typer.Exit(EXIT_BAD_INPUT)  # the server printed why (port taken, …)
+            try:
+                with PumpClient("127.0.0.1", port, timeout_s=1.0, retries=0) as client:
+                    client.clock()
+                break
+            except PumpError:
+                if time.monotonic() > deadline:
+                    typer.echo("the pump server did not answer within 30 s", err=True)
+                    raise typer.Exit(EXIT_BAD_INPUT) from None
+                time.sleep(0.2)
+        yield child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 @audit_app.command("verify")

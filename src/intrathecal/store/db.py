@@ -16,6 +16,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+READ_ONLY = "intrathecal_read_only"  # execution option and session.info key
 DEFAULT_SQLITE = Path("out") / "clinic.db"
 
 
@@ -37,7 +38,14 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # As many connections as requests a worker runs at once (its 40 threads), so a burst
+        # of users waits for SQLite's lock, never for a pool slot (which times out in 30 s).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=30,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -53,7 +61,11 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A transaction that may write takes the write lock up front, so the audit chain's
+            # head is read and advanced under one lock (SQLite has no SELECT ... FOR UPDATE). A
+            # read-only one reads its WAL snapshot and waits for no one.
+            read_only = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -75,7 +87,21 @@ def migrate(engine: Engine) -> None:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    factory = sessionmaker(engine, expire_on_commit=False)
+
+    @event.listens_for(factory, "before_flush")
+    def _refuse_writes(session: Session, *_: Any) -> None:
+        if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+            raise RuntimeError("a session begun read-only tried to write")
+
+    return factory
+
+
+def begin_read_only(session: Session) -> None:
+    """From its next transaction on, ``session`` only reads: on SQLite a plain BEGIN that takes
+    no write lock (the WAL snapshot is enough). A flush through it then fails."""
+    session.info[READ_ONLY] = True
+    session.bind = session.get_bind().execution_options(**{READ_ONLY: True})
 
 
 def open_database(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:

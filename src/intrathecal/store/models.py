@@ -123,6 +123,11 @@ class SignInFailure(Base):
 
 class Patient(Base):
     __tablename__ = "patients"
+    # The dashboard's worklists: implanted patients by due date or predicted alarm (0003).
+    __table_args__ = (
+        Index("ix_patients_stage_next_refill_due_at", "stage", "next_refill_due_at"),
+        Index("ix_patients_stage_low_alarm_at", "stage", "low_alarm_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mrn: Mapped[str] = mapped_column(String(32), unique=True)  # medical record number
@@ -213,7 +218,7 @@ class Implant(Base):
     implanted_at: Mapped[datetime]
     # Service life end (battery) from the device's library value, for the replacement list.
     replace_by: Mapped[datetime] = mapped_column(index=True)
-    replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"))
+    replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"), index=True)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
 
@@ -351,3 +356,62 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+# --- outcomes registry (issue 6) ---------------------------------------------------------------
+
+
+class OutcomeLink(Base):
+    """A one-time link for a patient to answer questionnaires without an account.
+
+    Only the SHA-256 of the token is kept. ``used_at`` is set once, by an UPDATE that only
+    succeeds while it is still NULL, so two submissions racing on one link store one visit.
+    """
+
+    __tablename__ = "outcome_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))  # hidden field of the patient's form
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure: Mapped[str] = mapped_column(String(60))
+    timepoint: Mapped[str] = mapped_column(String(20))
+    days_from_baseline: Mapped[int | None] = mapped_column(Integer)  # None: from the baseline
+    instruments_json: Mapped[str] = mapped_column(Text)  # instrument keys the patient is asked
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class OutcomeResponse(Base):
+    """One completed instrument of one patient at one time point of one procedure.
+
+    Append-only like the other clinical records; the unique key turns a duplicate that raced
+    past the check into an error instead of a second answer.
+    """
+
+    __tablename__ = "outcome_responses"
+    __table_args__ = (UniqueConstraint("patient_id", "procedure", "timepoint", "instrument"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure: Mapped[str] = mapped_column(String(60), index=True)
+    timepoint: Mapped[str] = mapped_column(String(20))
+    days_from_baseline: Mapped[int] = mapped_column(Integer)
+    instrument: Mapped[str] = mapped_column(String(40))
+    answers_json: Mapped[str] = mapped_column(Text)  # item key -> code or text, as validated
+    collected_on: Mapped[date] = mapped_column(Date)
+    entered_by: Mapped[str] = mapped_column(String(10))  # "staff" or "patient"
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("outcome_links.id"))
+    created_by: Mapped[str] = mapped_column(String(64))  # user name, or "patient link <id>"
+    created_at: Mapped[datetime]
+
+
+class ClinicSetting(Base):
+    """Clinic-wide values kept with the data, e.g. the key of the registry's export pseudonyms."""
+
+    __tablename__ = "clinic_settings"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -138,8 +138,21 @@ def _all(session: Session, model: type[T], patient_id: int, order: Any) -> list[
 
 def chart(session: Session, patient_id: int, actor: str, now: datetime) -> Chart:
     """Everything about one patient. Reading a chart is itself audited."""
+    audit_chart_read(session, patient_id, actor, now)
+    return read_chart(session, patient_id)
+
+
+def audit_chart_read(session: Session, patient_id: int, actor: str, now: datetime) -> Patient:
+    """Record that ``actor`` reads the chart. Committed before the chart is read, the read is on
+    record even if showing it fails, and the write lock is held only for this entry."""
     patient = require_patient(session, patient_id)
     audit.record(session, now, actor, "chart.read", f"patient:{patient_id}")
+    return patient
+
+
+def read_chart(session: Session, patient_id: int) -> Chart:
+    """Everything about one patient; reads only (audit the read with ``audit_chart_read``)."""
+    patient = require_patient(session, patient_id)
     return Chart(
         patient=patient,
         indications=_all(session, Indication, patient_id, Indication.id),

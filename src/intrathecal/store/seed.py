@@ -42,6 +42,7 @@ from intrathecal.store.models import (
     Trial,
     User,
 )
+from intrathecal.store.outcomes_demo import seed_outcomes
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.summary import summarize
 
@@ -307,6 +308,7 @@ def seed_demo(
             continue  # trial done, awaiting implant or not a candidate
         _implanted(session, rng, patient, spastic, trial_at + timedelta(days=30), now, counts)
         counts["implanted"] += 1
+    counts["outcome_responses"] = seed_outcomes(session, now, seed)
     audit.record(session, now, SEEDER, "seed.demo", "clinic", counts)
     session.flush()
     return counts

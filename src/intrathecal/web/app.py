@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from intrathecal.outcomes import InvalidOutcomesError
 from intrathecal.store.db import open_database
 from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
@@ -57,6 +58,11 @@ def create_app(
     from intrathecal.web import pages
 
     app.include_router(pages.router)
+    from intrathecal.web import outcomes_pages
+    from intrathecal.web.api import outcomes_routes
+
+    app.include_router(outcomes_routes.router)
+    app.include_router(outcomes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
     return app
@@ -68,6 +74,14 @@ def _is_api(request: Request) -> bool:
 
 def _errors(status: int, errors: list[dict[str, str]], **extra: Any) -> JSONResponse:
     return JSONResponse({"ok": False, "errors": errors, **extra}, status_code=status)
+
+
+def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+    """A page for a browser (the API answers JSON): same status, readable, with a way back."""
+    from intrathecal.web.pages import templates
+
+    context = {"actor": None, "csrf": "", "title": title, "message": message}
+    return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -87,6 +101,10 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def bad_input(_: Request, exc: InputError) -> Response:
         return _errors(422, [{"field": exc.field, "message": exc.message}])
+
+    @app.exception_handler(InvalidOutcomesError)
+    async def bad_outcomes(_: Request, exc: InvalidOutcomesError) -> Response:
+        return _errors(422, [{"field": e.field, "message": e.message} for e in exc.errors])
 
     @app.exception_handler(InvalidProgramError)
     async def bad_program(_: Request, exc: InvalidProgramError) -> Response:
@@ -114,7 +132,9 @@ def _handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(NotFoundError)
-    async def not_found(_: Request, exc: NotFoundError) -> Response:
+    async def not_found(request: Request, exc: NotFoundError) -> Response:
+        if not _is_api(request):
+            return _error_page(request, 404, "Not found", f"There is no {exc}.")
         return _errors(404, [{"field": "path", "message": str(exc)}])
 
     @app.exception_handler(NotSignedInError)
@@ -124,7 +144,9 @@ def _handlers(app: FastAPI) -> None:
         return RedirectResponse(f"/sign-in?next={request.url.path}", status_code=303)
 
     @app.exception_handler(ForbiddenError)
-    async def forbidden(_: Request, exc: ForbiddenError) -> Response:
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        if not _is_api(request):
+            return _error_page(request, 403, "Not allowed", f"Not allowed: {exc}.")
         return _errors(403, [{"field": "role", "message": str(exc)}])
 
     @app.exception_handler(CsrfError)

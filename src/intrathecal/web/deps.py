@@ -12,12 +12,14 @@ import secrets
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
+from intrathecal.store.db import begin_read_only
 from intrathecal.store.models import SessionToken, User
 from intrathecal.web.permissions import allowed
 
@@ -58,8 +60,21 @@ class Actor:
         return allowed(self.user.role, permission)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_only(endpoint: F) -> F:
+    """Mark a route that never writes. Its transaction takes no write lock on SQLite, so such
+    requests (the dashboard, lists, charts) run side by side with each other and with a writer;
+    a route left unmarked is only slower, never wrong."""
+    endpoint.read_only = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def get_db(request: Request) -> Iterator[Session]:
     with request.app.state.sessions() as session:
+        if getattr(request.scope.get("endpoint"), "read_only", False):
+            begin_read_only(session)
         yield session
 
 
@@ -95,7 +110,9 @@ def require(permission: str) -> Callable[..., Coroutine[Any, Any, Actor]]:
 
     async def dependency(request: Request, db: Session = Depends(get_db)) -> Actor:  # noqa: B008 (FastAPI dependency)
         token, bearer = _token(request)
-        found = users.session_user(db, token, now(request)) if token else None
+        # The database is read in a worker thread: a blocking query on the event loop would
+        # stall every other request (and, on SQLite, the one holding the lock it waits for).
+        found = await run_in_threadpool(_session_user, db, token, now(request))
         if found is None:
             raise NotSignedInError()
         user, session_row = found
@@ -115,5 +132,14 @@ def require(permission: str) -> Callable[..., Coroutine[Any, Any, Actor]]:
 
 async def optional_actor(request: Request, db: Session = Depends(get_db)) -> Actor | None:  # noqa: B008 (FastAPI dependency)
     token, bearer = _token(request)
-    found = users.session_user(db, token, now(request)) if token else None
+    found = await run_in_threadpool(_session_user, db, token, now(request))
     return Actor(found[0], found[1], bearer) if found else None
+
+
+def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, SessionToken] | None:
+    found = users.session_user(db, token, at) if token else None
+    # End the lookup's transaction (nothing was written; the rows stay loaded): on SQLite a
+    # route that writes takes the write lock when its handler starts, not across the wait
+    # between this dependency and the handler.
+    db.commit()
+    return found

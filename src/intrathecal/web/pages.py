@@ -14,17 +14,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
+from intrathecal.safety.comparison import compare
 from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import BlockedError, ConflictError
 from intrathecal.store.models import AuditEntry, Patient
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.summary import device_value_text, device_values
 from intrathecal.units import InputError, Kind, parse_non_negative, parse_positive
+from intrathecal.web import outcomes, pump_views, refill_pump
 from intrathecal.web.api.routes import plan_payload, set_session_cookie
-from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, require
+from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 
 router = APIRouter(include_in_schema=False)
@@ -93,16 +98,31 @@ def sign_out(
 
 
 @router.get("/", response_class=HTMLResponse)
+@read_only
 def home(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     board = dashboard.build(db, now(request))
-    return render(request, "dashboard.html", actor, board=board, now=now(request))
+    card = (
+        outcomes.dashboard_card(request.app.state, db, now(request).date())
+        if actor.can("outcomes.read")
+        else None
+    )
+    return render(
+        request,
+        "dashboard.html",
+        actor,
+        board=board,
+        now=now(request),
+        outcomes_card=card,
+        **pump_views.dashboard_context(db, request.app.state.pump_links),
+    )
 
 
 @router.get("/patients", response_class=HTMLResponse)
+@read_only
 def patient_list(
     request: Request,
     q: str = "",
@@ -125,8 +145,10 @@ def chart_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    chart = records.chart(db, patient_id, actor.name, now(request))
+    records.audit_chart_read(db, patient_id, actor.name, now(request))
     db.commit()
+    begin_read_only(db)  # the rest only reads: no write lock held while it loads and renders
+    chart = records.read_chart(db, patient_id)
     current = programs.in_force(db, patient_id)
     program = programs.parse(current.program_toml) if current else None
     device = (
@@ -181,10 +203,13 @@ def chart_page(
         device=device,
         timeline=timeline,
         refills=list(reversed(chart.refills[-12:])),
+        outcomes=outcomes.chart_section(db, patient_id) if actor.can("outcomes.read") else None,
+        **pump_views.chart_context(db, request.app.state.pump_links, patient_id, now(request)),
     )
 
 
 @router.get("/patients/{patient_id}/reservoir.svg")
+@read_only
 def reservoir_chart(
     patient_id: int,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -200,6 +225,7 @@ def reservoir_chart(
 
 
 @router.get("/patients/{patient_id}/doses.svg")
+@read_only
 def doses_chart(
     patient_id: int,
     request: Request,
@@ -227,6 +253,7 @@ def refills_of(db: Session, patient_id: int) -> list[Any]:
 
 
 @router.get("/patients/{patient_id}/program", response_class=HTMLResponse)
+@read_only
 def program_editor(
     patient_id: int,
     request: Request,
@@ -255,6 +282,14 @@ async def program_save(
     actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     form = await request.form()
+    # The form is read on the event loop; the database work runs in a worker thread, so waiting
+    # for SQLite's write lock never stalls the requests that hold it.
+    return await run_in_threadpool(_program_save, patient_id, request, db, actor, form)
+
+
+def _program_save(
+    patient_id: int, request: Request, db: Session, actor: Actor, form: FormData
+) -> HTMLResponse:
     text = str(form.get("program_toml", ""))
     reason = str(form.get("reason", ""))
     replaces = str(form.get("replaces_version", "")).strip()
@@ -298,7 +333,9 @@ async def program_save(
             conflict=conflict,
         )
     db.commit()
-    _, result = programs.review_for_patient(db, patient, text, acks, now(request))
+    # The version it replaced against the one just signed (a review run now would compare the
+    # new version with itself: it is the latest one).
+    comparison = compare(programs.parse(old.program_toml) if old else None, programs.parse(text))
     return render(
         request,
         "program_done.html",
@@ -306,7 +343,7 @@ async def program_save(
         patient=patient,
         version=version,
         old=old,
-        comparison=[asdict(r) for r in result.comparison],
+        comparison=[asdict(r) for r in comparison],
         acknowledgements=json.loads(version.acknowledgements_json),
     )
 
@@ -332,15 +369,14 @@ def refill_wizard(
     patient = records.require_patient(db, patient_id)
     implant = programs.current_implant(db, patient_id)
     latest = programs.latest(db, patient_id)
-    link = request.app.state.pump_links.link(implant.serial) if implant else None
-    interrogation = link.interrogate() if link else None
+    link = refill_pump.link_for(request.app.state.pump_links, implant)
+    pump = refill_pump.interrogate(link) if link else None
     form = {
         "fill": f"{implant.reservoir_ml:g} mL" if implant else "",
         "withdrawn": "",
         "program_version": str(latest.version) if latest else "",
     }
-    if interrogation and interrogation.reservoir_ml is not None:
-        form["withdrawn"] = f"{interrogation.reservoir_ml:g} mL"
+    refill_pump.prefill(form, pump)
     stocks = _stock_defaults(latest.program_toml if latest else "")
     return render(
         request,
@@ -352,9 +388,9 @@ def refill_wizard(
         stocks=stocks,
         plan=None,
         errors=[],
-        interrogation=interrogation,
         last=refills.last_refill(db, patient_id),
         versions=programs.history(db, patient_id),
+        **refill_pump.context(db, pump, implant, now(request)),
     )
 
 
@@ -378,8 +414,18 @@ async def refill_step(
     actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     raw = {str(k): str(v) for k, v in (await request.form()).items()}
+    # The pump's telemetry and the database block: they run in a worker thread, off the loop.
+    return await run_in_threadpool(_refill_step, patient_id, request, db, actor, raw)
+
+
+def _refill_step(
+    patient_id: int, request: Request, db: Session, actor: Actor, raw: dict[str, str]
+) -> Response:
     patient = records.require_patient(db, patient_id)
     implant = programs.current_implant(db, patient_id)
+    step = raw.get("step", "preview")
+    link = refill_pump.link_for(request.app.state.pump_links, implant)
+    pump = refill_pump.reading(link, raw)
     stocks_text = {k[6:]: v for k, v in raw.items() if k.startswith("stock_") and v.strip()}
     errors: list[str] = []
     request_obj = None
@@ -393,7 +439,7 @@ async def refill_step(
         version = raw.get("program_version", "").strip()
         request_obj = refills.RefillRequest(
             fill_ml=fill,
-            performed_at=now(request),
+            performed_at=refill_pump.time_of(pump, now(request)),
             withdrawn_ml=_volume(raw, "withdrawn", False),
             demand_boluses=int(raw.get("demand_boluses", "0") or 0),
             program_version=int(version) if version else None,
@@ -404,9 +450,19 @@ async def refill_step(
     except (InputError, ValueError) as exc:
         errors = [str(exc)]
         prepared = None
-    if prepared is not None and request_obj is not None and raw.get("step") == "save":
+    if step == "interrogate":
+        prepared, errors = None, []  # a fresh reading only; the plan comes with the preview
+    if prepared is not None and request_obj is not None and step == "save":
         if raw.get("confirm") != "yes":
             errors = ["tick the confirmation that the fill and the program were checked"]
+        elif raw.get("mode") == "pump":
+            # All or nothing: the clinic record is written only after the pump confirmed.
+            row, errors = refill_pump.save_through(
+                link, pump, db, patient, prepared, request_obj, actor.name, now(request), raw
+            )
+            if row is not None:
+                db.commit()
+                return RedirectResponse(f"/patients/{patient_id}/refills/{row.id}", status_code=303)
         else:
             row = refills.save(db, patient, request_obj, actor.name)
             db.commit()
@@ -422,9 +478,9 @@ async def refill_step(
         stocks=stocks_text or _stock_defaults(""),
         plan=plan_payload(prepared) if prepared else None,
         errors=errors,
-        interrogation=None,
         last=refills.last_refill(db, patient_id),
         versions=programs.history(db, patient_id),
+        **refill_pump.context(db, pump, implant, now(request), prepared),
     )
 
 
@@ -451,6 +507,7 @@ def refill_record(
 
 
 @router.get("/calendar", response_class=HTMLResponse)
+@read_only
 def calendar_page(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -467,6 +524,7 @@ def calendar_page(
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
+@read_only
 def audit_page(
     request: Request,
     offset: int = 0,

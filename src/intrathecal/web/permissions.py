@@ -14,7 +14,8 @@ PHYSICIAN, NURSE, PHARMACIST, VIEWER, ADMIN = (
 CLINICAL = frozenset({PHYSICIAN, NURSE, PHARMACIST, VIEWER})
 
 # permission -> roles that hold it. The admin manages users and reads the audit log but does
-# not read charts (least privilege); pharmacists read charts to compound the prescriptions.
+# not read charts (least privilege); pharmacists read charts to compound the prescriptions
+# but not patients' questionnaires (mood, function), which compounding does not need.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.read": CLINICAL,
     "chart.read": CLINICAL,
@@ -27,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alarm.write": frozenset({PHYSICIAN, NURSE}),
     "appointment.write": frozenset({PHYSICIAN, NURSE}),
     "adverse_event.write": frozenset({PHYSICIAN, NURSE}),
+    "outcomes.read": frozenset({PHYSICIAN, NURSE, VIEWER}),
+    "outcomes.write": frozenset({PHYSICIAN, NURSE}),
     "users.manage": frozenset({ADMIN}),
     "audit.read": frozenset({ADMIN}),
 }
@@ -43,6 +46,9 @@ DESCRIPTIONS: dict[str, str] = {
     "alarm.write": "record and clear alarms",
     "appointment.write": "book appointments",
     "adverse_event.write": "record adverse events",
+    "outcomes.read": "read questionnaires, a patient's course and the clinic's outcome "
+    "statistics; download the reports and the de-identified export",
+    "outcomes.write": "enter questionnaires and create one-time links for patients",
     "users.manage": "create users and list them",
     "audit.read": "read and verify the audit log",
 }

@@ -14,6 +14,7 @@ from intrathecal.clinical.compounding import recipe
 from intrathecal.library import default_library
 from intrathecal.safety.review import Acknowledgement, ReviewResult
 from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
     AdverseEvent,
@@ -33,7 +34,7 @@ from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.web.api import schemas, serialize
-from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, require
+from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 
 router = APIRouter(prefix="/api/v1")
@@ -119,6 +120,7 @@ def sign_out(
 
 
 @router.get("/me", tags=["auth"])
+@read_only
 def me(actor: Actor = Depends(require("dashboard.read"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
     return {"ok": True, "user": serialize.user(actor.user)}
 
@@ -127,6 +129,7 @@ def me(actor: Actor = Depends(require("dashboard.read"))) -> dict[str, Any]:  # 
 
 
 @router.get("/dashboard", tags=["clinic"])
+@read_only
 def get_dashboard(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -148,6 +151,7 @@ def get_dashboard(
 
 
 @router.get("/calendar", tags=["clinic"])
+@read_only
 def get_calendar(
     request: Request,
     start: datetime | None = None,
@@ -169,6 +173,7 @@ def get_calendar(
 
 
 @router.get("/patients", tags=["patients"])
+@read_only
 def list_patients(
     q: str = "",
     stage: str = "",
@@ -215,8 +220,10 @@ def get_patient(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     """The whole chart. Every read is written to the audit log."""
-    chart = records.chart(db, patient_id, actor.name, now(request))
+    records.audit_chart_read(db, patient_id, actor.name, now(request))
     db.commit()
+    begin_read_only(db)  # the rest only reads: no write lock held while it loads
+    chart = records.read_chart(db, patient_id)
     current = programs.in_force(db, patient_id)
     return {
         "ok": True,
@@ -392,6 +399,7 @@ def acknowledgements(actor: Actor, body: schemas.ReviewBody) -> tuple[Acknowledg
 
 
 @router.get("/patients/{patient_id}/programs", tags=["programs"])
+@read_only
 def list_programs(
     patient_id: int,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -408,6 +416,7 @@ def list_programs(
 
 
 @router.post("/patients/{patient_id}/programs/review", tags=["programs"])
+@read_only
 def review_program(
     patient_id: int,
     body: schemas.ReviewBody,
@@ -515,6 +524,7 @@ def plan_payload(prepared: refills.RefillPlan) -> dict[str, Any]:
 
 
 @router.get("/patients/{patient_id}/refills", tags=["refills"])
+@read_only
 def list_refills(
     patient_id: int,
     limit: int = Limit,
@@ -530,6 +540,7 @@ def list_refills(
 
 
 @router.post("/patients/{patient_id}/refills/preview", tags=["refills"])
+@read_only
 def preview_refill(
     patient_id: int,
     body: schemas.RefillBody,
@@ -558,6 +569,7 @@ def save_refill(
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
+@read_only
 def get_refill(
     patient_id: int,
     refill_id: int,
@@ -568,6 +580,7 @@ def get_refill(
 
 
 @router.post("/compounding/recipe", tags=["refills"])
+@read_only
 def compounding_recipe(
     body: schemas.RecipeBody,
     _: Actor = Depends(require("compounding.calculate")),  # noqa: B008 (FastAPI dependency)
@@ -671,6 +684,7 @@ def add_adverse_event(
 
 
 @router.get("/users", tags=["admin"])
+@read_only
 def list_users(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
@@ -694,6 +708,7 @@ def create_user(
 
 
 @router.get("/audit", tags=["admin"])
+@read_only
 def list_audit(
     limit: int = Limit,
     offset: int = Offset,
@@ -709,6 +724,7 @@ def list_audit(
 
 
 @router.get("/audit/verify", tags=["admin"])
+@read_only
 def verify_audit(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     _: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)

@@ -62,7 +62,11 @@
     out.append(list);
     const table = el("table");
     table.append(rowOf(["setting", "old", "new", "change"], "th"));
-    data.comparison.forEach((r) => table.append(rowOf([r.setting, r.old, r.new, r.change], "td")));
+    data.comparison.forEach((r) => {
+      const row = rowOf([r.setting, r.old, r.new, r.change], "td");
+      if (r.change) row.className = "changed";
+      table.append(row);
+    });
     out.append(el("h3", "Old and new side by side"), table);
     gate(hard, soft);
   }

@@ -1,0 +1,110 @@
+"""The refill wizard end to end with values typed in from the pump's own programmer.
+
+The scenario patient (tests/browser/conftest.py): SynchroMed II 20 mL, filled with 20 mL of
+morphine 10 mg/mL at 1 mg/day 30 days before NOW; version 2 (morphine 20 mg/mL, same dose) is
+signed but not yet in the pump. The working, by hand:
+
+- delivered since the fill = 1 mg/day / 10 mg/mL x 30 days = 3 mL; expected residual 20 - 3 = 17 mL
+- withdrawn 16.8 mL: discrepancy -0.2 mL, within the device accuracy 14.5% x 3 mL = 0.435 mL and
+  the 1 mL limit of a 20 mL pump; withdrawn 15.5 mL would be -1.5 mL: investigate
+- recipe for 20 mL of 20 mg/mL from 25 mg/mL stock: 20 x 20/25 = 16 mL stock + 4 mL diluent
+- bridge bolus (the concentration changes): pump pathway 0.26 mL + catheter 0.2 mL = 0.46 mL at
+  new dose / old concentration = 1 mg/day / 10 mg/mL = 0.1 mL/day, for 0.46 / 0.1 = 4.6 days
+  = 110.4 h
+- next due: 16 mL above the 4 mL alarm at 1/20 = 0.05 mL/day lasts 320 days, but morphine is
+  stable 90 days: due NOW + 90 days = 2026-05-31 09:00 UTC, limited by stability
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from playwright.sync_api import Locator, Page, expect
+from sqlalchemy import select
+
+from intrathecal.store import programs
+from intrathecal.store.models import Patient, Refill
+from tests.browser.conftest import NOW, LiveClinic, screenshot, sign_in
+
+
+def test_refill_wizard_typed_in_end_to_end_with_bridge_recipe_and_printable_record(
+    page: Page, live_clinic: LiveClinic
+) -> None:
+    pid = live_clinic.refill_patient
+    sign_in(page, "nurse", f"/patients/{pid}")
+    page.get_by_role("link", name="Refill wizard").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Refill wizard")
+    expect(page.get_by_text("Last fill: 20.0 mL on 31 Jan 2026 09:00 UTC")).to_be_visible()
+    expect(page.get_by_label("Volume to fill")).to_have_value("20 mL")
+    expect(page.get_by_label("morphine stock")).to_have_value("25000 mcg/mL")
+    page.get_by_label("Program after the refill").select_option("2")
+
+    # A residual 1.5 mL short of the expected 17 mL: the wizard says to investigate.
+    page.get_by_label("Volume withdrawn").fill("15.5 mL")
+    page.get_by_role("button", name="Compute reconciliation, recipe and due date").click()
+    reconciliation = page.locator("#reconciliation")
+    expect(reconciliation).to_contain_text("INVESTIGATE before refilling")
+    expect(page.locator("#plan")).to_contain_text("Possible causes:")
+    expect(page.locator("#plan")).to_contain_text("pocket")
+
+    # Re-measured: 16.8 mL.
+    page.get_by_label("Volume withdrawn").fill("16.8 mL")
+    page.get_by_role("button", name="Compute reconciliation, recipe and due date").click()
+    plan = page.locator("#plan")
+    expect(plan).to_contain_text(
+        "Expected residual 17.00 mL (filled 20.0 mL − delivered 3.00 mL); withdrawn 16.8 mL; "
+        "discrepancy -0.20 mL."
+    )
+    expect(reconciliation).to_contain_text("Within limits")
+    expect(plan).to_contain_text("Compounding recipe (20.00 mL)")
+    expect(plan).to_contain_text("morphine: 16.000 mL of stock 25000 mcg/mL → 20000 mcg/mL")
+    expect(plan).to_contain_text("preservative-free 0.9% sodium chloride: 4.000 mL")
+    expect(page.locator("#bridge")).to_contain_text("0.460 mL at 0.1 mL/day for 110.40 h")
+    expect(page.locator("#next-due")).to_contain_text(
+        "Due 2026-05-31T09:00:00Z (limited by stability)"
+    )
+    screenshot(page, "refill-wizard", full_page=True)
+
+    # Saving needs the confirmation tick.
+    page.get_by_role("button", name="Save refill").click()
+    expect(page.locator("#errors")).to_contain_text("tick the confirmation")
+    assert _refills(live_clinic, pid) == 1
+    page.get_by_label("I checked the withdrawn volume").check()
+    page.get_by_role("button", name="Save refill").click()
+
+    _check_printable_record(page)
+
+    assert _refills(live_clinic, pid) == 2
+    with live_clinic.sessions() as session:
+        patient = session.get(Patient, pid)
+        assert patient is not None
+        assert patient.next_refill_due_at == NOW + timedelta(days=90)
+        in_force = programs.in_force(session, pid)
+        assert in_force is not None and in_force.version == 2  # sent with the refill
+
+
+def _refills(live_clinic: LiveClinic, patient_id: int) -> int:
+    with live_clinic.sessions() as session:
+        return len(session.execute(select(Refill.id).where(Refill.patient_id == patient_id)).all())
+
+
+def _check_printable_record(page: Page) -> None:
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Refill record · Sam Scenario")
+
+    def row(header: str) -> Locator:
+        rowheader = page.get_by_role("rowheader", name=header, exact=True)
+        return page.locator("table.record tr", has=rowheader)
+
+    expect(row("Expected residual")).to_contain_text("17.00 mL")
+    expect(row("Withdrawn")).to_contain_text("16.8 mL")
+    expect(row("Discrepancy")).to_contain_text("-0.20 mL")
+    expect(row("New fill")).to_contain_text("20.0 mL; morphine 20000 mcg/mL")
+    expect(row("Recipe")).to_contain_text("morphine 16.000 mL of 25000 mcg/mL; diluent 4.000 mL")
+    expect(row("Bridge bolus")).to_contain_text("0.460 mL at 0.1 mL/day for 110.40 h")
+    expect(row("Next due")).to_contain_text("limited by stability")
+    expect(page.get_by_role("button", name="Print")).to_be_visible()
+    screenshot(page, "refill-record")
+    # Printed, the navigation and the button are left out.
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
