@@ -125,7 +125,7 @@ def test_refill_wizard_interrogates_refills_and_reads_back_the_virtual_pump(
     checksum = checksum_of(morphine_program("20 mg/mL"))
     readback = page.locator("#pump-readback")
     expect(readback).to_contain_text(f"program version 2 active, checksum {checksum}")
-    expect(readback).to_contain_text("bridge bolus NOT started on the pump")
+    expect(readback).to_contain_text("bridge bolus 0.460 mL started")
     screenshot(page, "refill-record-virtual-pump")
 
     with PumpClient("127.0.0.1", pump_clinic.pump_port, pump_clinic.serial) as client:

@@ -143,6 +143,20 @@ def test_bridge_and_priming_replace_the_basal_then_the_program_runs(kind: str) -
     assert pump.delivered == pytest.approx(0.70)
 
 
+def test_bridge_at_the_new_dose_may_take_days_but_not_below_the_device_minimum() -> None:
+    # itp bridge's example: 0.45 mL at 0.3 mL/day takes 1.5 days = 36 h, longer than a
+    # clinician bolus may run; delivered after 36 h: exactly the 0.45 mL, then the program.
+    pump = Pump().start(CONSTANT)
+    pump.ok(c.Bolus("bridge", 0.45, 36 * HOUR))
+    pump.at(MONDAY + 36 * HOUR)
+    assert pump.delivered == pytest.approx(0.45)
+    # 0.45 mL over 10 days is 0.045 mL/day, below the SynchroMed II minimum of 0.048 mL/day.
+    slow = Pump().start(CONSTANT)
+    assert "below the device minimum" in slow.refused(c.Bolus("bridge", 0.45, 10 * DAY))
+    # A clinician bolus still runs at most 24 h.
+    assert "24 h" in slow.refused(c.Bolus("clinician", 0.01, 36 * HOUR))
+
+
 def test_demand_bolus_lockout_and_rolling_maximum_ocpa_24_opca_61() -> None:
     # Lockout 4 h start to start, 3 per rolling 24 h. Presses at 00:00 (ok), 02:00 (lockout),
     # 04:00, 08:00 (ok), 12:00 (4th in 24 h: refused), next day 00:00 (ok: the 00:00 one left

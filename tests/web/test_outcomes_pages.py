@@ -112,7 +112,7 @@ def link_url(clinic: Clinic, pid: int, procedure: str) -> str:
         data={"csrf_token": csrf, "procedure": procedure, "timepoint": "baseline"},
     )
     assert page.status_code == 200, page.text
-    found = re.search(r'id="patient-link" value="http://testserver(/q/[^"]+)"', page.text)
+    found = re.search(r'id="patient-link"[^>]*value="http://testserver(/q/[^"]+)"', page.text)
     assert found is not None
     return found.group(1)
 

@@ -178,9 +178,10 @@ def test_save_refills_and_programs_the_pump_then_records_the_read_back(
     assert f"checksum {new}" in row.notes
     # The pump's own count agreed: 16.90 mL left, withdrawn 16.8 mL.
     assert "the pump's own count before the fill: 16.90 mL left, discrepancy -0.10 mL" in row.notes
-    # Bridge 0.46 mL at 0.1 mL/day takes 110.4 h: over the pump's 24 h bolus limit, so it is
-    # refused, said on the record, and the refill still stands.
-    assert "bridge bolus NOT started on the pump" in row.notes
+    # Bridge 0.46 mL at 0.1 mL/day takes 110.4 h (4.6 days): started on the pump, said on the
+    # record with its end, 110.4 h after the pump's fill time.
+    assert "bridge bolus 0.460 mL started" in row.notes
+    assert "NOT started" not in row.notes
     with rig.sessions() as session:
         applied = (
             session.execute(

@@ -47,7 +47,10 @@ from intrathecal.units import SECONDS_PER_DAY, InputError, format_volume
 DAY = float(SECONDS_PER_DAY)
 EPS_ML = 1e-9  # float noise in volumes, far below any clinical quantity
 MIN_BOLUS_S = 60.0
-MAX_BOLUS_S = DAY
+MAX_BOLUS_S = DAY  # a clinician bolus
+# A bridge moves the old solution at the new dose's rate, which at low daily volumes takes days
+# (0.45 mL at 0.3 mL/day is 36 h); its real bound is the device's minimum rate, checked below.
+MAX_BRIDGE_S = 30 * DAY
 MAX_EVENTS_PER_REPLY = 1000
 MAX_STEPS_PER_ADVANCE = 1_000_000  # a guard against a logic error, never reached in use
 
@@ -725,8 +728,12 @@ class Firmware:
                 "bolus",
                 f"a {running.kind} bolus is running until {iso(running.end_s)}; wait or stop",
             )
-        if not MIN_BOLUS_S <= command.duration_s <= MAX_BOLUS_S:
-            raise refuse("duration_s", "must be from 60 s to 24 h")
+        longest = MAX_BOLUS_S if mode is BolusMode.CLINICIAN else MAX_BRIDGE_S
+        if not MIN_BOLUS_S <= command.duration_s <= longest:
+            raise refuse(
+                "duration_s",
+                f"must be from 60 s to {longest / 3600:g} h for a {command.kind} bolus",
+            )
         rate = command.volume_ml * DAY / command.duration_s
         ceiling = self.device.max_bolus_rate_ml_per_day.value
         if mode is BolusMode.CLINICIAN:
@@ -757,6 +764,13 @@ class Firmware:
             if rate > ceiling + EPS_ML:
                 raise refuse(
                     "duration_s", f"rate {rate:.4g} mL/day exceeds the bolus maximum {ceiling:g}"
+                )
+            floor = self.device.min_rate_ml_per_day.value
+            if rate < floor - EPS_ML:
+                raise refuse(
+                    "duration_s",
+                    f"rate {rate:.4g} mL/day is below the device minimum {floor:g} mL/day "
+                    f"({self.device.min_rate_ml_per_day.provenance})",
                 )
         self._check_volume_left(command.volume_ml)
         s.boluses.append(BolusRun(command.kind, s.now_s, command.duration_s, command.volume_ml))

@@ -159,7 +159,7 @@ def _field(error: InputError, instrument: str) -> InputError:
 
 
 def _head(
-    session: Session, patient_id: int, visit: Visit, today: date
+    session: Session, patient_id: int, visit: Visit, latest: date
 ) -> tuple[str, Timepoint, int]:
     """Procedure, time point and days from baseline, or every problem with them at once."""
     errors: list[InputError] = []
@@ -172,7 +172,7 @@ def _head(
         timepoint = parse_timepoint(visit.timepoint)
     except InputError as exc:
         errors.append(exc)
-    if visit.collected_on > today:
+    if visit.collected_on > latest:
         errors.append(
             InputError("collected_on", f"{visit.collected_on.isoformat()} is in the future")
         )
@@ -223,7 +223,10 @@ def add_visit(
     Raises ``InvalidOutcomesError`` naming every bad field (``answers.<instrument>.<item>``,
     ``collected_on``, ``days_from_baseline``...); nothing is stored then. The caller commits.
     """
-    procedure, timepoint, days = _head(session, patient.id, visit, now.date())
+    # A date is refused only when it has not begun anywhere yet (UTC+14): a clinic east of
+    # Greenwich enters its own today while the UTC date is still yesterday.
+    latest = (now + timedelta(hours=14)).date()
+    procedure, timepoint, days = _head(session, patient.id, visit, latest)
     stored = [to_response(r) for r in patient_rows(session, patient.id)]
     errors: list[InputError] = []
     accepted: list[Response] = []
