@@ -59,7 +59,7 @@ def build(session: Session, now: datetime, replace_within_days: int = 180) -> Da
                 .where(*unanswered)
                 .order_by(Alarm.raised_at.desc())
                 .limit(LIST_LIMIT)
-            ).tuples()
+            )
         ],
         replacements=[
             (i, p)
@@ -69,7 +69,7 @@ def build(session: Session, now: datetime, replace_within_days: int = 180) -> Da
                 .where(*replace)
                 .order_by(Implant.replace_by)
                 .limit(LIST_LIMIT)
-            ).tuples()
+            )
         ],
         counts={
             "due_this_week": count(Patient, due),
