@@ -26,7 +26,10 @@ class Dashboard:
     counts: dict[str, int]
 
 
-def build(session: Session, now: datetime, replace_within_days: int = 180) -> Dashboard:
+def build(
+    session: Session, now: datetime, replace_within_days: int = 180, limit: int = LIST_LIMIT
+) -> Dashboard:
+    """The worklists (at most ``limit`` rows each, most urgent first) and their full counts."""
     week = now + timedelta(days=7)
     implanted = Patient.stage == Stage.IMPLANTED.value
     due = (implanted, Patient.next_refill_due_at >= now, Patient.next_refill_due_at < week)
@@ -38,14 +41,24 @@ def build(session: Session, now: datetime, replace_within_days: int = 180) -> Da
     unanswered = (Alarm.cleared_at.is_(None),)
 
     def patients(where: tuple[Any, ...], order: Any) -> list[Patient]:
-        query = select(Patient).where(*where).order_by(order).limit(LIST_LIMIT)
+        query = select(Patient).where(*where).order_by(order).limit(limit)
         return list(session.execute(query).scalars())
 
-    def count(model: type[Any], where: tuple[Any, ...]) -> int:
+    def count(model: type[Any], where: tuple[Any, ...]) -> Any:
         # Counted on the one table (its indexes suffice), not on the listed join: joining
         # every row to its patient only to count it cost milliseconds per thousand rows.
-        query = select(func.count()).select_from(model).where(*where)
-        return int(session.execute(query).scalar_one())
+        return select(func.count()).select_from(model).where(*where).scalar_subquery()
+
+    names = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
+    counts = session.execute(  # one round trip for the five counts
+        select(
+            count(Patient, due),
+            count(Patient, overdue),
+            count(Patient, low),
+            count(Alarm, unanswered),
+            count(Implant, replace),
+        )
+    ).one()
 
     return Dashboard(
         due_this_week=patients(due, Patient.next_refill_due_at),
@@ -58,7 +71,7 @@ def build(session: Session, now: datetime, replace_within_days: int = 180) -> Da
                 .join(Patient, Patient.id == Alarm.patient_id)
                 .where(*unanswered)
                 .order_by(Alarm.raised_at.desc())
-                .limit(LIST_LIMIT)
+                .limit(limit)
             )
         ],
         replacements=[
@@ -68,16 +81,10 @@ def build(session: Session, now: datetime, replace_within_days: int = 180) -> Da
                 .join(Patient, Patient.id == Implant.patient_id)
                 .where(*replace)
                 .order_by(Implant.replace_by)
-                .limit(LIST_LIMIT)
+                .limit(limit)
             )
         ],
-        counts={
-            "due_this_week": count(Patient, due),
-            "overdue": count(Patient, overdue),
-            "predicted_low_alarms": count(Patient, low),
-            "open_alarms": count(Alarm, unanswered),
-            "replacements": count(Implant, replace),
-        },
+        counts={name: int(value) for name, value in zip(names, counts, strict=True)},
     )
 
 

@@ -33,6 +33,9 @@ from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_onl
 from intrathecal.web.disclaimer import DISCLAIMER
 
 router = APIRouter(include_in_schema=False)
+# Rows per worklist on the dashboard (most urgent first; each card says how many there are and
+# where the rest are). A card of hundreds of rows helps no one and costs every page view.
+DASHBOARD_ROWS = 25
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
 
@@ -104,7 +107,7 @@ def home(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    board = dashboard.build(db, now(request))
+    board = dashboard.build(db, now(request), limit=DASHBOARD_ROWS)
     card = (
         outcomes.dashboard_card(request.app.state, db, now(request).date())
         if actor.can("outcomes.read")
