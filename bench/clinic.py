@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +43,7 @@ from sqlalchemy import select
 from intrathecal.store.db import open_database
 from intrathecal.store.models import Patient, Stage
 from intrathecal.store.seed import seed_bulk, seed_demo
+from intrathecal.web.app import WORKER_THREADS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "clinic.json"
@@ -95,26 +97,15 @@ def free_port() -> int:
 
 @contextmanager
 def serve(url: str, workers: int) -> Iterator[str]:
-    """uvicorn serving the app on ``url``'s database, on a loopback port; stopped on exit."""
+    """The app served on ``url``'s database on a loopback port; stopped on exit."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "intrathecal.web.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
-    env = {**os.environ, "DATABASE_URL": url}
+    # `itp clinic serve`: uvicorn, as a clinic would run it (see intrathecal/web/serve.py).
+    command = [sys.executable, "-m", "intrathecal.cli.main", "clinic", "serve"]
+    command += ["--database", url, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    env = dict(os.environ)
     env.pop("ITP_PUMP_HOST", None)  # values typed in; no pump server in the benchmark
-    server = subprocess.Popen(command, env=env, cwd=ROOT)
+    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -131,7 +122,7 @@ def serve(url: str, workers: int) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        server.terminate()
+        server.send_signal(signal.SIGINT)  # uvicorn's supervisor stops its workers on it
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
@@ -168,12 +159,17 @@ async def run_phase(
 ) -> Phase:
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + PHASE_LIMIT_S
+    # Every user connects with one request first (not measured): the clock starts when all are
+    # connected, so the phase measures the steady state, not twenty connections opening at once.
+    connected = asyncio.Barrier(len(tokens) + 1)
+    deadline = float("inf")
 
     async def user(index: int) -> None:
         nonlocal errors
         headers = {"Authorization": f"Bearer {tokens[index]}"}
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as client:
+            await request(client, index)
+            await connected.wait()
             for _ in range(per_user):
                 if time.perf_counter() > deadline:
                     return
@@ -185,8 +181,11 @@ async def run_phase(
                     if errors == 1:
                         print(f"  {endpoint}: {answer.status_code} {answer.text[:200]}")
 
+    users = [asyncio.create_task(user(i)) for i in range(len(tokens))]
+    await connected.wait()
     start = time.perf_counter()
-    await asyncio.gather(*(user(i) for i in range(len(tokens))))
+    deadline = start + PHASE_LIMIT_S
+    await asyncio.gather(*users)
     seconds = time.perf_counter() - start
     return Phase(
         endpoint=endpoint,
@@ -257,6 +256,7 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {
+        "load_average_at_end": os.getloadavg(),  # other work on the machine during the run
         "cpus": os.cpu_count(),
         "cpu": model or platform.processor(),
         "python": platform.python_version(),
@@ -329,7 +329,12 @@ def main() -> None:
         json.dumps(
             {
                 "machine": machine(),
-                "server": {"workers": args.workers, "database": "SQLite (WAL), temp file"},
+                "server": {
+                    "command": "itp clinic serve",
+                    "workers": args.workers,
+                    "threads_per_worker": WORKER_THREADS,
+                    "database": "SQLite (WAL), temp file",
+                },
                 "users": USERS,
                 "think_time_s": 0,
                 "phases": [asdict(p) for p in phases],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
+from intrathecal.store import programs
 from intrathecal.store.models import Patient, Refill
 from intrathecal.web.disclaimer import DISCLAIMER
 from tests.browser.conftest import LiveClinic, screenshot, sign_in
@@ -62,6 +63,14 @@ def _busiest_patient(live_clinic: LiveClinic) -> tuple[int, str, int]:
         return pid, patient.name, refills
 
 
+def _drugs(live_clinic: LiveClinic, patient_id: int) -> list[tuple[str, str]]:
+    with live_clinic.sessions() as session:
+        version = programs.in_force(session, patient_id)
+        assert version is not None
+        program = programs.parse(version.program_toml)
+        return [(i.drug.key, i.drug.dose_unit.value) for i in program.ingredients]
+
+
 def test_patient_chart_shows_the_journey_charts_and_unverified_values(
     page: Page, live_clinic: LiveClinic
 ) -> None:
@@ -80,6 +89,12 @@ def test_patient_chart_shows_the_journey_charts_and_unverified_values(
     for alt in ("reservoir volume over time", "daily dose per drug over time"):
         image = page.get_by_alt_text(alt).element_handle()
         page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image)
+    # Each drug is drawn in its own dose unit (ziconotide in mcg/day, morphine in mg/day).
+    doses = page.request.get(f"/patients/{pid}/doses.svg").text()
+    for drug, unit in _drugs(live_clinic, pid):
+        assert f"<!-- {drug} ({unit}/day) -->" in doses, (drug, unit)
+    page.evaluate("window.scrollTo(0, 0)")
+    screenshot(page, "chart", height=2000)  # down to the two charts
     # Device values carry their provenance; every UNVERIFIED one is marked as such.
     page.get_by_text("Device values used (with provenance)").click()
     values = page.locator("details li")
@@ -89,5 +104,4 @@ def test_patient_chart_shows_the_journey_charts_and_unverified_values(
     assert unverified, "a SynchroMed or Prometra program uses some unverified value"
     expect(values.locator(".unverified")).to_have_count(len(unverified))
     expect(values.locator(".unverified").first).to_have_css("font-weight", "700")
-    page.evaluate("window.scrollTo(0, 0)")
-    screenshot(page, "chart", height=1900)  # down to the two charts
+    expect(values.locator(".unverified").first).to_have_text("UNVERIFIED")

@@ -53,17 +53,39 @@ def reservoir_svg(
     return _svg(figure)
 
 
-def doses_svg(series: dict[str, list[tuple[datetime, float]]], end: datetime) -> bytes:
-    """Mean daily dose of each drug, a step per program version (mg/day)."""
-    figure, axes = plt.subplots(figsize=(8, 2.4))
-    for drug, points in series.items():
+def doses_svg(
+    series: dict[str, list[tuple[datetime, float]]],
+    end: datetime,
+    units: dict[str, str] | None = None,
+) -> bytes:
+    """Mean daily dose of each drug (mcg/day in), a step per program version, each drug in its
+    own dose unit (``units``: drug -> "mg" or "mcg", default mg): mg drugs on the left axis,
+    mcg drugs (ziconotide, clonidine) on the right when both are present."""
+    units = units or {}
+    figure, left = plt.subplots(figsize=(8, 2.4))
+    used = {units.get(drug, "mg") for drug, points in series.items() if points}
+    axes_for = {"mg": left, "mcg": left.twinx() if used == {"mg", "mcg"} else left}
+    lines = []
+    for index, (drug, points) in enumerate(series.items()):
         if not points:
             continue
+        unit = units.get(drug, "mg")
+        scale = 1000.0 if unit == "mg" else 1.0
         times = [t for t, _ in points] + [end]
-        values = [v / 1000.0 for _, v in points]
-        axes.step(times, [*values, values[-1]], where="post", label=drug)  # type: ignore[arg-type]
-    axes.set_ylabel("daily dose (mg/day)")
-    axes.set_ylim(bottom=0)
-    axes.legend(loc="upper left", fontsize=7)
-    axes.grid(alpha=0.3)
+        values = [v / scale for _, v in points]
+        (line,) = axes_for[unit].step(
+            times,  # type: ignore[arg-type]
+            [*values, values[-1]],
+            where="post",
+            label=f"{drug} ({unit}/day)",
+            color=f"C{index}",
+        )
+        lines.append(line)
+    for unit, axes in axes_for.items():
+        if unit in used:
+            axes.set_ylabel(f"daily dose ({unit}/day)")
+            axes.set_ylim(bottom=0)
+    if lines:
+        left.legend(handles=lines, loc="upper left", fontsize=7)
+    left.grid(alpha=0.3)
     return _svg(figure)

@@ -84,15 +84,12 @@ def serve_cmd(
     """Serve the clinic web app and API (http://HOST:PORT, API docs at /api/v1/docs)."""
     import os
 
-    import uvicorn
-
     from intrathecal.store.db import database_url
+    from intrathecal.web.serve import serve
 
     os.environ["DATABASE_URL"] = database_url(database)
     typer.echo(f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs)")
-    uvicorn.run(
-        "intrathecal.web.main:app", host=host, port=port, workers=workers, log_level="warning"
-    )
+    serve(host, port, workers)
 
 
 @app.command("pumps")

@@ -39,12 +39,13 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # As many connections as requests a worker runs at once (its 40 threads), so a burst
-        # of users waits for SQLite's lock, never for a pool slot (which times out in 30 s).
+        # of users waits for SQLite's lock, never for a pool slot (which times out in 30 s);
+        # kept open, as a new connection reads the schema and sets its pragmas again.
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=10,
-            max_overflow=30,
+            pool_size=40,
+            max_overflow=0,
         )
 
         @event.listens_for(engine, "connect")

@@ -9,7 +9,7 @@ a browser never adds by itself, so no CSRF token is needed there.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -71,7 +71,9 @@ def read_only(endpoint: F) -> F:
     return endpoint
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    # Async, so opening and closing the session (no I/O, and a rollback that never waits) take
+    # no worker thread: a request never needs a second thread to finish.
     with request.app.state.sessions() as session:
         if getattr(request.scope.get("endpoint"), "read_only", False):
             begin_read_only(session)

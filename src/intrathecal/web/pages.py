@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
+from intrathecal.library import default_library
 from intrathecal.safety.comparison import compare
 from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, dashboard, programs, records, refills, users
@@ -239,7 +240,9 @@ def doses_chart(
     for version in programs.history(db, patient_id):
         for drug, dose in json.loads(version.daily_doses_json).items():
             series.setdefault(drug, []).append((version.signed_at, dose))
-    return Response(doses_svg(series, now(request)), media_type="image/svg+xml")
+    # Each drug in its library dose unit (ziconotide in mcg/day, morphine in mg/day).
+    units = {drug: default_library().drug(drug).dose_unit.value for drug in series}
+    return Response(doses_svg(series, now(request), units), media_type="image/svg+xml")
 
 
 def refills_of(db: Session, patient_id: int) -> list[Any]:
@@ -519,7 +522,9 @@ def calendar_page(
     start = now(request).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= timedelta(days=start.weekday())
     due = dashboard.calendar(db, start, start + timedelta(days=28))
-    days: dict[Any, list[Patient]] = {start.date() + timedelta(days=i): [] for i in range(28)}
+    days: dict[Any, list[dashboard.PatientRow]] = {
+        start.date() + timedelta(days=i): [] for i in range(28)
+    }
     for p in due:
         if p.next_refill_due_at is not None:
             days.setdefault(p.next_refill_due_at.date(), []).append(p)

@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime
 from typing import Any
 
+from intrathecal.store.dashboard import PatientRow
 from intrathecal.store.models import (
     AdverseEvent,
     Alarm,
@@ -33,7 +34,7 @@ def iso(value: datetime | date | None) -> str | None:
     return value.isoformat()
 
 
-def patient(p: Patient) -> dict[str, Any]:
+def patient(p: Patient | PatientRow) -> dict[str, Any]:
     return {
         "id": p.id,
         "mrn": p.mrn,

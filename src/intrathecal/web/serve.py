@@ -1,0 +1,82 @@
+"""Serving the app with uvicorn, in one process or several (``itp clinic serve --workers N``).
+
+Several workers, each with its own listening socket on the same port (SO_REUSEPORT): the
+kernel spreads connections evenly over them. uvicorn's own ``--workers`` shares one socket
+between the workers instead, and two problems showed in the load benchmark (bench/clinic.py):
+
+- whichever worker wins the race to accept takes most kept-alive connections (15 of 20), so
+  one core served the clinic while the other idled;
+- uvicorn binds that shared socket as protocol 0, not TCP, and asyncio sets TCP_NODELAY only
+  on connections from a TCP socket: every response on a kept-alive connection then waited for
+  the client's delayed ACK, about 40 ms added to a 2 ms page.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import signal
+import socket
+import sys
+from types import FrameType
+
+import uvicorn
+
+APP = "intrathecal.web.main:app"
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (protocol TCP, so its connections get NODELAY)."""
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    return sock
+
+
+def _worker(host: str, port: int, log_level: str) -> None:
+    sock = listening_socket(host, port, reuse_port=True)
+    config = uvicorn.Config(APP, log_level=log_level, access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])
+
+
+def _stop(signum: int, _: FrameType | None) -> None:
+    raise KeyboardInterrupt(signum)
+
+
+def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") -> None:
+    """Serve the clinic app on ``host:port`` until interrupted (SIGINT or SIGTERM)."""
+    if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
+        # asyncio binds host:port itself, as TCP; one process, one socket.
+        uvicorn.run(APP, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    # Fail here, not in every worker, if the port is taken.
+    listening_socket(host, port, reuse_port=True).close()
+    spawn = multiprocessing.get_context("spawn")
+    processes = [
+        spawn.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        for _ in range(workers)
+    ]
+    signal.signal(signal.SIGTERM, _stop)
+    for process in processes:
+        process.start()
+    code = 0
+    try:
+        # A worker that dies stops the service (loudly) rather than leaving fewer behind.
+        multiprocessing.connection.wait([p.sentinel for p in processes])
+        code = next(p.exitcode for p in processes if p.exitcode is not None) or 1
+        print(f"a worker exited with {code}; stopping", file=sys.stderr)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn finishes the requests in flight
+        for process in processes:
+            process.join(timeout=30)
+    if code:
+        sys.exit(code)
