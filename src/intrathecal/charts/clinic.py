@@ -1,4 +1,8 @@
-"""Charts of a patient's chart page: reservoir volume over time and daily dose per drug (SVG)."""
+"""Charts of a patient's chart page: reservoir volume over time and daily dose per drug (SVG).
+
+Figures are built with the object API, never pyplot: pyplot keeps global state and is not
+safe to use from the web server's worker threads.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,12 @@ from datetime import datetime
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 
 def _svg(figure: object) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(figure)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
@@ -26,7 +29,8 @@ def reservoir_svg(
 ) -> bytes:
     """Each fill drops along the program to the expected residual at the next refill (line);
     the measured residual withdrawn is a dot, so a gap between them stands out."""
-    figure, axes = plt.subplots(figsize=(8, 2.8))
+    figure = Figure(figsize=(8, 2.8))
+    axes = figure.subplots()
     for (t0, v0), (t1, v1) in zip(fills, expected, strict=False):
         axes.plot([t0, t1], [v0, v1], color="#1f6feb", linewidth=1.2)  # type: ignore[arg-type]
     if withdrawn:
@@ -62,7 +66,8 @@ def doses_svg(
     own dose unit (``units``: drug -> "mg" or "mcg", default mg): mg drugs on the left axis,
     mcg drugs (ziconotide, clonidine) on the right when both are present."""
     units = units or {}
-    figure, left = plt.subplots(figsize=(8, 2.4))
+    figure = Figure(figsize=(8, 2.4))
+    left = figure.subplots()
     used = {units.get(drug, "mg") for drug, points in series.items() if points}
     axes_for = {"mg": left, "mcg": left.twinx() if used == {"mg", "mcg"} else left}
     lines = []

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import matplotlib
 
 matplotlib.use("Agg")  # no display: charts are files
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from intrathecal.outcomes.statistics import TimepointStatistics
 
@@ -65,7 +65,6 @@ def _render(fig: Any, fmt: Format) -> bytes:
     metadata = {"Date": None} if fmt == "svg" else {"Software": "intrathecal"}
     with matplotlib.rc_context({"svg.hashsalt": "intrathecal"}):
         fig.savefig(buffer, format=fmt, metadata=metadata)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -83,7 +82,8 @@ def patient_trend_chart(trend: PatientTrend, fmt: Format = "png") -> bytes:
     if xs and len({isinstance(x, date) for x in xs}) > 1:
         raise ValueError("mix of dates and day numbers on one time axis")
     height = 1.0 + 1.9 * max(len(panels), 1)
-    fig, axes = plt.subplots(max(len(panels), 1), 1, figsize=(8, height), dpi=110, sharex=True)
+    fig = Figure(figsize=(8, height), dpi=110)
+    axes = fig.subplots(max(len(panels), 1), 1, sharex=True)
     axes = list(axes) if len(panels) > 1 else [axes]
     if not panels:
         axes[0].text(0.5, 0.5, "no outcomes or doses recorded", ha="center", va="center")
@@ -129,7 +129,8 @@ def _line(ax: Any, series: Series, color: str) -> None:
 def shares_chart(stats: TimepointStatistics, title: str, fmt: Format = "png") -> bytes:
     """Each share as two bars (completers only; missing as not improved) with 95% intervals."""
     shares = list(stats.shares)
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(shares) + 1.8), dpi=110)
+    fig = Figure(figsize=(8, 0.55 * len(shares) + 1.8), dpi=110)
+    ax = fig.subplots()
     rows = range(len(shares))
     for offset, attr, color, name in (
         (-0.18, "completers", _BLUE, "patients who answered"),

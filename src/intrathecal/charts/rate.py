@@ -8,7 +8,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # no display: charts are files
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from intrathecal.engine.delivery import program_profile
 from intrathecal.therapy.program import WEEKDAY_NAMES, Program
@@ -23,7 +23,8 @@ def plot_rate(program: Program, path: Path) -> None:
     first = program.first
     unit = first.drug.dose_unit.value
     per_unit = 1000.0 if unit == "mg" else 1.0
-    fig, ax = plt.subplots(figsize=(9, 4), dpi=110)
+    fig = Figure(figsize=(9, 4), dpi=110)
+    ax = fig.subplots()
     ax.step(hours, rates, where="post", color="#1f5fa8", linewidth=2)
     ax.fill_between(hours, rates, step="post", alpha=0.15, color="#1f5fa8")
     ax.set_ylabel("rate (mL/day)")
@@ -61,4 +62,3 @@ def plot_rate(program: Program, path: Path) -> None:
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path)
-    plt.close(fig)

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from intrathecal.charts.outcomes import shares_chart
 from intrathecal.outcomes import (
@@ -121,6 +122,14 @@ async def entry_save(
     actor: Actor = Depends(require("outcomes.write")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     form = _form(await request.form())
+    # Database work runs in a worker thread: waiting for SQLite's write lock must not
+    # stall the event loop that the lock's holder needs.
+    return await run_in_threadpool(_entry_save, patient_id, request, db, actor, form)
+
+
+def _entry_save(
+    patient_id: int, request: Request, db: Session, actor: Actor, form: dict[str, str]
+) -> Response:
     patient = records.require_patient(db, patient_id)
     at = now(request)
     try:
@@ -149,6 +158,14 @@ async def link_create(
     actor: Actor = Depends(require("outcomes.write")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     form = _form(await request.form())
+    # Database work runs in a worker thread: waiting for SQLite's write lock must not
+    # stall the event loop that the lock's holder needs.
+    return await run_in_threadpool(_link_create, patient_id, request, db, actor, form)
+
+
+def _link_create(
+    patient_id: int, request: Request, db: Session, actor: Actor, form: dict[str, str]
+) -> HTMLResponse:
     patient = records.require_patient(db, patient_id)
     try:
         days_text = form.get("valid_days", "").strip() or str(store.LINK_DAYS_DEFAULT)
@@ -247,6 +264,14 @@ async def patient_submit(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     form = _form(await request.form())
+    # Database work runs in a worker thread: waiting for SQLite's write lock must not
+    # stall the event loop that the lock's holder needs.
+    return await run_in_threadpool(_patient_submit, token, request, db, form)
+
+
+def _patient_submit(
+    token: str, request: Request, db: Session, form: dict[str, str]
+) -> HTMLResponse:
     at = now(request)
     try:
         link = store.open_link(db, token, at)
