@@ -36,7 +36,7 @@ def test_refill_wizard_typed_in_end_to_end_with_bridge_recipe_and_printable_reco
     expect(page.get_by_role("heading", level=1)).to_contain_text("Refill wizard")
     expect(page.get_by_text("Last fill: 20.0 mL on 31 Jan 2026 09:00 UTC")).to_be_visible()
     expect(page.get_by_label("Volume to fill")).to_have_value("20 mL")
-    expect(page.get_by_label("morphine stock")).to_have_value("25000 mcg/mL")
+    expect(page.get_by_label("morphine stock")).to_have_value("25 mg/mL")
     page.get_by_label("Program after the refill").select_option("2")
 
     # A residual 1.5 mL short of the expected 17 mL: the wizard says to investigate.
@@ -57,7 +57,7 @@ def test_refill_wizard_typed_in_end_to_end_with_bridge_recipe_and_printable_reco
     )
     expect(reconciliation).to_contain_text("Within limits")
     expect(plan).to_contain_text("Compounding recipe (20.00 mL)")
-    expect(plan).to_contain_text("morphine: 16.000 mL of stock 25000 mcg/mL → 20000 mcg/mL")
+    expect(plan).to_contain_text("morphine: 16.000 mL of stock 25 mg/mL → 20 mg/mL")
     expect(plan).to_contain_text("preservative-free 0.9% sodium chloride: 4.000 mL")
     expect(page.locator("#bridge")).to_contain_text("0.460 mL at 0.1 mL/day for 110.40 h")
     expect(page.locator("#next-due")).to_contain_text(
@@ -98,8 +98,8 @@ def _check_printable_record(page: Page) -> None:
     expect(row("Expected residual")).to_contain_text("17.00 mL")
     expect(row("Withdrawn")).to_contain_text("16.8 mL")
     expect(row("Discrepancy")).to_contain_text("-0.20 mL")
-    expect(row("New fill")).to_contain_text("20.0 mL; morphine 20000 mcg/mL")
-    expect(row("Recipe")).to_contain_text("morphine 16.000 mL of 25000 mcg/mL; diluent 4.000 mL")
+    expect(row("New fill")).to_contain_text("20.0 mL; morphine 20 mg/mL")
+    expect(row("Recipe")).to_contain_text("morphine 16.000 mL of 25 mg/mL; diluent 4.000 mL")
     expect(row("Bridge bolus")).to_contain_text("0.460 mL at 0.1 mL/day for 110.40 h")
     expect(row("Next due")).to_contain_text("limited by stability")
     expect(page.get_by_role("button", name="Print")).to_be_visible()

@@ -147,8 +147,8 @@ PAIN_TEMPLATES = (
         ("0.15 mg/day", "0.18 mg/day", "0.2 mg/day"),
         "0.02 mg",
     ),
-    Template(
-        "prometra-ii-20",
+    Template(  # Prialt's labelling names the SynchroMed pumps
+        "synchromed-ii-20",
         (("ziconotide", "25 mcg/mL"),),
         ("2.4 mcg/day", "3 mcg/day", "3.6 mcg/day"),
     ),
@@ -271,7 +271,7 @@ def seed_demo(
                     patient_id=patient.id,
                     kind=kind,
                     performed_on=start.date(),
-                    result=f"{kind}: findings consistent with {indication}; no contraindication",
+                    result=f"findings consistent with {indication}; no contraindication",
                     recorded_by="physician",
                     recorded_at=start,
                 ),

@@ -27,7 +27,13 @@ from intrathecal.store.errors import BlockedError, ConflictError
 from intrathecal.store.models import AuditEntry, Patient
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.summary import device_value_text, device_values
-from intrathecal.units import InputError, Kind, parse_non_negative, parse_positive
+from intrathecal.units import (
+    InputError,
+    Kind,
+    format_concentration,
+    parse_non_negative,
+    parse_positive,
+)
 from intrathecal.web import outcomes, pump_views, refill_pump
 from intrathecal.web.api.routes import plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
@@ -39,6 +45,14 @@ router = APIRouter(include_in_schema=False)
 DASHBOARD_ROWS = 25
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
+
+
+def _concentration_of(mcg_per_ml: float, drug: str) -> str:
+    """A concentration in the drug's own dose unit ("25 mg/mL" for morphine, not 25000 mcg)."""
+    return format_concentration(mcg_per_ml, default_library().drug(drug).dose_unit.value)
+
+
+templates.env.filters["concentration_of"] = _concentration_of
 
 
 def render(
@@ -408,7 +422,8 @@ def _stock_defaults(text: str) -> dict[str, str]:
     for ingredient in program.ingredients:
         stock = refills.TYPICAL_STOCK_MCG_PER_ML.get(ingredient.drug.key)
         if stock is not None:
-            out[ingredient.drug.key] = f"{stock:g} mcg/mL"
+            unit = ingredient.drug.dose_unit.value
+            out[ingredient.drug.key] = format_concentration(stock, unit)
     return out
 
 
