@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXAMPLE := examples/morphine-bupivacaine.toml
 
-.PHONY: venv run test lint bench clean
+.PHONY: venv run test lint bench clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Refresh the README's screenshots (the browser tests take them).
+screenshots: $(STAMP)
+	ITP_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
