@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,12 +22,10 @@ import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
-from intrathecal.safety.review import Acknowledgement
-from intrathecal.store import programs, records, refills
-from intrathecal.store.models import Implant, Patient
 from intrathecal.store.seed import DEMO_USERS, seed_demo
 from intrathecal.web.app import create_app
 from tests.store.conftest import NOW
+from tests.store.pump_scenario import pump_patient
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,22 +37,6 @@ SCREENSHOTS = Path(
 VIEWPORT = {"width": 1280, "height": 900}
 PASSWORDS = {username: password for username, _, _, password in DEMO_USERS}
 # Scenario patients are filled 30 days before NOW with 20 mL of morphine 10 mg/mL at 1 mg/day.
-FILLED_AT = NOW - timedelta(days=30)
-
-
-def morphine_program(concentration: str, alarm: str = "4 mL") -> str:
-    return f"""device = "synchromed-ii-20"
-catheter_volume = "0.2 mL"
-low_reservoir_alarm = "{alarm}"
-
-[[drugs]]
-name = "morphine"
-concentration = "{concentration}"
-
-[[basal]]
-start = "00:00"
-dose = "1 mg/day"
-"""
 
 
 @dataclass(frozen=True)
@@ -65,49 +46,6 @@ class LiveClinic:
     refill_patient: int  # version 2 (20 mg/mL) signed, not yet in the pump: the wizard's case
     hard_patient: int  # for the hard-limit test
     soft_patient: int  # for the soft-limit acknowledgement test
-
-
-def _sign(session: Session, patient: Patient, text: str, reason: str, at: datetime) -> None:
-    """Sign a version as the physician would, acknowledging any soft finding."""
-    _, result = programs.review_for_patient(session, patient, text, (), at)
-    acks = tuple(Acknowledgement(f.code, "physician", "scenario") for f in result.unacknowledged)
-    latest = programs.latest(session, patient.id)
-    draft = programs.Draft(text, reason, latest.version if latest else None, acks)
-    programs.save_version(session, patient, draft, "physician", at)
-
-
-def scenario_patient(session: Session, mrn: str, name: str) -> Patient:
-    """Implanted 30 days ago; version 1 (morphine 10 mg/mL, 1 mg/day) filled with 20 mL then."""
-    patient = Patient(
-        mrn=mrn,
-        name=name,
-        birth_date=date(1968, 5, 17),
-        sex="female",
-        created_at=FILLED_AT - timedelta(days=60),
-    )
-    records.add(session, patient, "physician", patient.created_at, "patient.create")
-    implant = Implant(
-        patient_id=patient.id,
-        device_key="synchromed-ii-20",
-        serial=f"S{mrn}",
-        reservoir_ml=0,
-        catheter_length_cm=70.0,
-        catheter_volume_ml=0,
-        tip_level="T10",
-        setting="outpatient",
-        implanted_at=FILLED_AT,
-        replace_by=FILLED_AT,
-        recorded_by="physician",
-        recorded_at=FILLED_AT,
-    )
-    records.add_implant(session, patient, implant, "physician", FILLED_AT)
-    text = morphine_program("10 mg/mL")
-    _sign(session, patient, text, "initial program after implant", FILLED_AT)
-    first = refills.RefillRequest(
-        fill_ml=20.0, performed_at=FILLED_AT, program_version=1, readback=text
-    )
-    refills.save(session, patient, first, "nurse")
-    return patient
 
 
 def _free_socket() -> socket.socket:
@@ -127,16 +65,12 @@ def live_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveClinic
     app = create_app(f"sqlite:///{database}", clock=lambda: NOW)
     with app.state.sessions.begin() as session:
         seed_demo(session, patients=50, now=NOW)
-        refill_patient = scenario_patient(session, "SCEN0001", "Sam Scenario")
-        _sign(
-            session,
-            refill_patient,
-            morphine_program("20 mg/mL"),
-            "stronger solution, same dose: longer refill interval",
-            NOW - timedelta(days=2),
+        # Implanted 30 days ago; version 1 (morphine 10 mg/mL, 1 mg/day) filled with 20 mL then.
+        refill_patient = pump_patient(
+            session, None, "SCEN0001", name="Sam Scenario", stronger_signed=True
         )
-        hard = scenario_patient(session, "SCEN0002", "Harriet Hardlimit")
-        soft = scenario_patient(session, "SCEN0003", "Sofia Softlimit")
+        hard = pump_patient(session, None, "SCEN0002", name="Harriet Hardlimit")
+        soft = pump_patient(session, None, "SCEN0003", name="Sofia Softlimit")
         ids = (refill_patient.id, hard.id, soft.id)
     sock = _free_socket()
     port = sock.getsockname()[1]

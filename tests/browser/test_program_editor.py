@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from intrathecal.store.models import ProgramVersion
-from tests.browser.conftest import LiveClinic, morphine_program, screenshot, sign_in
+from tests.browser.conftest import LiveClinic, screenshot, sign_in
+from tests.store.pump_scenario import morphine_program
 
 
 def versions(live_clinic: LiveClinic, patient_id: int) -> list[ProgramVersion]:

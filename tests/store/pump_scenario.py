@@ -22,10 +22,12 @@ FILLED_AT = NOW - timedelta(days=30)
 RATE_ML_PER_DAY = 0.1  # 1 mg/day / 10 mg/mL
 
 
-def morphine_program(concentration: str, device: str = "synchromed-ii-20") -> str:
+def morphine_program(
+    concentration: str, device: str = "synchromed-ii-20", alarm: str = "4 mL"
+) -> str:
     return f"""device = "{device}"
 catheter_volume = "0.2 mL"
-low_reservoir_alarm = "4 mL"
+low_reservoir_alarm = "{alarm}"
 
 [[drugs]]
 name = "morphine"
@@ -48,7 +50,12 @@ def sign(session: Session, patient: Patient, text: str, reason: str) -> None:
 
 
 def pump_patient(
-    session: Session, pumps: Path | None, mrn: str, *, stronger_signed: bool = False
+    session: Session,
+    pumps: Path | None,
+    mrn: str,
+    *,
+    stronger_signed: bool = False,
+    name: str = "",
 ) -> Patient:
     """The scenario patient (serial ``P{mrn}``), and its pump under ``pumps`` if given.
 
@@ -56,7 +63,7 @@ def pump_patient(
     """
     patient = Patient(
         mrn=mrn,
-        name=f"Pat {mrn}",
+        name=name or f"Pat {mrn}",
         birth_date=date(1968, 5, 17),
         sex="female",
         created_at=FILLED_AT - timedelta(days=60),
