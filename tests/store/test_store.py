@@ -233,7 +233,7 @@ def test_refill_reconciles_the_last_fill_and_sets_the_next_due_date(
 ) -> None:
     with seeded.begin() as session:
         patient = implanted(session)
-        last = refills.last_refill(session, patient.id)
+        last = programs.last_refill(session, patient.id)
         assert last is not None
         at = max(NOW, last.performed_at + timedelta(days=7))
         prepared = refills.prepare(
@@ -260,7 +260,7 @@ def test_refill_reconciles_the_last_fill_and_sets_the_next_due_date(
 SAVE_SCRIPT = """
 import os, sys, time
 from datetime import timedelta
-from intrathecal.store import refills
+from intrathecal.store import programs, refills
 from intrathecal.store.db import open_database
 from intrathecal.store.models import Patient
 engine, sessions = open_database(sys.argv[1])
@@ -269,7 +269,7 @@ def pause():
     time.sleep(float(sys.argv[3]))
 with sessions.begin() as session:
     patient = session.get(Patient, int(sys.argv[2]))
-    last = refills.last_refill(session, patient.id)
+    last = programs.last_refill(session, patient.id)
     at = last.performed_at + timedelta(days=10)
     refills.save(session, patient, refills.RefillRequest(
         fill_ml=last.fill_ml, performed_at=at, withdrawn_ml=5.0), "nurse", on_flushed=pause)

@@ -26,7 +26,7 @@ from intrathecal.library.records import Library
 from intrathecal.pump import commands as cmd
 from intrathecal.pump.firmware import Firmware
 from intrathecal.pump.persistence import PumpStore, PumpUnreadableError
-from intrathecal.store import programs, refills
+from intrathecal.store import programs
 from intrathecal.store.models import Implant, Patient, Stage
 
 
@@ -79,7 +79,7 @@ def create_pump(
     root: Path, session: Session, implant: Implant, now: datetime, library: Library
 ) -> None:
     """Create, fill and program the pump of ``implant`` as the records say; run it to ``now``."""
-    last = refills.last_refill(session, implant.patient_id)
+    last = programs.last_refill(session, implant.patient_id)
     if last is None or last.implant_id != implant.id:
         raise ValueError("no refill of this implant is recorded")
     version = programs.in_force(session, implant.patient_id)
@@ -113,7 +113,7 @@ def ensure_demo_pumps(session: Session, root: Path, now: datetime, library: Libr
     outcome = DemoPumps()
     for implant in current_implants(session):
         folder = root / implant.serial
-        last = refills.last_refill(session, implant.patient_id)
+        last = programs.last_refill(session, implant.patient_id)
         fill_at = last.performed_at if last is not None and last.implant_id == implant.id else None
         if folder.exists():
             outcome.reused.append(implant.serial)

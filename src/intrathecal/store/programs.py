@@ -88,7 +88,8 @@ def current_implant(session: Session, patient_id: int) -> Implant | None:
     ).scalar_one_or_none()
 
 
-def _last_refill(session: Session, patient_id: int) -> Refill | None:
+def last_refill(session: Session, patient_id: int) -> Refill | None:
+    """The patient's latest refill (refills.py uses this one too)."""
     return session.execute(
         select(Refill)
         .where(Refill.patient_id == patient_id)
@@ -128,7 +129,7 @@ def review_for_patient(
         ).scalar_one_or_none()
         if before is not None:
             doses_24h_ago = json.loads(before.daily_doses_json)
-    refill = _last_refill(session, patient.id)
+    refill = last_refill(session, patient.id)
     context = None
     if refill is not None:
         context = RefillContext(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from intrathecal.clinical.bridge import Bridge, bridge
@@ -23,6 +23,7 @@ from intrathecal.library import default_library
 from intrathecal.store import audit, programs
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Alarm, Patient, ProgramVersion, Refill, Stage
+from intrathecal.store.programs import last_refill  # one query, shared with programs.py
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.units import InputError
@@ -75,15 +76,6 @@ class RefillPlan:
 def whole_seconds(request: RefillRequest) -> RefillRequest:
     """Pump time has whole seconds: a refill time is truncated to the second it falls in."""
     return replace(request, performed_at=request.performed_at.replace(microsecond=0))
-
-
-def last_refill(session: Session, patient_id: int) -> Refill | None:
-    return session.execute(
-        select(Refill)
-        .where(Refill.patient_id == patient_id)
-        .order_by(Refill.performed_at.desc(), Refill.id.desc())
-        .limit(1)
-    ).scalar_one_or_none()
 
 
 def prepare(session: Session, patient: Patient, request: RefillRequest) -> RefillPlan:

@@ -408,7 +408,7 @@ def refill_wizard(
         stocks=stocks,
         plan=None,
         errors=[],
-        last=refills.last_refill(db, patient_id),
+        last=programs.last_refill(db, patient_id),
         versions=programs.history(db, patient_id),
         **refill_pump.context(db, pump, implant, now(request)),
     )
@@ -499,7 +499,7 @@ def _refill_step(
         stocks=stocks_text or _stock_defaults(""),
         plan=plan_payload(prepared) if prepared else None,
         errors=errors,
-        last=refills.last_refill(db, patient_id),
+        last=programs.last_refill(db, patient_id),
         versions=programs.history(db, patient_id),
         **refill_pump.context(db, pump, implant, now(request), prepared),
     )

@@ -270,7 +270,7 @@ def context(
             found,
             implant,
             programs.in_force(session, implant.patient_id),
-            refills.last_refill(session, implant.patient_id),
+            programs.last_refill(session, implant.patient_id),
         )
         gap = clock_gap(found.pump_time_s or clinic_now.timestamp(), clinic_now)
     return {
