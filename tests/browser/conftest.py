@@ -14,11 +14,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -57,6 +59,28 @@ def _free_socket() -> socket.socket:
     return sock
 
 
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its URL."""
+    sock = _free_socket()
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
 @pytest.fixture(scope="session")
 def live_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveClinic]:
     if chromium_path() is None:
@@ -72,22 +96,8 @@ def live_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveClinic
         hard = pump_patient(session, None, "SCEN0002", name="Harriet Hardlimit")
         soft = pump_patient(session, None, "SCEN0003", name="Sofia Softlimit")
         ids = (refill_patient.id, hard.id, soft.id)
-    sock = _free_socket()
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.02)
-    yield LiveClinic(f"http://127.0.0.1:{port}", app.state.sessions, *ids)
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
+    with serving(app) as url:
+        yield LiveClinic(url, app.state.sessions, *ids)
     app.state.engine.dispose()
 
 

@@ -14,14 +14,11 @@ in the pump. The pump is advanced one day before the nurse opens the wizard. By 
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +30,7 @@ from intrathecal.store.seed import ensure_users
 from intrathecal.web.app import create_app
 from intrathecal.web.pump_client_link import ClientLinks
 from intrathecal.web.refill_pump import checksum_of
-from tests.browser.conftest import NOW, VIEWPORT, _free_socket, screenshot, sign_in
+from tests.browser.conftest import NOW, VIEWPORT, screenshot, serving, sign_in
 from tests.store.pump_scenario import morphine_program, pump_patient
 
 
@@ -61,22 +58,8 @@ def pump_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PumpClinic
         links.port = running.port
         with PumpClient("127.0.0.1", running.port, serial) as client:
             client.advance(86_400)
-        sock = _free_socket()
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        )
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                pytest.fail("uvicorn did not start")
-            time.sleep(0.02)
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        yield PumpClinic(url, app.state.sessions, running.port, pid, serial)
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        with serving(app) as url:
+            yield PumpClinic(url, app.state.sessions, running.port, pid, serial)
     app.state.engine.dispose()
 
 
