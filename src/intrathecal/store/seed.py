@@ -25,6 +25,7 @@ from intrathecal.library import default_library
 from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, programs, records, refills, users
 from intrathecal.store.models import (
+    ADVERSE_EVENT_KINDS,
     INDICATIONS,
     AdverseEvent,
     Alarm,
@@ -463,17 +464,7 @@ def _implanted(
             )
         )
     if rng.random() < 0.25:
-        kind = rng.choice(
-            (
-                "infection",
-                "CSF leak",
-                "granuloma",
-                "withdrawal",
-                "overdose",
-                "pocket fill",
-                "device failure",
-            )
-        )
+        kind = rng.choice(tuple(k for k in ADVERSE_EVENT_KINDS if k != "other"))
         session.add(
             AdverseEvent(
                 patient_id=patient.id,
