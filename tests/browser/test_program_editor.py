@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
+from intrathecal.store import programs
 from intrathecal.store.models import ProgramVersion
 from tests.browser.conftest import LiveClinic, screenshot, sign_in
 from tests.store.pump_scenario import morphine_program
@@ -16,13 +16,7 @@ from tests.store.pump_scenario import morphine_program
 
 def versions(live_clinic: LiveClinic, patient_id: int) -> list[ProgramVersion]:
     with live_clinic.sessions() as session:
-        return list(
-            session.execute(
-                select(ProgramVersion)
-                .where(ProgramVersion.patient_id == patient_id)
-                .order_by(ProgramVersion.version)
-            ).scalars()
-        )
+        return programs.history(session, patient_id)
 
 
 def test_hard_limit_disables_saving_and_a_forced_post_is_refused(
