@@ -101,10 +101,8 @@ def serve_cmd(
     """Serve the clinic web app and API (http://HOST:PORT, API docs at /api/v1/docs)."""
     import os
 
-    from intrathecal.store.db import database_url
+    from intrathecal.store.db import database_url, open_database
     from intrathecal.web.serve import serve
-
-    from intrathecal.store.db import open_database
 
     os.environ["DATABASE_URL"] = database_url(database)
     with reported(False):  # a missing audit key is told here, not as a worker's traceback
