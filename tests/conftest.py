@@ -23,6 +23,11 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
+# A fixed audit key for every test database (child processes inherit it), so no test writes a
+# key file into the working folder; tests of the key file itself clear it.
+TEST_AUDIT_KEY = "5e" * 32
+os.environ["ITP_AUDIT_KEY"] = TEST_AUDIT_KEY
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 # Monday 2026-01-05 00:00 UTC: a convenient pump-time origin for hand-worked scenarios.

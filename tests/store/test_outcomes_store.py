@@ -19,7 +19,7 @@ from intrathecal.outcomes import (
     procedure_statistics,
     validate_responses,
 )
-from intrathecal.store import audit
+from intrathecal.store import audit, records
 from intrathecal.store import outcomes as store
 from intrathecal.store.db import open_database
 from intrathecal.store.models import AuditEntry, OutcomeLink, OutcomeResponse, Patient
@@ -46,11 +46,11 @@ def db(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine, sessions = open_database(database_url)
     with sessions.begin() as session:
         for mrn, name in (("T1", "Ann Example"), ("T2", "Bob Example")):
-            session.add(
-                Patient(
-                    mrn=mrn, name=name, birth_date=date(1960, 1, 1), sex="female", created_at=NOW
-                )
+            # Created as the clinic does, with their audit entry (verify accounts for them).
+            row = Patient(
+                mrn=mrn, name=name, birth_date=date(1960, 1, 1), sex="female", created_at=NOW
             )
+            records.add(session, row, "nurse", NOW, "patient.create")
     yield sessions
     engine.dispose()
 
@@ -108,7 +108,8 @@ def test_out_of_range_answer_names_the_item_and_stores_nothing_of_the_visit(
         assert [e.field for e in caught.value.errors] == ["answers.nrs-pain.pain"]
         assert "11 is out of range; allowed 0 to 10" in caught.value.errors[0].message
         assert count(session, OutcomeResponse) == 0
-        assert session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 0
+        # Only the two patients' creation: nothing of the refused visit.
+        assert session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == 2
 
 
 def test_every_bad_item_is_named_at_once(db: sessionmaker[Session]) -> None:

@@ -17,7 +17,10 @@ from intrathecal.cli.output import EXIT_BAD_INPUT, emit, reported
 from intrathecal.units import InputError
 
 app = typer.Typer(help="The clinic web app and its database.", no_args_is_help=True)
-audit_app = typer.Typer(help="The clinic's hash-chained audit log.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="The clinic's audit log, chained with a key kept outside the database.",
+    no_args_is_help=True,
+)
 
 DatabaseOpt = Annotated[
     str | None,
@@ -28,12 +31,26 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 @app.command("migrate")
 def migrate_cmd(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
-    """Create the database or bring its schema up to date."""
+    """Create the database or bring its schema up to date; make the audit key if absent."""
     from intrathecal.store.db import database_url, open_database
 
     url = database_url(database)
-    open_database(url)[0].dispose()
-    emit(as_json, {"database": _safe(url)}, f"database up to date: {_safe(url)}")
+    with reported(as_json):
+        open_database(url)[0].dispose()
+    key = _key_source(url)
+    emit(
+        as_json,
+        {"database": _safe(url), "audit_key": key},
+        f"database up to date: {_safe(url)}\naudit key: {key} (back it up with the database)",
+    )
+
+
+def _key_source(url: str) -> str:
+    """Where the audit key comes from (never the key itself)."""
+    from intrathecal.store import audit_key
+
+    found = audit_key.load(url, create=False)
+    return found.source if found else "none"
 
 
 @app.command("seed")
@@ -84,10 +101,12 @@ def serve_cmd(
     """Serve the clinic web app and API (http://HOST:PORT, API docs at /api/v1/docs)."""
     import os
 
-    from intrathecal.store.db import database_url
+    from intrathecal.store.db import database_url, open_database
     from intrathecal.web.serve import serve
 
     os.environ["DATABASE_URL"] = database_url(database)
+    with reported(False):  # a missing audit key is told here, not as a worker's traceback
+        open_database(os.environ["DATABASE_URL"])[0].dispose()
     typer.echo(f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs)")
     serve(host, port, workers)
 
@@ -141,9 +160,11 @@ def run_cmd(
 
     import uvicorn
 
-    from intrathecal.store.db import database_url
+    from intrathecal.store.db import database_url, open_database
 
     with reported(False):
+        # Migrates, and makes the audit key on first start (or says why it cannot).
+        open_database(database_url(database))[0].dispose()
         if not pumps.is_dir():
             raise InputError("--pumps", f"{pumps} is not a directory; run `itp clinic pumps`")
         if not 0 < speed <= 1e6:
@@ -219,17 +240,22 @@ def pump_server(state: Path, port: int, speed: float) -> Iterator[subprocess.Pop
 
 @audit_app.command("verify")
 def verify_cmd(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
-    """Recompute the audit chain; exit code 1 if any entry was changed, removed or reordered."""
+    """Recompute the audit chain with the key; exit code 1 if any entry was changed, removed,
+    reordered or malformed, the head wound back, or records stored without their entries."""
     from intrathecal.store import audit
     from intrathecal.store.db import database_url, open_database
 
-    engine, sessions = open_database(database_url(database))
-    with sessions() as session:
-        result = audit.verify(session)
-    engine.dispose()
+    with reported(as_json):
+        engine, sessions = open_database(database_url(database))
+    try:
+        with sessions() as session:
+            result = audit.verify(session)
+    finally:
+        engine.dispose()
     payload = {
         "intact": result.ok,
         "entries": result.entries,
+        "legacy_entries": result.legacy,
         "first_bad_seq": result.first_bad_seq,
         "message": result.problem,
     }

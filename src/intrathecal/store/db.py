@@ -12,8 +12,11 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from intrathecal.store import audit, audit_key
+from intrathecal.units import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 READ_ONLY = "intrathecal_read_only"  # execution option and session.info key
@@ -79,16 +82,21 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
-    """Apply every migration not yet applied (creates the database on first run)."""
+def migrate(engine: Engine, audit_key: bytes | None = None) -> None:
+    """Apply every migration not yet applied (creates the database on first run). The audit
+    key seals an existing unkeyed audit chain (migration 0006)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["audit_key"] = audit_key
         command.upgrade(config, "head")
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    factory = sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, audit_key: bytes | None = None) -> sessionmaker[Session]:
+    # Every session carries the key its audit entries are chained with (store.audit).
+    factory = sessionmaker(
+        engine, expire_on_commit=False, info={audit.KEY: audit_key} if audit_key else None
+    )
 
     @event.listens_for(factory, "before_flush")
     def _refuse_writes(session: Session, *_: Any) -> None:
@@ -106,7 +114,43 @@ def begin_read_only(session: Session) -> None:
 
 
 def open_database(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:
-    """Engine and session factory for ``url`` (or the default), schema brought up to date."""
-    engine = make_engine(database_url(url))
-    migrate(engine)
-    return engine, session_factory(engine)
+    """Engine and session factory for ``url`` (or the default), schema brought up to date, with
+    the audit key (made on first use, see ``store.audit_key``)."""
+    url = database_url(url)
+    engine = make_engine(url)
+    try:
+        key = open_audit_key(engine, url)
+        migrate(engine, key)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine, session_factory(engine, key)
+
+
+def open_audit_key(engine: Engine, url: str) -> bytes:
+    """The key of ``url``'s audit chain. An absent key file is created, unless the database
+    already holds a keyed chain: a new key could not verify it, so the old one must be restored."""
+    found = audit_key.load(url, create=False)
+    if found is None:
+        if _has_keyed_chain(engine):
+            path = audit_key.key_path(url)
+            raise InputError(
+                audit_key.ENV_FILE,
+                f"the audit key {path} is missing, and this database's audit chain was made "
+                "with it: restore the key from the backup taken with the database (or set "
+                f"{audit_key.ENV_KEY}); a new key could not verify the chain",
+            )
+        found = audit_key.load(url, create=True)
+        assert found is not None
+    return found.secret
+
+
+def _has_keyed_chain(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        schema = inspect(connection)
+        if not schema.has_table("audit_head"):
+            return False
+        if "mac" not in {c["name"] for c in schema.get_columns("audit_head")}:
+            return False
+        sealed = text("SELECT 1 FROM audit_head WHERE mac IS NOT NULL")
+        return connection.execute(sealed).first() is not None

@@ -333,7 +333,8 @@ class AdverseEvent(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained: hash = sha256(previous hash + canonical JSON of the entry)."""
+    """Append-only, chained: hash = HMAC-SHA256(key, previous hash + canonical JSON of the entry)
+    (plain SHA-256 up to the head's ``legacy_seq``). The database refuses UPDATE and DELETE."""
 
     __tablename__ = "audit_entries"
 
@@ -349,13 +350,18 @@ class AuditEntry(Base):
 
 class AuditHead(Base):
     """The chain's last entry. Locked (SELECT ... FOR UPDATE) by each writer so the chain never
-    forks when two transactions append at once."""
+    forks when two transactions append at once. ``mac`` seals (seq, hash, legacy_seq) with the
+    audit key, so a head wound back or moved onto a cut-off tail is found; the database lets its
+    seq only move forward."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    # Entries up to here were chained with unkeyed SHA-256 before migration 0006.
+    legacy_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    mac: Mapped[str | None] = mapped_column(String(64))
 
 
 # --- outcomes registry (issue 6) ---------------------------------------------------------------

@@ -525,7 +525,7 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
     refill_rows: list[dict[str, Any]] = []
     start_implant = (session.execute(select(func.max(Implant.id))).scalar() or 0) + 1
     start_version = (session.execute(select(func.max(ProgramVersion.id))).scalar() or 0) + 1
-    inserted = {"patients": 0, "refills": 0}
+    inserted = {"patients": 0, "program_versions": 0, "refills": 0}
 
     def flush() -> None:
         for model, rows in (
@@ -641,6 +641,7 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
                 }
             )
         inserted["patients"] += 1
+        inserted["program_versions"] += 1  # the audit log accounts for every version stored
         inserted["refills"] += per_patient
         if len(refill_rows) >= batch:
             flush()

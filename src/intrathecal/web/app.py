@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from intrathecal.outcomes import InvalidOutcomesError
+from intrathecal.store.audit import AuditBrokenError
 from intrathecal.store.db import open_database
 from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
@@ -169,6 +170,14 @@ def _handlers(app: FastAPI) -> None:
         if not _is_api(request):
             return _error_page(request, 403, "Not allowed", f"Not allowed: {exc}.")
         return _errors(403, [{"field": "role", "message": str(exc)}])
+
+    @app.exception_handler(AuditBrokenError)
+    async def audit_broken(request: Request, exc: AuditBrokenError) -> Response:
+        # Nothing is read or changed while the audit log cannot record it (issue 10, item 8).
+        message = f"{exc}; nothing can be recorded until an administrator runs itp audit verify"
+        if not _is_api(request):
+            return _error_page(request, 503, "Audit log broken", message)
+        return _errors(503, [{"field": "audit", "message": message}])
 
     @app.exception_handler(CsrfError)
     async def csrf(_: Request, __: CsrfError) -> Response:

@@ -33,6 +33,7 @@ from intrathecal.units import InputError
 from intrathecal.web import outcomes as views
 from intrathecal.web.deps import Actor, get_db, now, require
 from intrathecal.web.pages import refills_of, render
+from intrathecal.web.read_audit import audit_read
 
 router = APIRouter(include_in_schema=False)
 From = Query("", alias="from", description="first baseline date of the period, YYYY-MM-DD")
@@ -102,6 +103,7 @@ def entry_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("outcomes.write")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
+    audit_read(request, actor, patient_id, "outcomes entry")
     patient = records.require_patient(db, patient_id)
     rows = store.patient_rows(db, patient_id)
     procedure = procedure or (store.procedures_of(rows) or [views.CARD_PROCEDURE])[0]
@@ -300,10 +302,12 @@ def _patient_submit(
 @router.get("/patients/{patient_id}/outcomes/trend.svg")
 def trend_chart(
     patient_id: int,
+    request: Request,
     procedure: str = "intrathecal-pump",
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
+    audit_read(request, actor, patient_id, "outcomes trend chart", procedure=procedure)
     records.require_patient(db, patient_id)
     return Response(views.trend_svg(db, patient_id, procedure), media_type="image/svg+xml")
 

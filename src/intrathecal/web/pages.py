@@ -38,6 +38,7 @@ from intrathecal.web import outcomes, pump_views, refill_pump
 from intrathecal.web.api.routes import plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.read_audit import audit_read, audit_search
 
 router = APIRouter(include_in_schema=False)
 # Rows per worklist on the dashboard (most urgent first; each card says how many there are and
@@ -148,6 +149,7 @@ def patient_list(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
+    audit_search(request, actor, "patient list", q=q, offset=offset)
     query = select(Patient)
     if q:
         query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
@@ -230,9 +232,11 @@ def chart_page(
 @read_only
 def reservoir_chart(
     patient_id: int,
+    request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
+    audit_read(request, actor, patient_id, "reservoir chart")
     rows = refills_of(db, patient_id)
     fills = [(r.performed_at, r.fill_ml) for r in rows]
     expected = [(r.performed_at, r.expected_residual_ml or 0.0) for r in rows[1:]]
@@ -248,8 +252,9 @@ def doses_chart(
     patient_id: int,
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
+    audit_read(request, actor, patient_id, "doses chart")
     series: dict[str, list[Any]] = {}
     for version in programs.history(db, patient_id):
         for drug, dose in json.loads(version.daily_doses_json).items():
@@ -280,6 +285,7 @@ def program_editor(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
+    audit_read(request, actor, patient_id, "program editor")
     patient = records.require_patient(db, patient_id)
     current = programs.latest(db, patient_id)
     return render(
@@ -386,6 +392,7 @@ def refill_wizard(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
+    audit_read(request, actor, patient_id, "refill wizard and pump interrogation")
     patient = records.require_patient(db, patient_id)
     implant = programs.current_implant(db, patient_id)
     latest = programs.latest(db, patient_id)

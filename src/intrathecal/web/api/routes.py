@@ -36,6 +36,7 @@ from intrathecal.therapy.summary import summarize
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.read_audit import audit_read, audit_search
 
 router = APIRouter(prefix="/api/v1")
 MAX_PAGE = 200
@@ -175,13 +176,15 @@ def get_calendar(
 @router.get("/patients", tags=["patients"])
 @read_only
 def list_patients(
+    request: Request,
     q: str = "",
     stage: str = "",
     limit: int = Limit,
     offset: int = Offset,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
+    audit_search(request, actor, "patients", q=q, stage=stage, offset=offset)
     query = select(Patient)
     if q:
         query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
@@ -402,9 +405,11 @@ def acknowledgements(actor: Actor, body: schemas.ReviewBody) -> tuple[Acknowledg
 @read_only
 def list_programs(
     patient_id: int,
+    request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
+    audit_read(request, actor, patient_id, "program versions")
     _patient(db, patient_id)
     rows = programs.history(db, patient_id)
     current = programs.in_force(db, patient_id)
@@ -527,11 +532,13 @@ def plan_payload(prepared: refills.RefillPlan) -> dict[str, Any]:
 @read_only
 def list_refills(
     patient_id: int,
+    request: Request,
     limit: int = Limit,
     offset: int = Offset,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
+    audit_read(request, actor, patient_id, "refills", offset=offset)
     _patient(db, patient_id)
     base = select(Refill).where(Refill.patient_id == patient_id)
     total = db.execute(select(func.count()).select_from(base.subquery())).scalar_one()
@@ -573,9 +580,11 @@ def save_refill(
 def get_refill(
     patient_id: int,
     refill_id: int,
+    request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
+    audit_read(request, actor, patient_id, "refill", refill=refill_id)
     return {"ok": True, "refill": serialize.refill(refills.require(db, patient_id, refill_id))}
 
 

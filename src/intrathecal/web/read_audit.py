@@ -1,0 +1,38 @@
+"""Every read of patient data goes on the audit log (issue 10, item 7): chart, lists, charts,
+editor and wizard pages, exports. One entry a request, in its own short write transaction,
+committed before the data is read, so the read is on record even if showing it fails, and a
+route whose session only reads (``read_only``) still takes no write lock for its own work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+
+from intrathecal.store import audit, records
+from intrathecal.web.deps import Actor, now
+
+CHART_READ = "chart.read"
+SEARCH = "patients.search"
+
+
+def audit_read(request: Request, actor: Actor, patient_id: int, what: str, **detail: Any) -> None:
+    """``actor`` reads ``what`` of the patient's record; a patient that does not exist is a 404
+    (NotFoundError) and writes nothing. Call it first in the handler, before its own queries."""
+    with request.app.state.sessions.begin() as session:
+        records.require_patient(session, patient_id)
+        audit.record(
+            session,
+            now(request),
+            actor.name,
+            CHART_READ,
+            f"patient:{patient_id}",
+            {"read": what, **detail},
+        )
+
+
+def audit_search(request: Request, actor: Actor, what: str, **detail: Any) -> None:
+    """``actor`` lists or searches patients (the query is kept, the rows shown are not)."""
+    with request.app.state.sessions.begin() as session:
+        at = now(request)
+        audit.record(session, at, actor.name, SEARCH, "patients", {"read": what, **detail})
