@@ -323,9 +323,7 @@ def parse_restriction(
     restriction = Restriction(
         drug=drug if drug is not None else entry.string("drug"),
         device=None,
-        bolus_modes=frozenset(
-            _enum(BolusMode, m, entry.child_path("bolus_modes")) for m in modes
-        ),
+        bolus_modes=frozenset(_enum(BolusMode, m, entry.child_path("bolus_modes")) for m in modes),
         strictness=_strictness(entry),
         rule=sourced_entry(entry, sources, text),
     )
