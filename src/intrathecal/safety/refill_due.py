@@ -69,10 +69,7 @@ def refill_due(
     dead = program.device.non_retrievable_ml
     empty_at = delivery.time_at_volume(filled_at_s, filled_ml - (dead.value if dead else 0.0))
     stability_days, stability_drug = min(
-        (
-            _stability_days(i.drug, naive_pump, _alone(program, i.concentration_mcg_per_ml)),
-            i.drug.key,
-        )
+        (_stability_days(i.drug, naive_pump, _alone(program, i)), i.drug.key)
         for i in program.ingredients
     )
     stability_until = filled_at_s + stability_days * SECONDS_PER_DAY
