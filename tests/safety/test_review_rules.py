@@ -320,3 +320,16 @@ def test_history_out_of_order_or_after_now_is_refused() -> None:
     shuffled = (DoseRecord(MONDAY, {}), DoseRecord(MONDAY - DAY, {}))
     with pytest.raises(InputError, match="oldest first"):
         review(ReviewInput(old, old, history=shuffled, now_s=MONDAY + DAY))
+
+
+# --- 8. library corrections used by the review -------------------------------------------------
+
+
+def test_refill_due_ziconotide_undiluted_84_days_diluted_40() -> None:
+    from intrathecal.safety.refill_due import refill_due
+
+    # 1.2 mcg/day at 25 mcg/mL is 0.048 mL/day: 20 mL lasts > 84 days, so stability limits.
+    undiluted = refill_due(prog({"ziconotide": "25 mcg/mL"}, "1.2 mcg/day"), 20.0, MONDAY)
+    assert undiluted.stability_until_s - MONDAY == 84 * DAY
+    diluted = refill_due(prog({"ziconotide": "20 mcg/mL"}, "1.2 mcg/day"), 20.0, MONDAY)
+    assert diluted.stability_until_s - MONDAY == 40 * DAY
