@@ -333,3 +333,14 @@ def test_refill_due_ziconotide_undiluted_84_days_diluted_40() -> None:
     assert undiluted.stability_until_s - MONDAY == 84 * DAY
     diluted = refill_due(prog({"ziconotide": "20 mcg/mL"}, "1.2 mcg/day"), 20.0, MONDAY)
     assert diluted.stability_until_s - MONDAY == 40 * DAY
+
+
+def test_bridge_planned_cannot_relax_the_transient_on_a_pump_without_bridge_boluses() -> None:
+    # Fixed-rate pump at 1 mL/day: 25 mg/mL (25 mg/day, capped by nothing here) -> 10 mg/mL.
+    # Old solution at 1 mL/day is 25 mg/day for (0.2 + 0.19) / 1 x 24 = 9.4 h: above 20 hard.
+    old = prog({"morphine": "25 mg/mL"}, "25 mg/day", "fixed-rate-20")
+    new = prog({"morphine": "10 mg/mL"}, "10 mg/day", "fixed-rate-20")
+    result = review(ReviewInput(new, old, bridge_planned=True))
+    assert found(result, "BRIDGE_NOT_AVAILABLE") == [Severity.INFO]
+    assert found(result, "TRANSIENT_DAILY_DOSE_ABOVE_HARD") == [Severity.HARD]
+    assert "9.4 h" in message(result, "TRANSIENT_DAILY_DOSE_ABOVE_HARD")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from intrathecal.library.records import Source, Sourced
+from intrathecal.library.records import BolusMode, Source, Sourced
 from intrathecal.safety.change import change_findings, interval_findings
 from intrathecal.safety.comparison import ComparisonRow, compare
 from intrathecal.safety.history import DAY_S, WEEK_S, DoseRecord, DoseTimeline, timeline
@@ -282,7 +282,19 @@ def check_transient(review: ReviewInput) -> list[Finding]:
     t = transient(old, new)
     if t is None:
         return []
-    if review.bridge_planned:
+    bridgeable = BolusMode.BRIDGE in new.device.bolus_modes
+    notes: list[Finding] = []
+    if review.bridge_planned and not bridgeable:
+        # A planned bridge cannot relax the transient on a pump that cannot give one.
+        notes.append(
+            Finding(
+                Severity.INFO,
+                "BRIDGE_NOT_AVAILABLE",
+                "bridge_planned",
+                f"a {new.device.name} cannot give a bridge bolus; the transient is checked",
+            )
+        )
+    elif review.bridge_planned:
         return [
             Finding(
                 Severity.INFO,
@@ -328,8 +340,8 @@ def check_transient(review: ReviewInput) -> list[Finding]:
             )
         )
     broken = any(f.severity is not Severity.INFO for f in findings)
-    main = without_bridge_finding(old, new, t, broken)
-    return [*findings, *([main] if main else [])]
+    main = without_bridge_finding(old, new, t, broken, bridgeable)
+    return [*notes, *findings, *([main] if main else [])]
 
 
 def check_alarm(review: ReviewInput) -> list[Finding]:

@@ -70,14 +70,18 @@ def transient_text(old: Program, new: Program, t: Transient) -> str:
 
 
 def without_bridge_finding(
-    old: Program, new: Program, t: Transient, limits_broken: bool
+    old: Program, new: Program, t: Transient, limits_broken: bool, bridgeable: bool = True
 ) -> Finding | None:
     """The soft finding for an unbridged change: always for a drug switch (a drug removed and
     another added: the new one is late), otherwise only when the transient breaks no limit."""
     old_keys = {i.drug.key for i in old.ingredients}
     new_keys = {i.drug.key for i in new.ingredients}
     text = transient_text(old, new, t)
-    advice = "; plan a bridge bolus (itp bridge) or acknowledge"
+    advice = (
+        "; plan a bridge bolus (itp bridge) or acknowledge"
+        if bridgeable
+        else "; this pump cannot give a bridge bolus: acknowledge the delay"
+    )
     if old_keys - new_keys and new_keys - old_keys:
         return Finding(
             Severity.SOFT, "DRUG_SWITCH_WITHOUT_BRIDGE", "drugs", f"drug switch: {text}{advice}"
