@@ -344,3 +344,12 @@ def test_bridge_planned_cannot_relax_the_transient_on_a_pump_without_bridge_bolu
     assert found(result, "BRIDGE_NOT_AVAILABLE") == [Severity.INFO]
     assert found(result, "TRANSIENT_DAILY_DOSE_ABOVE_HARD") == [Severity.HARD]
     assert "9.4 h" in message(result, "TRANSIENT_DAILY_DOSE_ABOVE_HARD")
+
+
+def test_the_24h_ago_point_is_not_an_increase_event() -> None:
+    # The clinic's single "dose 24 h ago" point is a dose in force, not a rise: no interval
+    # finding for a ziconotide step of +0.4 mcg/day.
+    old = prog({"ziconotide": "25 mcg/mL"}, "2.4 mcg/day")
+    new = prog({"ziconotide": "25 mcg/mL"}, "2.8 mcg/day")
+    result = review(ReviewInput(new, old, doses_24h_ago_mcg_per_day={"ziconotide": 2.4}))
+    assert not [f for f in result.findings if "INTERVAL" in f.code]

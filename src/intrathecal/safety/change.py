@@ -188,9 +188,9 @@ def interval_findings(
                     severity,
                     f"DOSE_INCREASE_INTERVAL_BELOW_{severity.name}",
                     field,
-                    f"{drug.key} rises again {since_last_increase_s / 3600:.1f} h after its last "
-                    f"increase; the {severity.value} minimum interval between increases is "
-                    f"{limit.value / 3600:g} h ({limit.provenance})",
+                    f"{drug.key} rises again {since_last_increase_s / 3600:.1f} h after its "
+                    f"last increase (or start); the {severity.value} minimum interval between "
+                    f"increases is {limit.value / 3600:g} h ({limit.provenance})",
                     "PCA-M3",
                 )
             ]

@@ -31,6 +31,8 @@ class DoseTimeline:
     records: tuple[DoseRecord, ...]
     now_s: float
     current_mcg_per_day: dict[str, float]
+    # The versions actually given (not the single 24 h-ago point): where increases are seen.
+    versions: tuple[DoseRecord, ...] = ()
 
     def dose_at(self, drug: str, at_s: float) -> float | None:
         """Dose in force at ``at_s``; None when no record is that old (unknown)."""
@@ -58,9 +60,10 @@ class DoseTimeline:
         return min(positive) if positive else None
 
     def last_increase_s(self, drug: str) -> float | None:
-        """When the dose of ``drug`` last rose (a start counts), from the records."""
+        """When the dose of ``drug`` last rose, from the versions given; the first version that
+        holds the drug counts as its start (conservative: earlier doses are not known)."""
         last, previous = None, 0.0
-        for record in self.records:
+        for record in self.versions:
             dose = record.doses_mcg_per_day.get(drug, 0.0)
             if dose > previous * (1 + 1e-9):
                 last = record.at_s
@@ -109,4 +112,4 @@ def timeline(
         point = DoseRecord(at, dict(dose_24h_ago_mcg_per_day))
         records.append(point)
         records.sort(key=lambda r: r.at_s)
-    return DoseTimeline(tuple(records), now_s, dict(current_mcg_per_day)), notes
+    return DoseTimeline(tuple(records), now_s, dict(current_mcg_per_day), tuple(history)), notes
