@@ -101,7 +101,10 @@ def test_review_needs_acknowledgement_then_allows() -> None:
     payload = json.loads(blocked.stdout)
     assert payload["allowed"] is False
     assert "DRUG_STOPPED" in payload["unacknowledged"]
-    acked = json_of("review", EXAMPLE, NEW, "--ack", "DRUG_STOPPED:Dr A:bupivacaine not tolerated")
+    # With the bridge bolus planned the concentration change leaves only DRUG_STOPPED.
+    acked = json_of(
+        "review", EXAMPLE, NEW, "--bridge-planned", "--ack", "DRUG_STOPPED:Dr A:not tolerated"
+    )
     assert acked["allowed"] is True
     row = next(r for r in acked["comparison"] if r["setting"] == "morphine daily dose")
     assert (row["old"], row["new"]) == ("2.86667 mg/day", "3 mg/day")

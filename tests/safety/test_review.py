@@ -38,7 +38,9 @@ def codes(result: object) -> set[str]:
 
 
 def test_morphine_alone_at_an_ordinary_dose_is_allowed() -> None:
-    result = review(ReviewInput(prog({"morphine": "10 mg/mL"}, "2 mg/day")))
+    # 2 mg/day is inside the opioid-tolerant starting range 1-10 mg/day (Infumorph label).
+    new = prog({"morphine": "10 mg/mL"}, "2 mg/day")
+    result = review(ReviewInput(new, opioid_tolerant=True))
     assert result.allowed, [f.message for f in result.findings]
 
 
@@ -59,7 +61,8 @@ def test_opca_14_hard_limit_blocks_even_with_acknowledgement() -> None:
 
 def test_opca_15_soft_limit_needs_acknowledgement_with_who_and_why() -> None:
     # Hydromorphone with bupivacaine: unapproved drugs and an unapproved admixture (soft).
-    new = prog({"hydromorphone": "2 mg/mL", "bupivacaine": "5 mg/mL"}, "0.5 mg/day")
+    # 0.1 mg/day: inside hydromorphone's starting range (0.01-0.15 mg/day), so only the two.
+    new = prog({"hydromorphone": "2 mg/mL", "bupivacaine": "5 mg/mL"}, "0.1 mg/day")
     result = review(ReviewInput(new))
     assert {"DRUG_UNAPPROVED", "ADMIXTURE_UNAPPROVED"} <= codes(result)
     assert not result.allowed

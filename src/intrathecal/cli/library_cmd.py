@@ -9,7 +9,7 @@ import typer
 from intrathecal.cli.output import emit, reported
 from intrathecal.library import default_library
 from intrathecal.library.parse import DEVICE_FIELDS
-from intrathecal.library.records import Bounds, ChangeBounds, Sourced
+from intrathecal.library.records import Bounds, ChangeBounds, Restriction, Sourced
 from intrathecal.therapy.summary import device_value_text
 from intrathecal.units import format_concentration, format_dose_rate, format_mass
 
@@ -42,9 +42,16 @@ def _bounds(bounds: Bounds, fmt: Any) -> dict[str, Any]:
 
 
 def _change(change: ChangeBounds) -> dict[str, Any]:
+    return {name: _sourced(getattr(change, name)) for name in change.__dataclass_fields__}
+
+
+def _restriction(restriction: Restriction) -> dict[str, Any]:
     return {
-        name: _sourced(getattr(change, name))
-        for name in ("per_step_soft", "per_step_hard", "per_day_soft", "per_day_hard")
+        "drug": restriction.drug,
+        "device": restriction.device,
+        "bolus_modes": sorted(m.value for m in restriction.bolus_modes),
+        "strictness": restriction.strictness.value,
+        "quote": _sourced(restriction.rule),
     }
 
 
@@ -86,6 +93,30 @@ def drugs(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
                 "bolus_dose_mcg": _bounds(drug.bolus_dose_mcg, mass),
                 "change": _change(drug.change),
                 "change_profiles": {n: _change(c) for n, c in drug.change_profiles.items()},
+                "starting_mcg_per_day": {
+                    name: _sourced(getattr(drug, name))
+                    for name in (
+                        "starting_daily_dose_low_mcg_per_day",
+                        "starting_daily_dose_high_mcg_per_day",
+                        "starting_tolerant_low_mcg_per_day",
+                        "starting_tolerant_high_mcg_per_day",
+                        "starting_daily_dose_hard_max_mcg_per_day",
+                    )
+                },
+                "stability_undiluted_days": _sourced(drug.stability_undiluted_days),
+                "undiluted_concentrations_mcg_per_ml": list(
+                    drug.undiluted_concentrations_mcg_per_ml
+                ),
+                "it_morphine_equivalent": _sourced(drug.it_morphine_equivalent),
+                "labelled_devices": (
+                    {
+                        **(_sourced(drug.labelled_devices.devices) or {}),
+                        "strictness": drug.labelled_devices.strictness.value,
+                    }
+                    if drug.labelled_devices
+                    else None
+                ),
+                "restrictions": [_restriction(r) for r in drug.restrictions],
             }
             hard_c = drug.concentration_mcg_per_ml.hard_max
             hard_d = drug.daily_dose_mcg_per_day.hard_max
@@ -125,5 +156,6 @@ def devices(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")]
                 "kind": device.kind.value,
                 "bolus_modes": sorted(m.value for m in device.bolus_modes),
                 "values": values,
+                "restrictions": [_restriction(r) for r in device.restrictions],
             }
         emit(as_json, payload, "\n".join(lines))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,11 +20,13 @@ from intrathecal.cli.output import (
 )
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
+from intrathecal.library.parse import load_toml
 from intrathecal.library.records import Library
 from intrathecal.safety.protocol import parse_protocol
 from intrathecal.safety.review import (
     SAFE_ALARM_ML,
     Acknowledgement,
+    DoseRecord,
     RefillContext,
     ReviewInput,
     review,
@@ -30,7 +34,8 @@ from intrathecal.safety.review import (
 from intrathecal.therapy.findings import Finding
 from intrathecal.therapy.parse import parse_program
 from intrathecal.therapy.program import Program
-from intrathecal.units import InputError
+from intrathecal.therapy.summary import summarize
+from intrathecal.units import InputError, Kind, parse_non_negative
 
 
 def findings_json(findings: Iterable[Finding]) -> list[dict[str, str]]:
@@ -64,6 +69,55 @@ def _program(path: Path, library: Library, field: str) -> Program:
     return parse_program(text, library, name=path.stem, check_limits=False)
 
 
+def _instant(value: object, field: str) -> float:
+    """An ISO 8601 time with its zone, as text or a TOML date-time."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise InputError(field, "has no UTC offset; write e.g. 2026-01-05T10:00:00Z")
+        return value.timestamp()
+    if not isinstance(value, str):
+        raise InputError(field, f"expected a time like 2026-01-05T10:00:00Z, got {value!r}")
+    return parse_instant(value, field)
+
+
+def parse_history(path: Path, library: Library) -> tuple[DoseRecord, ...]:
+    """``--history FILE``: earlier versions, oldest first, each ``at`` (with its zone) and either
+    ``program`` (a program file, relative to the history file) or ``doses`` (drug = dose)."""
+    root = load_toml(read_text(path, "--history"), path.name)
+    records = []
+    for entry in root.tables("version"):
+        at = _instant(entry.required("at"), entry.child_path("at"))
+        if entry.has("program") == entry.has("doses"):
+            raise InputError(entry.path, "give either program = FILE or doses = { drug = dose }")
+        if entry.has("program"):
+            name = entry.string("program")
+            program = _program(path.parent / name, library, entry.child_path("program"))
+            doses = summarize(program).doses_mcg_per_day
+        else:
+            table = entry.table("doses")
+            doses = {}
+            names = table.keys()
+            for drug in names:
+                if drug not in library.drugs:
+                    known = ", ".join(sorted(library.drugs))
+                    raise InputError(
+                        table.child_path(drug), f"unknown drug {drug!r}; the library knows: {known}"
+                    )
+                doses[drug] = parse_non_negative(
+                    table.required(drug), table.child_path(drug), Kind.DOSE_RATE
+                )
+            table.finish()
+        entry.finish()
+        records.append(DoseRecord(at, doses))
+    root.finish()
+    if not records:
+        raise InputError("--history", "has no [[version]] entries")
+    for index in range(1, len(records)):
+        if records[index].at_s < records[index - 1].at_s:
+            raise InputError(f"version[{index}].at", "versions must be oldest first")
+    return tuple(records)
+
+
 def review_cmd(
     programs: Annotated[
         list[Path], typer.Argument(metavar="[OLD.toml] NEW.toml", help="One or two programs.")
@@ -82,6 +136,26 @@ def review_cmd(
     ] = None,
     profile: Annotated[
         str | None, typer.Option("--profile", help="Change profile, e.g. baclofen 'spinal'.")
+    ] = None,
+    opioid_tolerant: Annotated[
+        bool | None,
+        typer.Option(
+            "--opioid-tolerant/--opioid-naive",
+            help="Patient's opioid status (selects the starting range; default: not stated, "
+            "the opioid-naive range is used).",
+        ),
+    ] = None,
+    bridge_planned: Annotated[
+        bool,
+        typer.Option("--bridge-planned", help="A bridge bolus is planned for this change."),
+    ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When the new program takes effect, ISO 8601 with zone."),
+    ] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option("--history", help="Earlier versions with their times (TOML)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -110,8 +184,22 @@ def review_cmd(
         elif next_refill is not None:
             raise InputError("--next-refill", "needs --filled and --filled-at")
         acknowledgements = [parse_ack(a) for a in ack or []]
+        records = parse_history(history, library) if history is not None else ()
+        now_s = parse_instant(at, "--at") if at is not None else None
+        if now_s is not None and not math.isfinite(now_s):
+            raise InputError("--at", "is not a finite time")
         result = review(
-            ReviewInput(new, old, profile, refill=refill, min_alarm_ml=min_alarm),
+            ReviewInput(
+                new,
+                old,
+                profile,
+                refill=refill,
+                min_alarm_ml=min_alarm,
+                opioid_tolerant=opioid_tolerant,
+                bridge_planned=bridge_planned,
+                history=records,
+                now_s=now_s,
+            ),
             acknowledgements,
         )
         payload: dict[str, Any] = {
@@ -126,6 +214,12 @@ def review_cmd(
                 for r in result.comparison
             ],
             "protocol": protocol_name,
+            "opioid_tolerant": opioid_tolerant,
+            "bridge_planned": bridge_planned,
+            "at": iso(now_s) if now_s is not None else None,
+            "history": [
+                {"at": iso(r.at_s), "doses_mcg_per_day": r.doses_mcg_per_day} for r in records
+            ],
             "refill": (
                 {
                     "filled_ml": refill.filled_ml,

@@ -10,7 +10,8 @@ Sources (shared/reference/domain-facts.md):
   specialists, most common answer); oral:IV = 3:1 (European practice); so oral 300 : IV 100 :
   epidural 10 : IT 1 (the combined chain is derived). Published oral:IT ratios range 12:1 to
   300:1: be conservative.
-- Between intrathecal opioids: IT morphine 6 mg/day ~ IT hydromorphone 1 mg/day (one clinical
+- Between intrathecal opioids: the library's IT morphine equivalents (drugs.toml,
+  ``it_morphine_equivalent``): IT morphine 6 mg/day ~ IT hydromorphone 1 mg/day (one clinical
   chapter, partly verified).
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from intrathecal.library import default_library
 from intrathecal.units import InputError
 
 BACLOFEN_LONG_EFFECT_HOURS = 8.0
@@ -45,15 +47,16 @@ ROUTE_SOURCES = (
     "oral:IV 3:1 - empendium table 031_8643 (verified); the oral 300 : IT 1 chain is derived",
     "published oral:IT ratios range from 12:1 to 300:1 (PMID 15055516): start low",
 )
-# Intrathecal opioid to intrathecal morphine (mg morphine per mg of the drug).
-IT_MORPHINE_EQUIVALENTS: dict[str, tuple[float, str, bool]] = {
-    "morphine": (1.0, "identity", True),
-    "hydromorphone": (
-        6.0,
-        "IT morphine 6 mg/day ~ IT hydromorphone 1 mg/day (aneskey chapter, partly verified)",
-        False,
-    ),
-}
+
+
+def it_morphine_equivalents() -> dict[str, tuple[float, str, bool]]:
+    """mg of IT morphine per mg of each intrathecal opioid, with note and verified flag. The
+    ratios live in the library (one home, shared with the review's opioid-switch check)."""
+    return {
+        key: (ratio.value, ratio.note, ratio.verified)
+        for key, drug in default_library().drugs.items()
+        if (ratio := drug.it_morphine_equivalent) is not None
+    }
 
 
 @dataclass(frozen=True)
@@ -133,12 +136,13 @@ def intrathecal_opioid(dose_mcg_per_day: float, source: str, target: str) -> Con
     """Between intrathecal opioids where a source gives a ratio (via morphine equivalents)."""
     if dose_mcg_per_day <= 0:
         raise InputError("dose", "must be greater than zero")
+    equivalents = it_morphine_equivalents()
     for name, field in ((source, "from"), (target, "to")):
-        if name not in IT_MORPHINE_EQUIVALENTS:
-            known = ", ".join(IT_MORPHINE_EQUIVALENTS)
+        if name not in equivalents:
+            known = ", ".join(equivalents)
             raise InputError(field, f"no sourced ratio for {name!r}; known: {known}")
-    s_ratio, s_note, s_ok = IT_MORPHINE_EQUIVALENTS[source]
-    t_ratio, t_note, t_ok = IT_MORPHINE_EQUIVALENTS[target]
+    s_ratio, s_note, s_ok = equivalents[source]
+    t_ratio, t_note, t_ok = equivalents[target]
     value = dose_mcg_per_day * s_ratio / t_ratio
     return Conversion(
         value_mcg_per_day=value,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Callable
 from typing import TypeVar
@@ -15,10 +16,13 @@ from intrathecal.library.records import (
     DeviceKind,
     Drug,
     DrugClass,
+    LabelledDevices,
     Library,
     MassUnit,
+    Restriction,
     Source,
     Sourced,
+    Strictness,
 )
 from intrathecal.library.tables import Table
 from intrathecal.units import InputError, Kind, parse, parse_percent
@@ -51,18 +55,25 @@ def sourced(
     convert: Callable[[object, str], T],
 ) -> Sourced[T]:
     entry = parent.table(key)
+    result = sourced_entry(entry, sources, convert)
+    entry.finish()
+    return result
+
+
+def sourced_entry(
+    entry: Table, sources: dict[str, Source], convert: Callable[[object, str], T]
+) -> Sourced[T]:
+    """The value, source, verified and note keys of a table that may hold other keys too."""
     source_id = entry.string("source")
     if source_id not in sources:
         raise InputError(entry.child_path("source"), f"names an unknown source {source_id!r}")
     value = convert(entry.required("value"), entry.child_path("value"))
-    result = Sourced(
+    return Sourced(
         value=value,
         source=sources[source_id],
         verified=entry.boolean("verified"),
         note=entry.string("note", ""),
     )
-    entry.finish()
-    return result
 
 
 def optional_sourced(
@@ -108,6 +119,28 @@ def whole_number(value: object, path: str) -> int:
     return value
 
 
+def ratio(value: object, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise InputError(path, f"expected a number greater than zero, got {value!r}")
+    return float(value)
+
+
+def text(value: object, path: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(path, f"expected text, got {value!r}")
+    return value
+
+
+def key_list(value: object, path: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise InputError(path, f"expected a list of names, got {value!r}")
+    return tuple(value)
+
+
+def _seconds(value: object, path: str) -> float:
+    return quantity(Kind.DURATION)(value, path)
+
+
 def change_limit(value: object, path: str) -> ChangeLimit:
     if isinstance(value, str) and value.strip().endswith("%"):
         number = parse_percent(value, path)
@@ -143,16 +176,55 @@ def parse_bounds(parent: Table, key: str, kind: Kind, sources: dict[str, Source]
 
 
 def parse_change(table: Table, sources: dict[str, Source]) -> ChangeBounds:
+    limits = {
+        name: optional_sourced(table, name, sources, change_limit)
+        for name in (
+            "per_step_soft",
+            "per_step_hard",
+            "per_day_soft",
+            "per_day_hard",
+            "per_week_soft",
+            "per_week_hard",
+            "decrease_per_step_soft",
+            "decrease_per_step_hard",
+        )
+    }
     change = ChangeBounds(
-        per_step_soft=optional_sourced(table, "per_step_soft", sources, change_limit),
-        per_step_hard=optional_sourced(table, "per_step_hard", sources, change_limit),
-        per_day_soft=optional_sourced(table, "per_day_soft", sources, change_limit),
-        per_day_hard=optional_sourced(table, "per_day_hard", sources, change_limit),
+        **limits,
+        min_increase_interval_soft_s=optional_sourced(
+            table, "min_increase_interval_soft", sources, _seconds
+        ),
+        min_increase_interval_hard_s=optional_sourced(
+            table, "min_increase_interval_hard", sources, _seconds
+        ),
     )
     table.finish()
-    if change.per_step_hard is None or change.per_day_hard is None:
-        raise InputError(table.path, "needs per_step_hard and per_day_hard limits")
+    # Over 24 h a rise is limited by a per-day limit, or by one step and a minimum interval of
+    # at least a day between increases (ziconotide's label model).
+    interval = change.min_increase_interval_hard_s
+    day_covered = change.per_day_hard is not None or (
+        interval is not None and interval.value >= 86_400
+    )
+    if change.per_step_hard is None or not day_covered:
+        raise InputError(
+            table.path,
+            "needs per_step_hard and either per_day_hard or min_increase_interval_hard >= 24 h",
+        )
+    for kind in ("per_step", "per_day", "per_week", "decrease_per_step"):
+        soft, hard = limits[f"{kind}_soft"], limits[f"{kind}_hard"]
+        if soft is not None and hard is not None and _looser(soft.value, hard.value):
+            raise InputError(f"{table.path}.{kind}_soft", "is looser than the hard limit")
     return change
+
+
+def _looser(soft: ChangeLimit, hard: ChangeLimit) -> bool:
+    return any(
+        a is not None and b is not None and a > b
+        for a, b in (
+            (soft.fraction, hard.fraction),
+            (soft.absolute_mcg_per_day, hard.absolute_mcg_per_day),
+        )
+    )
 
 
 def _enum(enum: type[T], value: str, path: str) -> T:
@@ -190,10 +262,73 @@ def parse_drug(key: str, table: Table, sources: dict[str, Source]) -> Drug:
         starting_daily_dose_high_mcg_per_day=optional_sourced(
             table, "starting_daily_dose_high", sources, quantity(Kind.DOSE_RATE)
         ),
+        starting_tolerant_low_mcg_per_day=optional_sourced(
+            table, "starting_tolerant_low", sources, quantity(Kind.DOSE_RATE)
+        ),
+        starting_tolerant_high_mcg_per_day=optional_sourced(
+            table, "starting_tolerant_high", sources, quantity(Kind.DOSE_RATE)
+        ),
+        starting_daily_dose_hard_max_mcg_per_day=optional_sourced(
+            table, "starting_daily_dose_hard_max", sources, quantity(Kind.DOSE_RATE)
+        ),
+        stability_undiluted_days=optional_sourced(table, "stability_undiluted", sources, _days),
+        undiluted_concentrations_mcg_per_ml=_concentrations(table, "undiluted_concentrations"),
+        it_morphine_equivalent=optional_sourced(table, "it_morphine_equivalent", sources, ratio),
+        labelled_devices=_labelled_devices(table, sources),
+        restrictions=tuple(
+            parse_restriction(t, sources, key) for t in table.tables("restrictions")
+        ),
         notes=table.string("notes", ""),
     )
     table.finish()
+    if (drug.stability_undiluted_days is None) != (not drug.undiluted_concentrations_mcg_per_ml):
+        raise InputError(
+            table.child_path("stability_undiluted"),
+            "give stability_undiluted and undiluted_concentrations together",
+        )
+    _check_order(
+        table.child_path("starting_daily_dose_high"),
+        drug.starting_daily_dose_high_mcg_per_day,
+        drug.starting_daily_dose_hard_max_mcg_per_day,
+    )
     return drug
+
+
+def _concentrations(table: Table, key: str) -> tuple[float, ...]:
+    values = table.string_list(key) or []
+    convert = quantity(Kind.CONCENTRATION)
+    return tuple(convert(v, f"{table.child_path(key)}[{i}]") for i, v in enumerate(values))
+
+
+def _strictness(table: Table) -> Strictness:
+    return _enum(Strictness, table.string("strictness"), table.child_path("strictness"))
+
+
+def _labelled_devices(table: Table, sources: dict[str, Source]) -> LabelledDevices | None:
+    entry = table.optional_table("labelled_devices")
+    if entry is None:
+        return None
+    result = LabelledDevices(sourced_entry(entry, sources, key_list), _strictness(entry))
+    entry.finish()
+    return result
+
+
+def parse_restriction(
+    entry: Table, sources: dict[str, Source], drug: str | None = None
+) -> Restriction:
+    """A drug's own restriction (``drug`` given) or a device's (the entry names the drug)."""
+    modes = entry.string_list("bolus_modes") or []
+    if not modes:
+        raise InputError(entry.child_path("bolus_modes"), "name the bolus modes restricted")
+    restriction = Restriction(
+        drug=drug if drug is not None else entry.string("drug"),
+        device=None,
+        bolus_modes=frozenset(_enum(BolusMode, m, entry.child_path("bolus_modes")) for m in modes),
+        strictness=_strictness(entry),
+        rule=sourced_entry(entry, sources, text),
+    )
+    entry.finish()
+    return restriction
 
 
 def _days(value: object, path: str) -> float:
@@ -240,12 +375,17 @@ def parse_device(key: str, table: Table, sources: dict[str, Source]) -> Device:
     for toml_key, (attribute, convert, required, _) in DEVICE_FIELDS.items():
         reader = sourced if required else optional_sourced
         values[attribute] = reader(table, toml_key, sources, convert)
+    restrictions = tuple(
+        dataclasses.replace(parse_restriction(t, sources), device=key)
+        for t in table.tables("restrictions")
+    )
     device = Device(
         key=key,
         name=table.string("name"),
         manufacturer=table.string("manufacturer"),
         kind=_enum(DeviceKind, table.string("kind"), table.child_path("kind")),
         bolus_modes=frozenset(_enum(BolusMode, m, table.child_path("bolus_modes")) for m in modes),
+        restrictions=restrictions,
         notes=table.string("notes", ""),
         **values,  # type: ignore[arg-type]
     )
@@ -291,4 +431,23 @@ def parse_library(drugs_text: str, devices_text: str) -> Library:
     }
     drugs_root.finish()
     devices_root.finish()
+    _check_names(drugs, devices)
     return Library(drugs=drugs, devices=devices, sources=sources)
+
+
+def _check_names(drugs: dict[str, Drug], devices: dict[str, Device]) -> None:
+    """Restrictions and labelled-device lists name drugs and devices the library knows."""
+    for key, device in devices.items():
+        for index, restriction in enumerate(device.restrictions):
+            if restriction.drug not in drugs:
+                raise InputError(
+                    f"devices.{key}.restrictions[{index}].drug",
+                    f"names an unknown drug {restriction.drug!r}",
+                )
+    for key, drug in drugs.items():
+        if drug.labelled_devices is not None:
+            for name in drug.labelled_devices.devices.value:
+                if name not in devices:
+                    raise InputError(
+                        f"drugs.{key}.labelled_devices", f"names an unknown device {name!r}"
+                    )

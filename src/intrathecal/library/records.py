@@ -76,10 +76,58 @@ class ChangeLimit:
 
 @dataclass(frozen=True)
 class ChangeBounds:
+    """How far and how often a daily dose may change.
+
+    Rises are limited per step, over any rolling 24 h and 7 days, and by the time since the
+    last increase; cuts per step (abrupt withdrawal is dangerous too). Fractions of a decrease
+    are of the dose before the cut.
+    """
+
     per_step_soft: Sourced[ChangeLimit] | None = None
     per_step_hard: Sourced[ChangeLimit] | None = None
     per_day_soft: Sourced[ChangeLimit] | None = None
     per_day_hard: Sourced[ChangeLimit] | None = None
+    per_week_soft: Sourced[ChangeLimit] | None = None
+    per_week_hard: Sourced[ChangeLimit] | None = None
+    decrease_per_step_soft: Sourced[ChangeLimit] | None = None
+    decrease_per_step_hard: Sourced[ChangeLimit] | None = None
+    min_increase_interval_soft_s: Sourced[float] | None = None
+    min_increase_interval_hard_s: Sourced[float] | None = None
+
+
+class Strictness(Enum):
+    """How a library rule is enforced: hard blocks, soft needs an acknowledgement."""
+
+    HARD = "hard"
+    SOFT = "soft"
+
+
+@dataclass(frozen=True)
+class StartingRange:
+    """Usual starting daily dose; ``hard_max`` only where a label sets a ceiling."""
+
+    low: Sourced[float] | None
+    high: Sourced[float] | None
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A labelled restriction of a drug: bolus modes it must not be given by (on one device,
+    or on any when ``device`` is None), and the quote that says so."""
+
+    drug: str
+    device: str | None
+    bolus_modes: frozenset[BolusMode]
+    strictness: Strictness
+    rule: Sourced[str]  # value: the quote from the source
+
+
+@dataclass(frozen=True)
+class LabelledDevices:
+    """The devices a drug's label names; use in any other is off-label."""
+
+    devices: Sourced[tuple[str, ...]]
+    strictness: Strictness
 
 
 class DrugClass(Enum):
@@ -110,7 +158,41 @@ class Drug:
     first_fill_stability_days: Sourced[float] | None = None
     starting_daily_dose_low_mcg_per_day: Sourced[float] | None = None
     starting_daily_dose_high_mcg_per_day: Sourced[float] | None = None
+    # Opioid-tolerant starting range where a source gives one (the default range is for the
+    # opioid-naive); a labelled ceiling on a starting dose is a hard limit.
+    starting_tolerant_low_mcg_per_day: Sourced[float] | None = None
+    starting_tolerant_high_mcg_per_day: Sourced[float] | None = None
+    starting_daily_dose_hard_max_mcg_per_day: Sourced[float] | None = None
+    # Longer stability at the undiluted vial strengths (ziconotide: 84 days vs 40 diluted).
+    stability_undiluted_days: Sourced[float] | None = None
+    undiluted_concentrations_mcg_per_ml: tuple[float, ...] = ()
+    # mg of intrathecal morphine equivalent to 1 mg of this drug intrathecally (opioid switches).
+    it_morphine_equivalent: Sourced[float] | None = None
+    labelled_devices: LabelledDevices | None = None
+    restrictions: tuple[Restriction, ...] = ()
     notes: str = ""
+
+    def starting_range(self, opioid_tolerant: bool | None) -> StartingRange:
+        """The tolerant range when the patient is opioid-tolerant and a source gives one;
+        otherwise the default (opioid-naive, stricter) range."""
+        if opioid_tolerant and self.starting_tolerant_high_mcg_per_day is not None:
+            return StartingRange(
+                self.starting_tolerant_low_mcg_per_day, self.starting_tolerant_high_mcg_per_day
+            )
+        return StartingRange(
+            self.starting_daily_dose_low_mcg_per_day, self.starting_daily_dose_high_mcg_per_day
+        )
+
+    def stability_at(self, concentration_mcg_per_ml: float) -> Sourced[float]:
+        """Stability in the reservoir at a concentration: the undiluted figure only at an
+        undiluted vial strength (a diluted solution, even a stronger one, keeps the shorter)."""
+        undiluted = self.stability_undiluted_days
+        if undiluted is not None and any(
+            abs(concentration_mcg_per_ml - c) <= 1e-9 * c
+            for c in self.undiluted_concentrations_mcg_per_ml
+        ):
+            return undiluted
+        return self.stability_days
 
 
 class DeviceKind(Enum):
@@ -151,6 +233,7 @@ class Device:
     non_retrievable_ml: Sourced[float] | None = None
     # Fixed-rate pumps deliver one labelled rate; the program must state it.
     fixed_rates_ml_per_day: Sourced[tuple[float, ...]] | None = None
+    restrictions: tuple[Restriction, ...] = ()
     notes: str = ""
 
     def sourced_values(self) -> dict[str, Sourced[object]]:

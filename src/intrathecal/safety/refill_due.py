@@ -12,7 +12,7 @@ from enum import Enum
 
 from intrathecal.engine.delivery import build_delivery
 from intrathecal.library.records import Drug
-from intrathecal.therapy.program import Program
+from intrathecal.therapy.program import Ingredient, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import SECONDS_PER_DAY, InputError, format_volume
 
@@ -69,7 +69,8 @@ def refill_due(
     dead = program.device.non_retrievable_ml
     empty_at = delivery.time_at_volume(filled_at_s, filled_ml - (dead.value if dead else 0.0))
     stability_days, stability_drug = min(
-        (_stability_days(i.drug, naive_pump), i.drug.key) for i in program.ingredients
+        (_stability_days(i.drug, naive_pump, _alone(program, i)), i.drug.key)
+        for i in program.ingredients
     )
     stability_until = filled_at_s + stability_days * SECONDS_PER_DAY
     device_limit = program.device.max_refill_interval_days
@@ -117,7 +118,14 @@ def refill_due(
     )
 
 
-def _stability_days(drug: Drug, naive_pump: bool) -> float:
+def _alone(program: Program, ingredient: Ingredient) -> float | None:
+    """The concentration of a drug filled alone; None in an admixture (always diluted)."""
+    return ingredient.concentration_mcg_per_ml if len(program.ingredients) == 1 else None
+
+
+def _stability_days(drug: Drug, naive_pump: bool, alone_mcg_per_ml: float | None) -> float:
+    # Undiluted ziconotide (the 25 mcg/mL vial) keeps 84 days, diluted 40 (library).
+    stability = drug.stability_at(alone_mcg_per_ml) if alone_mcg_per_ml else drug.stability_days
     if naive_pump and drug.first_fill_stability_days is not None:
-        return min(drug.stability_days.value, drug.first_fill_stability_days.value)
-    return drug.stability_days.value
+        return min(stability.value, drug.first_fill_stability_days.value)
+    return stability.value

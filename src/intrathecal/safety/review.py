@@ -10,15 +10,35 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from intrathecal.library.records import Source, Sourced
-from intrathecal.safety.change import change_findings
+from intrathecal.library.records import BolusMode, Source, Sourced
+from intrathecal.safety.change import change_findings, interval_findings
 from intrathecal.safety.comparison import ComparisonRow, compare
+from intrathecal.safety.history import DAY_S, WEEK_S, DoseRecord, DoseTimeline, timeline
 from intrathecal.safety.refill_due import refill_due
-from intrathecal.therapy.checks import device_findings, limit_findings, mixing_findings
+from intrathecal.safety.restrictions import restriction_findings
+from intrathecal.safety.starting import starting_findings
+from intrathecal.safety.switch import is_opioid, switch_findings
+from intrathecal.safety.transient import transient, transient_text, without_bridge_finding
+from intrathecal.therapy.checks import (
+    device_findings,
+    limit_findings,
+    max_daily_doses_mcg,
+    mixing_findings,
+)
 from intrathecal.therapy.findings import Finding, Severity
-from intrathecal.therapy.program import Program
+from intrathecal.therapy.program import Ingredient, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import InputError, format_dose_rate, format_volume
+
+__all__ = [
+    "SAFE_ALARM_ML",
+    "Acknowledgement",
+    "DoseRecord",
+    "RefillContext",
+    "ReviewInput",
+    "ReviewResult",
+    "review",
+]
 
 # A low-reservoir alarm below 2 mL was the older SynchroMed recommendation; some patients had
 # withdrawal at residuals above 2 mL, none after it was raised to 4 mL (domain-facts.md §1.1).
@@ -54,10 +74,23 @@ class ReviewInput:
     new: Program
     old: Program | None = None
     change_profile: str | None = None
-    # Dose of each drug in force 24 h ago, when another change happened within the last day.
+    # Dose of each drug in force 24 h ago, when another change happened within the last day
+    # (an extra history point at now - 24 h).
     doses_24h_ago_mcg_per_day: dict[str, float] = field(default_factory=dict)
     refill: RefillContext | None = None
     min_alarm_ml: Sourced[float] = SAFE_ALARM_ML
+    # None: not stated; the opioid-naive (stricter) starting range is used and said so.
+    opioid_tolerant: bool | None = None
+    # A bridge bolus is planned for a concentration or drug change (covers the transient).
+    bridge_planned: bool = False
+    # Earlier versions in force, oldest first; rolling 24 h / 7-day limits and intervals.
+    history: tuple[DoseRecord, ...] = ()
+    # When the new program takes effect (pump/UTC epoch s); default: the last history record.
+    now_s: float | None = None
+
+    def timeline(self) -> tuple[DoseTimeline, list[str]]:
+        current = summarize(self.old).doses_mcg_per_day if self.old is not None else {}
+        return timeline(self.history, self.now_s, current, self.doses_24h_ago_mcg_per_day)
 
 
 @dataclass(frozen=True)
@@ -124,45 +157,69 @@ def check_limits(review: ReviewInput) -> list[Finding]:
     return limit_findings(review.new)
 
 
+def check_restrictions(review: ReviewInput) -> list[Finding]:
+    return restriction_findings(review.new)
+
+
+def check_starting(review: ReviewInput) -> list[Finding]:
+    """A first program, or a drug new to the admixture, against its starting range. An opioid
+    replacing another is checked as a switch instead (check_switch)."""
+    old = review.old
+    old_keys = {i.drug.key for i in old.ingredients} if old is not None else set()
+    new_keys = {i.drug.key for i in review.new.ingredients}
+    opioid_stopped = old is not None and any(
+        is_opioid(i.drug) and i.drug.key not in new_keys for i in old.ingredients
+    )
+    daily = max_daily_doses_mcg(review.new)
+    subject = "first program" if old is None else "new in this program"
+    if review.new.demand is not None:
+        subject += ", including every allowed demand bolus"
+    findings: list[Finding] = []
+    for index, ingredient in enumerate(review.new.ingredients):
+        drug = ingredient.drug
+        if drug.key in old_keys or (opioid_stopped and is_opioid(drug)):
+            continue
+        findings.extend(
+            starting_findings(
+                drug, f"drugs[{index}]", daily[drug.key], review.opioid_tolerant, subject
+            )
+        )
+    return findings
+
+
 def check_changes(review: ReviewInput) -> list[Finding]:
+    history, notes = review.timeline()
+    findings = [Finding(Severity.INFO, "REVIEW_TIME_ASSUMED", "now", n) for n in notes]
     old = review.old
     if old is None:
-        return []
+        return findings
     old_doses = summarize(old).doses_mcg_per_day
     new_doses = summarize(review.new).doses_mcg_per_day
     old_conc = {i.drug.key: i.concentration_mcg_per_ml for i in old.ingredients}
-    findings: list[Finding] = []
     for index, ingredient in enumerate(review.new.ingredients):
-        drug, unit = ingredient.drug, ingredient.drug.dose_unit.value
+        drug = ingredient.drug
         key, field = drug.key, f"drugs[{index}]"
         if key not in old_doses:
             findings.append(
                 Finding(Severity.INFO, "NEW_DRUG", field, f"{key} is new in this program")
             )
-            high = drug.starting_daily_dose_high_mcg_per_day
-            if high is not None and new_doses[key] > high.value:
-                findings.append(
-                    Finding(
-                        Severity.SOFT,
-                        "STARTING_DOSE_ABOVE_RANGE",
-                        field,
-                        f"{key} starts at {format_dose_rate(new_doses[key], unit)}, above the "
-                        f"usual starting range up to {format_dose_rate(high.value, unit)} "
-                        f"({high.provenance})",
-                    )
-                )
             continue
-        profile = review.change_profile if review.change_profile in drug.change_profiles else None
+        profile = _profile(review, key)
+        known = bool(history.records)
         findings.extend(
             change_findings(
                 drug,
                 field,
                 old_doses[key],
                 new_doses[key],
-                dose_24h_ago_mcg_per_day=review.doses_24h_ago_mcg_per_day.get(key),
+                dose_24h_ago_mcg_per_day=history.lowest_in_window(key, DAY_S),
+                dose_7d_low_mcg_per_day=history.lowest_in_window(key, WEEK_S) if known else None,
                 profile=profile,
             )
         )
+        last = history.last_increase_s(key)
+        if new_doses[key] > old_doses[key] and last is not None:
+            findings.extend(interval_findings(drug, field, history.now_s - last, profile=profile))
         if old_conc[key] != ingredient.concentration_mcg_per_ml:
             findings.append(
                 Finding(
@@ -186,6 +243,105 @@ def check_changes(review: ReviewInput) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _profile(review: ReviewInput, key: str) -> str | None:
+    drug = next(i.drug for i in (*review.new.ingredients, *_old(review)) if i.drug.key == key)
+    return review.change_profile if review.change_profile in drug.change_profiles else None
+
+
+def _old(review: ReviewInput) -> tuple[Ingredient, ...]:
+    return review.old.ingredients if review.old is not None else ()
+
+
+def check_switch(review: ReviewInput) -> list[Finding]:
+    old = review.old
+    if old is None:
+        return []
+    old_doses = summarize(old).doses_mcg_per_day
+    new_doses = summarize(review.new).doses_mcg_per_day
+    stopped = {
+        i.drug.key: (i.drug, old_doses[i.drug.key])
+        for i in old.ingredients
+        if is_opioid(i.drug) and i.drug.key not in new_doses
+    }
+    started = {
+        i.drug.key: (i.drug, new_doses[i.drug.key], f"drugs[{index}]")
+        for index, i in enumerate(review.new.ingredients)
+        if is_opioid(i.drug) and i.drug.key not in old_doses
+    }
+    if not stopped or not started:
+        return []
+    return switch_findings(stopped, started)
+
+
+def check_transient(review: ReviewInput) -> list[Finding]:
+    old, new = review.old, review.new
+    if old is None:
+        return []
+    t = transient(old, new)
+    if t is None:
+        return []
+    bridgeable = BolusMode.BRIDGE in new.device.bolus_modes
+    notes: list[Finding] = []
+    if review.bridge_planned and not bridgeable:
+        # A planned bridge cannot relax the transient on a pump that cannot give one.
+        notes.append(
+            Finding(
+                Severity.INFO,
+                "BRIDGE_NOT_AVAILABLE",
+                "bridge_planned",
+                f"a {new.device.name} cannot give a bridge bolus; the transient is checked",
+            )
+        )
+    elif review.bridge_planned:
+        return [
+            Finding(
+                Severity.INFO,
+                "BRIDGE_PLANNED",
+                "drugs",
+                f"a bridge bolus is planned and covers the transient: without it, "
+                f"{transient_text(old, new, t)}",
+            )
+        ]
+    old_doses = summarize(old).doses_mcg_per_day
+    new_index = {i.drug.key: index for index, i in enumerate(new.ingredients)}
+    findings: list[Finding] = []
+    for ingredient in old.ingredients:
+        drug, unit = ingredient.drug, ingredient.drug.dose_unit.value
+        key = drug.key
+        field = f"drugs[{new_index[key]}]" if key in new_index else "drugs"
+        mean, worst = t.doses_mcg_per_day[key]
+        what = f"during the {t.duration_h:.1f} h transient (old solution at the new rate) "
+        bounds = drug.daily_dose_mcg_per_day
+        for severity, limit in ((Severity.HARD, bounds.hard_max), (Severity.SOFT, bounds.soft_max)):
+            if limit is not None and worst > limit.value * (1 + 1e-12):
+                findings.append(
+                    Finding(
+                        severity,
+                        f"TRANSIENT_DAILY_DOSE_ABOVE_{severity.name}",
+                        field,
+                        f"{key} {what}runs at up to {format_dose_rate(worst, unit)}, above the "
+                        f"{severity.value} limit {format_dose_rate(limit.value, unit)} "
+                        f"({limit.provenance}); {transient_text(old, new, t)}",
+                        "OPCA-14" if severity is Severity.HARD else "OPCA-15",
+                    )
+                )
+                break
+        findings.extend(
+            change_findings(
+                drug,
+                field,
+                old_doses[key],
+                mean,
+                profile=_profile(review, key),
+                code_prefix="TRANSIENT_DOSE",
+                what=what,
+            )
+        )
+    broken = any(f.severity is not Severity.INFO for f in findings)
+    main = without_bridge_finding(old, new, t, broken, bridgeable)
+    return [*notes, *findings, *([main] if main else [])]
 
 
 def check_alarm(review: ReviewInput) -> list[Finding]:
@@ -277,8 +433,12 @@ CHAIN: tuple[tuple[str, Check], ...] = (
     ("device", check_device),
     ("mixing", check_mixing),
     ("approval", check_approval),
+    ("restrictions", check_restrictions),
     ("limits", check_limits),
+    ("starting", check_starting),
     ("changes", check_changes),
+    ("switch", check_switch),
+    ("transient", check_transient),
     ("alarm", check_alarm),
     ("refill", check_refill),
 )
