@@ -214,7 +214,7 @@ def single_drug_program(
         ]
     )
     program = parse_program(text, library, name=name, check_limits=False)
-    assumptions += [n.message for n in program.notices]
+    assumptions += [f"{n.field}: {n.message}" for n in program.notices]
     return program, tuple(assumptions)
 
 
@@ -456,11 +456,15 @@ def review_recipe(
     part = ReviewInput(new=program, old=None, refill=refill)
     # TODO(lead): a recipe is a fill of an existing therapy or a first one; pass the history /
     # opioid_tolerant the clinic knows once ReviewInput has them.
+    suggestions = _concentration_caps(program)
+    if interval_days is not None:
+        limit_days, limit_why = _limit_days(program, result.fill_ml, filled_at_s)
+        if limit_days < interval_days:
+            suggestions.append(
+                Suggestion("interval", f"{_floor(limit_days, 1):g} days", limit_why)
+            )
     return combine(
-        [("", part)],
-        acknowledgements,
-        suggestions=_concentration_caps(program),
-        assumptions=assumptions,
+        [("", part)], acknowledgements, suggestions=suggestions, assumptions=assumptions
     )
 
 
