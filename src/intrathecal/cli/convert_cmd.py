@@ -48,9 +48,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 ConcentrationOpt = Annotated[
     str | None,
-    typer.Option(
-        "--concentration", help="Concentration the dose will run at (default: stated)."
-    ),
+    typer.Option("--concentration", help="Concentration the dose will run at (default: stated)."),
 ]
 
 

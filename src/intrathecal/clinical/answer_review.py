@@ -28,7 +28,6 @@ from intrathecal.safety.review import (
     Acknowledgement,
     RefillContext,
     ReviewInput,
-    ReviewResult,
     review,
 )
 from intrathecal.therapy.findings import Finding, Severity
@@ -80,24 +79,38 @@ class AnswerReview:
         return not self.hard and not self.unacknowledged
 
 
+@dataclass(frozen=True)
+class Part:
+    """One review of an answer: its findings' fields get ``prefix``; findings (code, field)
+    listed in ``known`` are facts of the program already running, not of the answer."""
+
+    review_input: ReviewInput
+    prefix: str = ""
+    known: frozenset[tuple[str, str]] = frozenset()
+
+    def keep(self, finding: Finding) -> bool:
+        return (finding.code, finding.field) not in self.known
+
+
 def combine(
-    parts: Sequence[tuple[str, ReviewInput]],
+    parts: Sequence[Part],
     acknowledgements: Sequence[Acknowledgement],
     extra: Sequence[Finding] = (),
     suggestions: Sequence[Suggestion] = (),
     assumptions: Sequence[str] = (),
 ) -> AnswerReview:
-    """Review each (field prefix, input) and add ``extra`` findings; one verdict for all.
+    """Review each part and add ``extra`` findings; one verdict for all.
 
     An acknowledgement is given to every review that has its code; one that matches no finding
     at all, names no one or acknowledges a hard finding is refused (as ``itp review`` does).
     """
-    results: list[tuple[str, ReviewResult]] = []
-    for prefix, review_input in parts:
-        codes = {f.code for f in review(review_input).findings}
-        mine = [a for a in acknowledgements if a.code in codes]
-        results.append((prefix, review(review_input, mine)))
-    findings = [_prefixed(prefix, f) for prefix, r in results for f in r.findings]
+    findings: list[Finding] = []
+    unacknowledged: list[Finding] = []
+    for part in parts:
+        codes = {f.code for f in review(part.review_input).findings if part.keep(f)}
+        result = review(part.review_input, [a for a in acknowledgements if a.code in codes])
+        findings += [_prefixed(part.prefix, f) for f in result.findings if part.keep(f)]
+        unacknowledged += [_prefixed(part.prefix, f) for f in result.unacknowledged if part.keep(f)]
     findings += extra
     by_code = {f.code: f for f in findings}
     for ack in acknowledgements:
@@ -109,10 +122,8 @@ def combine(
         if finding.severity is Severity.HARD:
             raise InputError("ack", f"{ack.code} is a hard limit: it cannot be acknowledged")
     acknowledged = {a.code for a in acknowledgements}
-    unacknowledged = [f for f in extra if f.severity is Severity.SOFT and f.code not in acknowledged]
-    unacknowledged = [
-        *(_prefixed(prefix, f) for prefix, r in results for f in r.unacknowledged),
-        *unacknowledged,
+    unacknowledged += [
+        f for f in extra if f.severity is Severity.SOFT and f.code not in acknowledged
     ]
     return AnswerReview(
         findings=tuple(findings),
@@ -242,13 +253,15 @@ def review_refill_concentration(
     ``plan.fill_ml`` and refilled ``plan.interval_days`` later, against the program now."""
     factor = plan.concentration_mcg_per_ml / program.first.concentration_mcg_per_ml
     new, notes = scaled_program(program, factor)
-    part = ReviewInput(
-        new=new, old=program, refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s)
+    part = Part(
+        ReviewInput(
+            new=new, old=program, refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s)
+        )
     )
     # TODO(lead): pass bridge_planned=False explicitly once ReviewInput has it: the answer is a
     # concentration change, whose transient the review must show unless a bridge is planned.
     suggestions = _concentration_suggestions(program, plan, filled_at_s)
-    return combine([("", part)], acknowledgements, suggestions=suggestions, assumptions=notes), new
+    return combine([part], acknowledgements, suggestions=suggestions, assumptions=notes), new
 
 
 def _concentration_suggestions(
@@ -302,7 +315,7 @@ def _concentration_suggestions(
 
 def _floor(value: float, digits: int) -> float:
     """Round down: a suggested interval must never be longer than the one that is safe."""
-    scale = 10**digits
+    scale = float(10**digits)
     return float(int(value * scale + 1e-9)) / scale
 
 
@@ -313,8 +326,10 @@ def review_refill_volume(
     filled_at_s: float = 0.0,
 ) -> AnswerReview:
     """The program as it is, filled with the answered volume and refilled after the interval."""
-    part = ReviewInput(
-        new=program, old=program, refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s)
+    part = Part(
+        ReviewInput(
+            new=program, old=program, refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s)
+        )
     )
     limit_days, limit_why = _limit_days(program, plan.fill_ml, filled_at_s)
     suggestions: list[Suggestion] = []
@@ -335,7 +350,7 @@ def review_refill_volume(
                 f"the longest interval this fill allows: {'; '.join(reasons)}",
             )
         )
-    return combine([("", part)], acknowledgements, suggestions=suggestions)
+    return combine([part], acknowledgements, suggestions=suggestions)
 
 
 # --- titration -------------------------------------------------------------------------------
@@ -350,7 +365,7 @@ def review_titration(
 ) -> AnswerReview:
     """The requested titration against the program now. ``capped`` is the same request with
     the hard limits applied: when it differs, it is the suggestion, not the answer."""
-    part = ReviewInput(new=answer.program, old=program, change_profile=profile)
+    part = Part(ReviewInput(new=answer.program, old=program, change_profile=profile))
     suggestions = []
     caps = [c for c in capped.constraints if c.startswith("capped")]
     if caps and capped.applied_factor < answer.applied_factor:
@@ -363,7 +378,7 @@ def review_titration(
                     "the largest change within the hard limits: " + "; ".join(caps),
                 )
             )
-    return combine([("", part)], acknowledgements, suggestions=suggestions)
+    return combine([part], acknowledgements, suggestions=suggestions)
 
 
 # --- conversions and compounding -------------------------------------------------------------
@@ -376,9 +391,9 @@ def review_dose(
     assumptions: Sequence[str] = (),
 ) -> AnswerReview:
     """A converted daily dose as a program (see :func:`single_drug_program`)."""
-    part = ReviewInput(new=program, old=old)
+    part = Part(ReviewInput(new=program, old=old))
     return combine(
-        [("", part)],
+        [part],
         acknowledgements,
         suggestions=_concentration_caps(program),
         assumptions=assumptions,
@@ -453,19 +468,15 @@ def review_recipe(
             f"({format_volume(reservoir)}, {program.device.name})",
         )
     refill = _refill(result.fill_ml, interval_days, filled_at_s) if interval_days else None
-    part = ReviewInput(new=program, old=None, refill=refill)
+    part = Part(ReviewInput(new=program, old=None, refill=refill))
     # TODO(lead): a recipe is a fill of an existing therapy or a first one; pass the history /
     # opioid_tolerant the clinic knows once ReviewInput has them.
     suggestions = _concentration_caps(program)
     if interval_days is not None:
         limit_days, limit_why = _limit_days(program, result.fill_ml, filled_at_s)
         if limit_days < interval_days:
-            suggestions.append(
-                Suggestion("interval", f"{_floor(limit_days, 1):g} days", limit_why)
-            )
-    return combine(
-        [("", part)], acknowledgements, suggestions=suggestions, assumptions=assumptions
-    )
+            suggestions.append(Suggestion("interval", f"{_floor(limit_days, 1):g} days", limit_why))
+    return combine([part], acknowledgements, suggestions=suggestions, assumptions=assumptions)
 
 
 # --- bridge and priming boluses --------------------------------------------------------------
@@ -476,7 +487,9 @@ def bridge_step_program(old: Program, answer: Bridge) -> Program:
     return dataclasses.replace(
         old,
         name=f"{old.name} bridge",
-        basal=(dataclasses.replace(old.basal[0], start_s=0, rate_ml_per_day=answer.rate_ml_per_day),),
+        basal=(
+            dataclasses.replace(old.basal[0], start_s=0, rate_ml_per_day=answer.rate_ml_per_day),
+        ),
         periodic=(),
         demand=None,
         notices=(),
@@ -492,14 +505,17 @@ def review_bridge(
     """The bridge step's delivered dose (old concentration x bridge rate) against the daily-dose
     and change limits (fields ``bridge.…``), and the new program that follows it."""
     step = bridge_step_program(old, answer)
-    bridge_input = ReviewInput(new=step, old=old)
+    # What the old program already carries (an unapproved drug, its concentration) is not the
+    # bridge's to answer for: only what the bridge step adds is kept.
+    known = frozenset((f.code, f.field) for f in review(ReviewInput(new=old)).findings)
+    bridge_part = Part(ReviewInput(new=step, old=old), "bridge", known)
     # TODO(lead): pass bridge_planned=True here once ReviewInput has it: `itp bridge` is by
     # definition the bridge of this change, so the concentration transient is covered.
     new_input = ReviewInput(new=new, old=old)
     unit = old.first.drug.dose_unit.value
     delivered = answer.rate_ml_per_day * old.first.concentration_mcg_per_ml
     return combine(
-        [("bridge", bridge_input), ("", new_input)],
+        [bridge_part, Part(new_input)],
         acknowledgements,
         assumptions=(
             f"the bridge delivers {format_dose_rate(delivered, unit)} of {old.first.drug.key} "
@@ -544,9 +560,7 @@ def priming_findings(program: Program, answer: Priming) -> list[Finding]:
                 f"({format_volume(program.device.reservoir_ml.value)})",
             )
         )
-    findings.append(
-        Finding(Severity.SOFT, "PRIMING_MIXING_HAZARD", "prime", answer.hazard)
-    )
+    findings.append(Finding(Severity.SOFT, "PRIMING_MIXING_HAZARD", "prime", answer.hazard))
     for index, ingredient in enumerate(program.ingredients):
         drug, unit = ingredient.drug, ingredient.drug.dose_unit.value
         mass = answer.drug_in_priming_volume_mcg[drug.key]
@@ -589,6 +603,7 @@ def review_priming(
 __all__ = [
     "DEFAULT_DEVICE",
     "AnswerReview",
+    "Part",
     "Suggestion",
     "combine",
     "review_bridge",
