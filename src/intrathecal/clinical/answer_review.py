@@ -199,10 +199,16 @@ def single_drug_program(
     unit = drug.dose_unit.value
     assumptions: list[str] = []
     if concentration_mcg_per_ml is None:
+        # Never above the drug's own limits: an assumed value must not make a finding.
+        bounds = drug.concentration_mcg_per_ml
+        cap = bounds.soft_max or bounds.hard_max
         concentration_mcg_per_ml = dose_mcg_per_day / DEFAULT_RATE_ML_PER_DAY
+        if cap is not None:
+            concentration_mcg_per_ml = min(concentration_mcg_per_ml, cap.value)
+        rate = dose_mcg_per_day / concentration_mcg_per_ml
         assumptions.append(
             f"reviewed at {format_concentration(concentration_mcg_per_ml, unit)} "
-            f"({format_volume_rate(DEFAULT_RATE_ML_PER_DAY)}); give --concentration for yours"
+            f"({format_volume_rate(rate)}); give --concentration for yours"
         )
     assumptions.append(
         f"reviewed on a {device.name} with a {format_volume(DEFAULT_CATHETER_ML)} catheter and "
