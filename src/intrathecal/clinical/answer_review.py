@@ -22,7 +22,7 @@ from intrathecal.clinical.bridge import Bridge, Priming
 from intrathecal.clinical.compounding import Recipe
 from intrathecal.clinical.refill import ConcentrationPlan, FillPlan
 from intrathecal.clinical.titration import Titration
-from intrathecal.library.records import Library
+from intrathecal.library.records import DeviceKind, Library
 from intrathecal.safety.refill_due import refill_due
 from intrathecal.safety.review import (
     Acknowledgement,
@@ -295,6 +295,18 @@ def _concentration_suggestions(
             ]
         elif max_days == days and reasons:
             reasons.append(f"{drug.key} reaches its hard limit too")
+    # A stronger solution runs slower: no basal step may fall below the device minimum.
+    device = program.device
+    if device.kind is not DeviceKind.FIXED_RATE:
+        low = device.min_rate_ml_per_day
+        slowest = min(s.rate_ml_per_day for s in program.basal)
+        max_days = program.first.concentration_mcg_per_ml * slowest / low.value / per_day
+        if max_days < days:
+            days = max_days
+            reasons = [
+                f"a stronger solution would run below the device minimum rate "
+                f"{format_volume_rate(low.value)} ({low.provenance})"
+            ]
     if days >= plan.interval_days:
         return []
     days = _floor(days, 1)
