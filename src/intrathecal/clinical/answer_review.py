@@ -483,7 +483,7 @@ def review_recipe(
         raise InputError(
             "--volume",
             f"{format_volume(result.fill_ml)} is more than the reservoir holds "
-            f"({format_volume(reservoir)}, {program.device.name})",
+            f"({format_volume(reservoir)}, {program.device.name}); give --device for the pump",
         )
     refill = _refill(result.fill_ml, interval_days, filled_at_s) if interval_days else None
     part = Part(ReviewInput(new=program, old=None, refill=refill))
