@@ -12,6 +12,13 @@ from tests.conftest import EXAMPLES
 
 NEW = EXAMPLES / "morphine-20.toml"
 FILL = ("--filled", "20 mL", "--at", "2026-01-05T00:00:00Z")
+# The example admixture holds bupivacaine: every answer for it needs these two decisions.
+ADMIXTURE_ACKS = (
+    "--ack",
+    "DRUG_UNAPPROVED:Dr A:bupivacaine by the clinic's protocol",
+    "--ack",
+    "ADMIXTURE_UNAPPROVED:Dr A:compounded by the hospital pharmacy",
+)
 
 
 def json_of(*args: object) -> dict[str, Any]:
@@ -40,13 +47,22 @@ def test_refill_plan_margin_moves_the_due_date() -> None:
 
 def test_refill_concentration_and_volume() -> None:
     # C = worst-case dose x interval / (fill - alarm) = 3.166667 mg/day x 30 / 18 mL.
-    conc = json_of("refill", "concentration", EXAMPLE, "--interval", "30 days", "--filled", "20 mL")
+    conc = json_of(
+        "refill",
+        "concentration",
+        EXAMPLE,
+        "--interval",
+        "30 days",
+        "--filled",
+        "20 mL",
+        *ADMIXTURE_ACKS,
+    )
     # = 5.277778 mg/mL morphine; bupivacaine keeps its ratio: 5 x 5.277778 / 10 = 2.638889.
     assert conc["usable_ml"] == 18.0
     assert conc["concentrations_mcg_per_ml"]["morphine"] == pytest.approx(5277.778, abs=1e-3)
     assert conc["concentrations_mcg_per_ml"]["bupivacaine"] == pytest.approx(2638.889, abs=1e-3)
     # 30 days x 0.3166667 mL/day + 2 mL alarm = 11.5 mL; it fits, so it is not capped.
-    volume = json_of("refill", "volume", EXAMPLE, "--interval", "30 days")
+    volume = json_of("refill", "volume", EXAMPLE, "--interval", "30 days", *ADMIXTURE_ACKS)
     assert volume["fill_ml"] == pytest.approx(11.5)
     assert volume["capped_at_reservoir"] is False
 
@@ -74,7 +90,7 @@ def test_refill_reconcile_pocket_fill_threshold() -> None:
 
 def test_bridge_json() -> None:
     # Pathway 0.26 mL + catheter 0.19 mL = 0.45 mL at 3 mg/day / 10 mg/mL = 0.3 mL/day: 36 h.
-    payload = json_of("bridge", EXAMPLE, NEW)
+    payload = json_of("bridge", EXAMPLE, NEW, "--ack", "DRUG_STOPPED:Dr A:not tolerated")
     assert payload["volume_ml"] == pytest.approx(0.45)
     assert payload["rate_ml_per_day"] == pytest.approx(0.3)
     assert payload["duration_hours"] == pytest.approx(36.0)
@@ -84,12 +100,13 @@ def test_tip_time_and_priming_hazard() -> None:
     # 0.45 mL at 0.15 mL/day = 3 days = 72 h.
     assert json_of("tip-time", NEW, "--rate", "0.15 mL/day")["hours"] == pytest.approx(72.0)
     prime = itp("prime", NEW, "--rate", "24 mL/day")
-    assert prime.returncode == 0, prime.stderr
+    assert prime.returncode == 1, prime.stderr  # the hazard is a decision to acknowledge
     assert "HAZARD" in prime.stdout and "supervision" in prime.stdout
+    assert prime.stdout.startswith("NEEDS ACKNOWLEDGEMENT")
 
 
 def test_titrate_json_rounds_and_reports() -> None:
-    payload = json_of("titrate", EXAMPLE, "--by", "+20%")
+    payload = json_of("titrate", EXAMPLE, "--by", "+20%", *ADMIXTURE_ACKS)
     # 2.866667 mg/day x 1.2 = 3.44 mg/day of morphine.
     assert payload["new_doses_mcg_per_day"]["morphine"] == pytest.approx(3440.0)
     assert payload["allowed"] is True

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from intrathecal.cli.output import DISCLAIMER, emit, load_program, reported
+from intrathecal.cli.answer import AckOpt, acks, emit_answer
+from intrathecal.cli.output import emit, load_program, reported
+from intrathecal.clinical.answer_review import review_bridge, review_priming
 from intrathecal.clinical.bridge import bridge, priming, time_to_tip_hours
 from intrathecal.units import Kind, format_mass, format_volume, format_volume_rate, parse_positive
 
@@ -17,13 +19,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def bridge_cmd(
     old_file: Annotated[Path, typer.Argument(metavar="OLD.toml", help="Program now in the pump.")],
     new_file: Annotated[Path, typer.Argument(metavar="NEW.toml", help="Program after refill.")],
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bridge bolus when the drug or concentration changes at a refill."""
+    """Bridge bolus when the drug or concentration changes at a refill; the dose it delivers
+    and the new program are reviewed."""
     with reported(as_json):
+        acknowledgements = acks(ack)
         old = load_program(old_file, "OLD")
         new = load_program(new_file, "NEW")
         result = bridge(old, new)
+        reviewed = review_bridge(old, new, result, acknowledgements)
         units = {i.drug.key: i.drug.dose_unit.value for i in old.ingredients}
         payload = {
             "volume_ml": result.volume_ml,
@@ -32,7 +38,6 @@ def bridge_cmd(
             "rate_rule": result.rate_rule,
             "old_solution_doses_mcg": result.old_solution_doses_mcg,
             "reasons": list(result.reasons),
-            "disclaimer": DISCLAIMER,
         }
         lines = [
             f"bridge bolus: {format_volume(result.volume_ml)} at "
@@ -43,9 +48,8 @@ def bridge_cmd(
             ),
             "the new drug reaches the catheter tip when it ends; then the new program starts",
             *(f"  - {r}" for r in result.reasons),
-            DISCLAIMER,
         ]
-        emit(as_json, payload, "\n".join(lines))
+        emit_answer(as_json, reviewed, payload, lines)
 
 
 def prime_cmd(
@@ -53,13 +57,17 @@ def prime_cmd(
     rate: Annotated[
         str | None, typer.Option("--rate", help="Priming rate; default the device maximum.")
     ] = None,
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Priming bolus for an empty pump pathway and catheter, with its mixing hazard."""
+    """Priming bolus for an empty pump pathway and catheter, checked against the device, with
+    its mixing hazard as a finding to acknowledge (--ack PRIMING_MIXING_HAZARD:WHO:WHY)."""
     with reported(as_json):
         rate_ml = parse_positive(rate, "--rate", Kind.VOLUME_RATE) if rate is not None else None
+        acknowledgements = acks(ack)
         program = load_program(program_file)
         result = priming(program, rate_ml)
+        reviewed = review_priming(program, result, acknowledgements)
         units = {i.drug.key: i.drug.dose_unit.value for i in program.ingredients}
         payload = {
             "volume_ml": result.volume_ml,
@@ -68,7 +76,6 @@ def prime_cmd(
             "drug_in_priming_volume_mcg": result.drug_in_priming_volume_mcg,
             "hazard": result.hazard,
             "reasons": list(result.reasons),
-            "disclaimer": DISCLAIMER,
         }
         lines = [
             f"priming bolus: {format_volume(result.volume_ml)} at "
@@ -79,9 +86,8 @@ def prime_cmd(
             ),
             f"HAZARD: {result.hazard}",
             *(f"  - {r}" for r in result.reasons),
-            DISCLAIMER,
         ]
-        emit(as_json, payload, "\n".join(lines))
+        emit_answer(as_json, reviewed, payload, lines)
 
 
 def tip_time_cmd(

@@ -6,8 +6,18 @@ from typing import Annotated, Any
 
 import typer
 
-from intrathecal.cli.output import DISCLAIMER, emit, reported
-from intrathecal.cli.review_cmd import findings_json, findings_text
+from intrathecal.cli import quantities
+from intrathecal.cli.answer import AckOpt, DeviceOpt, acks, emit_answer
+from intrathecal.cli.output import reported
+from intrathecal.clinical.answer_review import (
+    DEFAULT_DEVICE,
+    AnswerReview,
+    combine,
+    recipe_program,
+    review_dose,
+    review_recipe,
+    single_drug_program,
+)
 from intrathecal.clinical.compounding import recipe
 from intrathecal.clinical.conversion import (
     DEFAULT_OPIOID_TRIAL_FRACTION,
@@ -19,6 +29,7 @@ from intrathecal.clinical.conversion import (
     route_equivalent,
 )
 from intrathecal.library import default_library
+from intrathecal.safety.review import Acknowledgement
 from intrathecal.units import (
     InputError,
     Kind,
@@ -35,23 +46,50 @@ app = typer.Typer(help="Trial and route conversions.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _emit(as_json: bool, result: Conversion, unit: str, extra: dict[str, Any]) -> None:
+ConcentrationOpt = Annotated[
+    str | None,
+    typer.Option("--concentration", help="Concentration the dose will run at (default: stated)."),
+]
+
+
+def _emit(
+    as_json: bool, result: Conversion, unit: str, extra: dict[str, Any], reviewed: AnswerReview
+) -> None:
     payload = {
         **extra,
         "dose_mcg_per_day": result.value_mcg_per_day,
         "rule": result.rule,
         "verified": result.verified,
         "reasons": list(result.reasons),
-        "disclaimer": DISCLAIMER,
     }
     status = "" if result.verified else "  [UNVERIFIED rule]"
     lines = [
         f"{format_dose_rate(result.value_mcg_per_day, unit)}{status}",
         f"rule: {result.rule}",
         *(f"  - {r}" for r in result.reasons),
-        DISCLAIMER,
     ]
-    emit(as_json, payload, "\n".join(lines))
+    emit_answer(as_json, reviewed, payload, lines)
+
+
+def _concentration(text: str | None) -> float | None:
+    return parse_positive(text, "--concentration", Kind.CONCENTRATION) if text else None
+
+
+def _review_first_program(
+    drug: str,
+    dose_mcg_per_day: float,
+    device: str | None,
+    concentration: str | None,
+    acknowledgements: list[Acknowledgement],
+) -> AnswerReview:
+    """A starting dose: reviewed as the patient's first program of ``drug``."""
+    library = default_library()
+    program, notes = single_drug_program(
+        library, device or DEFAULT_DEVICE, drug, dose_mcg_per_day, _concentration(concentration)
+    )
+    # TODO(lead): pass opioid_tolerant= (trial: from a --opioid-tolerant option; route: True,
+    # the patient takes opioids by another route) once ReviewInput has the field.
+    return review_dose(program, None, acknowledgements, notes)
 
 
 @app.command("trial")
@@ -64,10 +102,14 @@ def trial_cmd(
     fraction: Annotated[
         str | None, typer.Option("--fraction", help="Opioids: share of the bolus per day.")
     ] = None,
+    device: DeviceOpt = None,
+    concentration: ConcentrationOpt = None,
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Starting daily pump dose from an effective trial bolus."""
+    """Starting daily pump dose from an effective trial bolus, reviewed as a first program."""
     with reported(as_json):
+        acknowledgements = acks(ack)
         library = default_library()
         try:
             record = library.drug(drug)
@@ -90,7 +132,10 @@ def trial_cmd(
             result = opioid_trial_to_pump(dose, share)
         else:
             raise InputError("DRUG", f"no trial conversion rule for {record.key}")
-        _emit(as_json, result, record.dose_unit.value, {"drug": record.key})
+        reviewed = _review_first_program(
+            record.key, result.value_mcg_per_day, device, concentration, acknowledgements
+        )
+        _emit(as_json, result, record.dose_unit.value, {"drug": record.key}, reviewed)
 
 
 def _route(text: str, option: str) -> Route:
@@ -110,10 +155,15 @@ def route_cmd(
         list[str] | None,
         typer.Option("--ratio", help="Override a ratio, e.g. 'oral=90' (relative to IT = 1)."),
     ] = None,
+    device: DeviceOpt = None,
+    concentration: ConcentrationOpt = None,
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Morphine equivalents between routes, with the ratio used shown and adjustable."""
+    """Morphine equivalents between routes, with the ratio used shown and adjustable; an
+    intrathecal answer is reviewed as a first intrathecal program."""
     with reported(as_json):
+        acknowledgements = acks(ack)
         amount = parse_positive(dose, "--dose", Kind.DOSE_RATE)
         ratios: dict[Route, float] = {}
         for item in ratio or []:
@@ -122,8 +172,19 @@ def route_cmd(
                 ratios[_route(name, "--ratio")] = float(value)
             except ValueError:
                 raise InputError("--ratio", f"expected ROUTE=NUMBER, got {item!r}") from None
-        result = route_equivalent(amount, _route(source, "--from"), _route(target, "--to"), ratios)
-        _emit(as_json, result, "mg", {"from": source, "to": target})
+        to_route = _route(target, "--to")
+        result = route_equivalent(amount, _route(source, "--from"), to_route, ratios)
+        if to_route is Route.INTRATHECAL:
+            reviewed = _review_first_program(
+                "morphine", result.value_mcg_per_day, device, concentration, acknowledgements
+            )
+        else:
+            reviewed = combine(
+                [],
+                acknowledgements,
+                assumptions=[f"the {to_route.value} dose is not a pump program: nothing to review"],
+            )
+        _emit(as_json, result, "mg", {"from": source, "to": target}, reviewed)
 
 
 @app.command("opioid")
@@ -131,13 +192,26 @@ def opioid_cmd(
     dose: Annotated[str, typer.Option("--dose", help="Intrathecal dose, e.g. '6 mg/day'.")],
     source: Annotated[str, typer.Option("--from", help="Intrathecal opioid now.")],
     target: Annotated[str, typer.Option("--to", help="Intrathecal opioid wanted.")],
+    device: DeviceOpt = None,
+    concentration: ConcentrationOpt = None,
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Between intrathecal opioids where a source gives a ratio."""
+    """Between intrathecal opioids where a source gives a ratio; the new opioid's program is
+    reviewed against the old opioid's (the switch)."""
     with reported(as_json):
+        acknowledgements = acks(ack)
         amount = parse_positive(dose, "--dose", Kind.DOSE_RATE)
+        wanted = _concentration(concentration)
         result = intrathecal_opioid(amount, source, target)
-        _emit(as_json, result, "mg", {"from": source, "to": target})
+        library = default_library()
+        key = device or DEFAULT_DEVICE
+        old, _ = single_drug_program(library, key, source, amount, name="before the switch")
+        new, notes = single_drug_program(library, key, target, result.value_mcg_per_day, wanted)
+        # TODO(lead): pass opioid_tolerant=True once ReviewInput has it (a switch is between
+        # opioids the patient already takes).
+        reviewed = review_dose(new, old, acknowledgements, notes)
+        _emit(as_json, result, "mg", {"from": source, "to": target}, reviewed)
 
 
 def _pairs(items: list[str] | None, option: str, kind: Kind) -> dict[str, float]:
@@ -163,18 +237,32 @@ def compound_cmd(
     overage: Annotated[
         str, typer.Option("--overage", help="Extra to prime the refill set, e.g. '3 mL'.")
     ] = "0 mL",
+    device: DeviceOpt = None,
+    rate: Annotated[
+        str | None, typer.Option("--rate", help="Rate the fill runs at (default: stated).")
+    ] = None,
+    interval: Annotated[
+        str | None,
+        typer.Option("--interval", help="Days until the next refill (checks stability)."),
+    ] = None,
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Volume of each stock solution and of diluent for an admixture."""
+    """Volume of each stock solution and of diluent for an admixture, reviewed as the fill of
+    a pump (concentration limits, mixing, approval, stability and device)."""
     with reported(as_json):
+        acknowledgements = acks(ack)
         library = default_library()
         wanted = _pairs(drug, "--drug", Kind.CONCENTRATION)
         stocks = _pairs(stock, "--stock", Kind.CONCENTRATION)
         fill = parse_positive(volume, "--volume", Kind.VOLUME)
         extra = parse(overage, "--overage", Kind.VOLUME)
+        rate_ml = parse_positive(rate, "--rate", Kind.VOLUME_RATE) if rate is not None else None
+        days = quantities.duration_days(interval, "--interval") if interval is not None else None
         result = recipe(library, wanted, stocks, fill, extra)
+        program, notes = recipe_program(library, result, device or DEFAULT_DEVICE, rate_ml)
+        reviewed = review_recipe(program, result, days, acknowledgements, notes)
         units = {c.drug: library.drug(c.drug).dose_unit.value for c in result.components}
-        hard = any(f.severity.value == "hard" for f in result.findings)
         payload = {
             "total_ml": result.total_ml,
             "fill_ml": result.fill_ml,
@@ -191,9 +279,6 @@ def compound_cmd(
             ],
             "diluent_ml": result.diluent_ml,
             "diluent": result.diluent,
-            "findings": findings_json(result.findings),
-            "allowed": not hard,
-            "disclaimer": DISCLAIMER,
         }
         lines = [f"prepare {format_volume(result.total_ml)}:"]
         for c in result.components:
@@ -204,8 +289,4 @@ def compound_cmd(
                 f"({format_mass(c.mass_mcg, u)}) -> {format_concentration(c.wanted_mcg_per_ml, u)}"
             )
         lines.append(f"  {result.diluent}: {format_volume(result.diluent_ml)}")
-        lines += findings_text(result.findings)
-        lines.append(DISCLAIMER)
-        emit(as_json, payload, "\n".join(lines))
-        if hard:
-            raise typer.Exit(1)
+        emit_answer(as_json, reviewed, payload, lines)

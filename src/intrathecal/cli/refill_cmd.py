@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from intrathecal.cli import quantities
+from intrathecal.cli.answer import AckOpt, acks, emit_answer
 from intrathecal.cli.output import DISCLAIMER, emit, load_program, parse_instant, reported
+from intrathecal.clinical.answer_review import review_refill_concentration, review_refill_volume
 from intrathecal.clinical.reconcile import reconcile
 from intrathecal.clinical.refill import concentration_for, fill_for, plan
 from intrathecal.engine.demand import iso
@@ -83,14 +85,18 @@ def concentration_cmd(
     program_file: ProgramArg,
     interval: Annotated[str, typer.Option("--interval", help="Target interval, e.g. '30 days'.")],
     filled: Annotated[str, typer.Option("--filled", help="Fill volume, e.g. '20 mL'.")],
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Concentrations that keep today's doses and last the target interval."""
+    """Concentrations that keep today's doses and last the target interval, reviewed as the
+    program after the refill; safe alternatives are suggested, never substituted."""
     with reported(as_json):
         days = quantities.duration_days(interval, "--interval")
         fill_ml = quantities.volume(filled, "--filled")
+        acknowledgements = acks(ack)
         program = load_program(program_file)
         result = concentration_for(program, days, fill_ml)
+        reviewed, _ = review_refill_concentration(program, result, acknowledgements)
         units = {i.drug.key: i.drug.dose_unit.value for i in program.ingredients}
         payload = {
             "interval_days": days,
@@ -100,7 +106,6 @@ def concentration_cmd(
             "concentrations_mcg_per_ml": result.admixture_mcg_per_ml,
             "rate_ml_per_day": result.rate_ml_per_day,
             "reasons": list(result.reasons),
-            "disclaimer": DISCLAIMER,
         }
         lines = [
             f"for {days:g} days on {format_volume(fill_ml)} "
@@ -111,22 +116,25 @@ def concentration_cmd(
             ),
             f"mean rate: {format_volume_rate(result.rate_ml_per_day)}",
             *(f"  - {r}" for r in result.reasons),
-            DISCLAIMER,
         ]
-        emit(as_json, payload, "\n".join(lines))
+        emit_answer(as_json, reviewed, payload, lines)
 
 
 @app.command("volume")
 def volume_cmd(
     program_file: ProgramArg,
     interval: Annotated[str, typer.Option("--interval", help="Target interval, e.g. '30 days'.")],
+    ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """The fill volume for a target interval (worst case + alarm volume), capped and said so."""
+    """The fill volume for a target interval (worst case + alarm volume), capped and said so,
+    reviewed as that fill with the refill after the interval."""
     with reported(as_json):
         days = quantities.duration_days(interval, "--interval")
+        acknowledgements = acks(ack)
         program = load_program(program_file)
         result = fill_for(program, days)
+        reviewed = review_refill_volume(program, result, acknowledgements)
         payload = {
             "interval_days": days,
             "needed_ml": result.needed_ml,
@@ -135,7 +143,6 @@ def volume_cmd(
             "achievable_days": result.achievable_days,
             "doses_in_fill_mcg": program.doses_mcg(result.fill_ml),
             "reasons": list(result.reasons),
-            "disclaimer": DISCLAIMER,
         }
         units = {i.drug.key: i.drug.dose_unit.value for i in program.ingredients}
         lines = [
@@ -146,9 +153,8 @@ def volume_cmd(
                 for k, v in program.doses_mcg(result.fill_ml).items()
             ),
             *(f"  - {r}" for r in result.reasons),
-            DISCLAIMER,
         ]
-        emit(as_json, payload, "\n".join(lines))
+        emit_answer(as_json, reviewed, payload, lines)
 
 
 @app.command("reconcile")

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from intrathecal.cli.output import DISCLAIMER, emit, load_program, reported
-from intrathecal.cli.review_cmd import findings_json, findings_text
+from intrathecal.cli.answer import AckOpt, acks, emit_answer
+from intrathecal.cli.output import load_program, reported
+from intrathecal.clinical.answer_review import review_titration
 from intrathecal.clinical.titration import titrate
-from intrathecal.therapy.findings import Severity
 from intrathecal.therapy.serialize import to_toml
 from intrathecal.units import Kind, format_dose_rate, parse_percent, parse_positive
 
@@ -25,18 +25,24 @@ def titrate_cmd(
     write: Annotated[
         Path | None, typer.Option("--write", help="Write the new program to this file.")
     ] = None,
+    ack: AckOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Scale the doses; capped by hard change and dose limits and rounded down to the device step,
-    each said."""
+    """Scale the doses as asked (rounded down to the device step, said) and review the new
+    program against this one; the largest change within the hard limits is suggested, never
+    substituted. --write only writes an allowed program."""
     with reported(as_json):
         by_fraction = parse_percent(by, "--by") if by is not None else None
         to_dose = parse_positive(to, "--to", Kind.DOSE_RATE) if to is not None else None
+        acknowledgements = acks(ack)
         program = load_program(program_file)
-        result = titrate(program, by_fraction=by_fraction, to_mcg_per_day=to_dose, profile=profile)
+        result = titrate(
+            program, by_fraction=by_fraction, to_mcg_per_day=to_dose, profile=profile, cap=False
+        )
+        capped = titrate(program, by_fraction=by_fraction, to_mcg_per_day=to_dose, profile=profile)
+        reviewed = review_titration(program, result, capped, profile, acknowledgements)
         text = to_toml(result.program)
-        hard = [f for f in result.findings if f.severity is Severity.HARD]
-        if write is not None and not hard:
+        if write is not None and reviewed.allowed:
             write.write_text(text, encoding="utf-8")
         units = {i.drug.key: i.drug.dose_unit.value for i in program.ingredients}
         payload = {
@@ -45,11 +51,8 @@ def titrate_cmd(
             "old_doses_mcg_per_day": result.old_doses_mcg_per_day,
             "new_doses_mcg_per_day": result.new_doses_mcg_per_day,
             "constraints": list(result.constraints),
-            "findings": findings_json(result.findings),
-            "allowed": not hard,
             "program_toml": text,
-            "written": str(write) if write is not None and not hard else None,
-            "disclaimer": DISCLAIMER,
+            "written": str(write) if write is not None and reviewed.allowed else None,
         }
         lines = [
             *(
@@ -58,9 +61,11 @@ def titrate_cmd(
                 for k in units
             ),
             *(f"  - {c}" for c in result.constraints),
-            *findings_text(result.findings),
-            "new program:" if write is None else f"written to {write}" if not hard else "",
-            text if write is None else "",
-            DISCLAIMER,
         ]
-        emit(as_json, payload, "\n".join(line for line in lines if line))
+        if write is None:
+            lines += ["new program:", text]
+        elif reviewed.allowed:
+            lines.append(f"written to {write}")
+        else:
+            lines.append(f"not written to {write}: the new program is not allowed")
+        emit_answer(as_json, reviewed, payload, lines)

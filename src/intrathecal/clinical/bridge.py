@@ -131,11 +131,8 @@ def priming(program: Program, rate_ml_per_day: float | None = None) -> Priming:
     rate = maximum.value if rate_ml_per_day is None else rate_ml_per_day
     if rate <= 0:
         raise InputError("rate", "must be greater than zero")
-    if rate > maximum.value:
-        raise InputError(
-            "rate",
-            f"{rate:g} mL/day is above the device's bolus maximum {maximum.value:g} mL/day",
-        )
+    # A rate above the device's bolus maximum is not refused here: the answer review reports it
+    # as a hard finding with the maximum as a suggestion (clinical.answer_review).
     duration = space.total_ml / rate * 24
     return Priming(
         volume_ml=space.total_ml,

@@ -77,8 +77,8 @@ def concentration_for(program: Program, interval_days: float, fill_ml: float) ->
             f"C = D x interval / (fill - alarm) = worst-case daily dose x {interval_days:g} days "
             f"/ ({format_volume(fill_ml)} - {format_volume(program.low_reservoir_alarm_ml)})",
             "every allowed demand bolus is counted in the daily dose",
-            "check the new concentrations against the library limits (itp review) and round "
-            "them to what the pharmacy can compound",
+            "the answer is reviewed as the program after the refill; round the concentrations "
+            "to what the pharmacy can compound and review that program again",
         ),
     )
 

@@ -45,9 +45,14 @@ def titrate(
     to_mcg_per_day: float | None = None,
     profile: str | None = None,
     dose_24h_ago_mcg_per_day: dict[str, float] | None = None,
+    cap: bool = True,
 ) -> Titration:
     """Change the first drug's mean daily dose by a fraction or to a dose; the admixture
-    follows (same volume). Demand-bolus settings are left as they are."""
+    follows (same volume). Demand-bolus settings are left as they are.
+
+    With ``cap`` False the request is kept as asked (only rounded to the device step), for the
+    review to judge; the capped titration is then the safe alternative to suggest.
+    """
     if (by_fraction is None) == (to_mcg_per_day is None):
         raise InputError("by", "give exactly one of --by (a percentage) or --to (a dose)")
     old = summarize(program).doses_mcg_per_day
@@ -70,7 +75,7 @@ def titrate(
         f"{format_dose_rate(old[first.drug.key] * factor, unit)} (x{factor:.4g})"
     ]
     history = dose_24h_ago_mcg_per_day or {}
-    if factor > 1:
+    if factor > 1 and cap:
         factor = _cap_increase(program, factor, old, history, profile, constraints)
     step = program.device.rate_step_ml_per_day.value
     basal = []
