@@ -90,14 +90,36 @@ def test_refill_concentration_beyond_the_hard_limit_and_stability_is_blocked(
     says_why_first(itp(*map(str, args)), "BLOCKED by hard limits")
 
 
-def test_refill_concentration_within_every_limit_is_allowed() -> None:
+def test_refill_concentration_within_every_limit_is_allowed_with_a_bridge() -> None:
     # Morphine 3 mg/day for 30 days on 20 mL: 3 x 30 / 18 = 5 mg/mL (<= 25), 30 <= 90 days.
+    # The change from 20 to 5 mg/mL is covered by a planned bridge bolus.
     payload = run_json(
-        "refill", "concentration", NEW, "--interval", "30 days", "--filled", "20 mL", code=0
+        "refill",
+        "concentration",
+        NEW,
+        "--interval",
+        "30 days",
+        "--filled",
+        "20 mL",
+        "--bridge-planned",
+        code=0,
     )
     assert payload["concentrations_mcg_per_ml"]["morphine"] == pytest.approx(5000.0)
     assert payload["allowed"] is True
     assert not codes(payload, "hard") and payload["suggestions"] == []
+
+
+def test_refill_concentration_change_without_a_bridge_shows_the_transient() -> None:
+    # 20 -> 5 mg/mL at 3 mg/day: the new rate is 3 / 5 = 0.6 mL/day. The old 20 mg/mL left in
+    # the pathway (0.26 mL) and catheter (0.19 mL) runs at 0.6 mL/day: 20 x 0.6 = 12 mg/day
+    # for 0.45 / 0.6 x 24 = 18 h: a fourfold rise (below the 20 mg/day maximum, but beyond the
+    # hard change limit of 50% in one step).
+    payload = run_json(
+        "refill", "concentration", NEW, "--interval", "30 days", "--filled", "20 mL", code=1
+    )
+    assert "TRANSIENT_DOSE_INCREASE_PER_STEP_ABOVE_HARD" in codes(payload, "hard")
+    message = next(f["message"] for f in payload["findings"] if f["code"].startswith("TRANSIENT"))
+    assert "18.0 h" in message and "12 mg/day" in message
 
 
 def test_refill_volume_beyond_the_reservoir_and_stability_is_blocked() -> None:

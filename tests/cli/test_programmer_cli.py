@@ -55,6 +55,7 @@ def test_refill_concentration_and_volume() -> None:
         "30 days",
         "--filled",
         "20 mL",
+        "--bridge-planned",  # 10 -> 5.28 mg/mL: the old solution is pushed through
         *ADMIXTURE_ACKS,
     )
     # = 5.277778 mg/mL morphine; bupivacaine keeps its ratio: 5 x 5.277778 / 10 = 2.638889.

@@ -16,6 +16,14 @@ AckOpt = Annotated[
     list[str] | None,
     typer.Option("--ack", help="Acknowledge a soft finding: CODE:WHO:WHY (repeatable)."),
 ]
+OpioidStatusOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--opioid-tolerant/--opioid-naive",
+        help="Patient's opioid status (selects the starting range; default: not stated, the "
+        "opioid-naive range is used).",
+    ),
+]
 DeviceOpt = Annotated[
     str | None,
     typer.Option("--device", help="Device the answer is reviewed on (default: stated)."),

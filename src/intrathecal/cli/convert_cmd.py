@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from intrathecal.cli import quantities
-from intrathecal.cli.answer import AckOpt, DeviceOpt, acks, emit_answer
+from intrathecal.cli.answer import AckOpt, DeviceOpt, OpioidStatusOpt, acks, emit_answer
 from intrathecal.cli.output import reported
 from intrathecal.clinical.answer_review import (
     DEFAULT_DEVICE,
@@ -81,15 +81,14 @@ def _review_first_program(
     device: str | None,
     concentration: str | None,
     acknowledgements: list[Acknowledgement],
+    opioid_tolerant: bool | None,
 ) -> AnswerReview:
     """A starting dose: reviewed as the patient's first program of ``drug``."""
     library = default_library()
     program, notes = single_drug_program(
         library, device or DEFAULT_DEVICE, drug, dose_mcg_per_day, _concentration(concentration)
     )
-    # TODO(lead): pass opioid_tolerant= (trial: from a --opioid-tolerant option; route: True,
-    # the patient takes opioids by another route) once ReviewInput has the field.
-    return review_dose(program, None, acknowledgements, notes)
+    return review_dose(program, None, acknowledgements, notes, opioid_tolerant)
 
 
 @app.command("trial")
@@ -104,6 +103,7 @@ def trial_cmd(
     ] = None,
     device: DeviceOpt = None,
     concentration: ConcentrationOpt = None,
+    opioid_tolerant: OpioidStatusOpt = None,
     ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -133,7 +133,12 @@ def trial_cmd(
         else:
             raise InputError("DRUG", f"no trial conversion rule for {record.key}")
         reviewed = _review_first_program(
-            record.key, result.value_mcg_per_day, device, concentration, acknowledgements
+            record.key,
+            result.value_mcg_per_day,
+            device,
+            concentration,
+            acknowledgements,
+            opioid_tolerant,
         )
         _emit(as_json, result, record.dose_unit.value, {"drug": record.key}, reviewed)
 
@@ -157,6 +162,7 @@ def route_cmd(
     ] = None,
     device: DeviceOpt = None,
     concentration: ConcentrationOpt = None,
+    opioid_tolerant: OpioidStatusOpt = None,
     ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -176,7 +182,12 @@ def route_cmd(
         result = route_equivalent(amount, _route(source, "--from"), to_route, ratios)
         if to_route is Route.INTRATHECAL:
             reviewed = _review_first_program(
-                "morphine", result.value_mcg_per_day, device, concentration, acknowledgements
+                "morphine",
+                result.value_mcg_per_day,
+                device,
+                concentration,
+                acknowledgements,
+                opioid_tolerant,
             )
         else:
             reviewed = combine(
@@ -208,9 +219,8 @@ def opioid_cmd(
         key = device or DEFAULT_DEVICE
         old, _ = single_drug_program(library, key, source, amount, name="before the switch")
         new, notes = single_drug_program(library, key, target, result.value_mcg_per_day, wanted)
-        # TODO(lead): pass opioid_tolerant=True once ReviewInput has it (a switch is between
-        # opioids the patient already takes).
-        reviewed = review_dose(new, old, acknowledgements, notes)
+        # A switch is between intrathecal opioids the patient already takes: tolerant.
+        reviewed = review_dose(new, old, acknowledgements, notes, opioid_tolerant=True)
         _emit(as_json, result, "mg", {"from": source, "to": target}, reviewed)
 
 

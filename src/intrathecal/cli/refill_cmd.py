@@ -85,6 +85,14 @@ def concentration_cmd(
     program_file: ProgramArg,
     interval: Annotated[str, typer.Option("--interval", help="Target interval, e.g. '30 days'.")],
     filled: Annotated[str, typer.Option("--filled", help="Fill volume, e.g. '20 mL'.")],
+    bridge_planned: Annotated[
+        bool,
+        typer.Option(
+            "--bridge-planned",
+            help="A bridge bolus will push the old solution through (itp bridge); without it "
+            "the review shows the transient of the old solution at the new rate.",
+        ),
+    ] = False,
     ack: AckOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -96,7 +104,9 @@ def concentration_cmd(
         acknowledgements = acks(ack)
         program = load_program(program_file)
         result = concentration_for(program, days, fill_ml)
-        reviewed, _ = review_refill_concentration(program, result, acknowledgements)
+        reviewed, _ = review_refill_concentration(
+            program, result, acknowledgements, bridge_planned=bridge_planned
+        )
         units = {i.drug.key: i.drug.dose_unit.value for i in program.ingredients}
         payload = {
             "interval_days": days,

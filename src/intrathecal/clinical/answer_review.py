@@ -254,18 +254,23 @@ def review_refill_concentration(
     plan: ConcentrationPlan,
     acknowledgements: Sequence[Acknowledgement] = (),
     filled_at_s: float = 0.0,
+    bridge_planned: bool = False,
 ) -> tuple[AnswerReview, Program]:
     """The program after a refill at the answered concentration (same doses), filled with
-    ``plan.fill_ml`` and refilled ``plan.interval_days`` later, against the program now."""
+    ``plan.fill_ml`` and refilled ``plan.interval_days`` later, against the program now.
+
+    A new concentration is a concentration change: unless a bridge bolus is planned, the review
+    shows the transient of the old solution left in the pathway and catheter."""
     factor = plan.concentration_mcg_per_ml / program.first.concentration_mcg_per_ml
     new, notes = scaled_program(program, factor)
     part = Part(
         ReviewInput(
-            new=new, old=program, refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s)
+            new=new,
+            old=program,
+            refill=_refill(plan.fill_ml, plan.interval_days, filled_at_s),
+            bridge_planned=bridge_planned,
         )
     )
-    # TODO(lead): pass bridge_planned=False explicitly once ReviewInput has it: the answer is a
-    # concentration change, whose transient the review must show unless a bridge is planned.
     suggestions = _concentration_suggestions(program, plan, filled_at_s)
     return combine([part], acknowledgements, suggestions=suggestions, assumptions=notes), new
 
@@ -407,9 +412,10 @@ def review_dose(
     old: Program | None,
     acknowledgements: Sequence[Acknowledgement] = (),
     assumptions: Sequence[str] = (),
+    opioid_tolerant: bool | None = None,
 ) -> AnswerReview:
     """A converted daily dose as a program (see :func:`single_drug_program`)."""
-    part = Part(ReviewInput(new=program, old=old))
+    part = Part(ReviewInput(new=program, old=old, opioid_tolerant=opioid_tolerant))
     return combine(
         [part],
         acknowledgements,
@@ -487,8 +493,8 @@ def review_recipe(
         )
     refill = _refill(result.fill_ml, interval_days, filled_at_s) if interval_days else None
     part = Part(ReviewInput(new=program, old=None, refill=refill))
-    # TODO(lead): a recipe is a fill of an existing therapy or a first one; pass the history /
-    # opioid_tolerant the clinic knows once ReviewInput has them.
+    # A recipe alone does not say which program ran before: it is reviewed as a first fill
+    # (starting ranges apply, opioid status not stated: the stricter naive range).
     suggestions = _concentration_caps(program)
     if interval_days is not None:
         limit_days, limit_why = _limit_days(program, result.fill_ml, filled_at_s)
@@ -527,9 +533,8 @@ def review_bridge(
     # bridge's to answer for: only what the bridge step adds is kept.
     known = frozenset((f.code, f.field) for f in review(ReviewInput(new=old)).findings)
     bridge_part = Part(ReviewInput(new=step, old=old), "bridge", known)
-    # TODO(lead): pass bridge_planned=True here once ReviewInput has it: `itp bridge` is by
-    # definition the bridge of this change, so the concentration transient is covered.
-    new_input = ReviewInput(new=new, old=old)
+    # `itp bridge` is by definition the bridge of this change: the transient is covered.
+    new_input = ReviewInput(new=new, old=old, bridge_planned=True)
     unit = old.first.drug.dose_unit.value
     delivered = answer.rate_ml_per_day * old.first.concentration_mcg_per_ml
     return combine(
