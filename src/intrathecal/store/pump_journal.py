@@ -143,12 +143,12 @@ def payload(entry: PumpJournalEntry) -> dict[str, Any]:
 def open_for(
     session: Session, serial: str, started_before: datetime | None = None
 ) -> Sequence[PumpJournalEntry]:
-    """Open entries of one pump, oldest first (only those begun before ``started_before``)."""
+    """Open entries of one pump, oldest first (only those begun by ``started_before``)."""
     query = select(PumpJournalEntry).where(
         PumpJournalEntry.serial == serial, PumpJournalEntry.status.in_(OPEN)
     )
     if started_before is not None:
-        query = query.where(PumpJournalEntry.created_at < started_before)
+        query = query.where(PumpJournalEntry.created_at <= started_before)
     return session.execute(query.order_by(PumpJournalEntry.id)).scalars().all()
 
 

@@ -17,7 +17,8 @@ before that):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +29,7 @@ from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
 from intrathecal.store import programs, pump_journal, refills
+from intrathecal.store.db import READ_ONLY
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Patient, PumpJournalEntry
 from intrathecal.store.types import utc_from_s
@@ -147,6 +149,17 @@ BRIDGE_NOT_CHOSEN = f"{READ_BACK} bridge bolus not sent to the pump (not chosen)
 
 
 # --- reconciling ---------------------------------------------------------------------------
+
+
+@contextmanager
+def writing(session: Session) -> Iterator[Session]:
+    """A session recovery can write with: ``session`` itself, or beside a read-only one (a
+    page that only reads holds no write lock, so a second connection may take it)."""
+    if not session.info.get(READ_ONLY):
+        yield session
+        return
+    with Session(session.get_bind().execution_options(**{READ_ONLY: False})) as writer:
+        yield writer
 
 
 def recover_pump(

@@ -247,9 +247,10 @@ def context(
     journal: list[pump_recovery.Shown] = []
     link = pump.link if pump is not None else None
     if link is not None and implant is not None:
-        if found is not None:
-            pump_recovery.recover_pump(session, link, clinic_now)
-        journal = pump_recovery.shown(session, link.serial, clinic_now, link.in_flight_s)
+        with pump_recovery.writing(session) as writer:
+            if found is not None:
+                pump_recovery.recover_pump(writer, link, clinic_now)
+            journal = pump_recovery.shown(writer, link.serial, clinic_now, link.in_flight_s)
     checks: list[str] = []
     gap = ""
     if found is not None and implant is not None:
