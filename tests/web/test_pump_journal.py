@@ -210,7 +210,7 @@ def journal_of(rig: Rig, patient_id: int) -> list[PumpJournalEntry]:
         return list(session.execute(query.order_by(PumpJournalEntry.id)).scalars())
 
 
-def recover_at_start(rig: Rig) -> list[pump_recovery.Resolution]:
+def recover_now(rig: Rig) -> list[pump_recovery.Resolution]:
     with rig.sessions() as session:
         return pump_recovery.recover_all(session, rig.links, rig.clock.now)
 
@@ -229,8 +229,9 @@ def test_kill_at_each_step_then_recovery_leaves_pump_and_record_agreeing(
     serial = f"P{patient.mrn}"
     done = run_wizard(rig, patient.id, step)
     assert done.returncode == -signal.SIGKILL, done.stderr
-    recover_at_start(rig)
-    recover_at_start(rig)  # idempotent: a second start changes nothing
+    lines = pump_recovery.recover_at_start(rig.url, rig.links)  # as `itp clinic run` starts
+    assert len(lines) == (0 if step == "commit" else 1), lines
+    assert recover_now(rig) == []  # idempotent: a second start changes nothing
     state = pump_state(rig, serial)
     rows = refills_of(rig, patient.id)
     entries = journal_of(rig, patient.id)
@@ -257,7 +258,7 @@ def test_a_recovered_record_is_the_one_the_wizard_would_have_saved(rig: Rig) -> 
     twin, crashed = new_patient(rig), new_patient(rig)
     assert "SAVED" in run_wizard(rig, twin.id, "").stdout  # no crash: the wizard's own record
     assert run_wizard(rig, crashed.id, "bridge").returncode == -signal.SIGKILL
-    (resolution,) = recover_at_start(rig)
+    (resolution,) = recover_now(rig)
     assert resolution.status == pump_journal.RECORDED
     wizard, recovered = refills_of(rig, twin.id)[-1], refills_of(rig, crashed.id)[-1]
     # Same pump time (speed 0): 20 mL filled at NOW; expected residual 20 - 30 x 0.1 = 17.00 mL,
@@ -285,7 +286,7 @@ def test_a_recovered_record_is_the_one_the_wizard_would_have_saved(rig: Rig) -> 
 def test_killed_before_the_bridge_says_the_bridge_was_not_started(rig: Rig) -> None:
     patient = new_patient(rig)
     assert run_wizard(rig, patient.id, "activate").returncode == -signal.SIGKILL
-    recover_at_start(rig)
+    recover_now(rig)
     notes = refills_of(rig, patient.id)[-1].notes
     assert "bridge bolus NOT started on the pump (the clinic stopped before sending it)" in notes
 
@@ -347,7 +348,7 @@ def test_a_refusal_closes_the_journal_entry_at_once(rig: Rig) -> None:
     (entry,) = journal_of(rig, patient.id)
     assert entry.status == pump_journal.NOT_DONE and not entry.by_recovery
     assert "refused the refill" in entry.outcome
-    assert recover_at_start(rig) == [] and len(refills_of(rig, patient.id)) == 1
+    assert recover_now(rig) == [] and len(refills_of(rig, patient.id)) == 1
 
 
 # --- the log reader ------------------------------------------------------------------------

@@ -155,6 +155,13 @@ def run_cmd(
     with pump_server(pumps, pump_port, speed):
         os.environ["ITP_PUMP_HOST"] = "127.0.0.1"
         os.environ["ITP_PUMP_PORT"] = str(pump_port)
+        # Refills and programs a crash left between the pump and the record: reconciled with
+        # the pumps' logs before the clinic serves (web/pump_recovery.py).
+        from intrathecal.web.pump_client_link import links_from_env
+        from intrathecal.web.pump_recovery import recover_at_start
+
+        for line in recover_at_start(os.environ["DATABASE_URL"], links_from_env()):
+            typer.echo(line)
         typer.echo(
             f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs); "
             f"virtual pumps on 127.0.0.1:{pump_port} at speed {speed:g}; Ctrl-C stops both"

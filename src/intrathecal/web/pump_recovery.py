@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -207,6 +207,23 @@ def recover_all(
             continue
         out.extend(recover_pump(session, link, now, grace_s))
     return out
+
+
+def recover_at_start(url: str, links: PumpLinks) -> list[str]:
+    """Run at the clinic's start, before it serves (``itp clinic run``): every open entry is
+    reconciled now (nothing of this clinic is in flight); one line per entry, for the log."""
+    from intrathecal.store.db import open_database  # the CLI's door, not the pages'
+
+    engine, sessions = open_database(url)
+    try:
+        with sessions() as session:
+            found = recover_all(session, links, datetime.now(UTC))
+    finally:
+        engine.dispose()
+    return [
+        f"pump journal {r.entry_id} ({r.kind}, pump {r.serial}): {r.status}: {r.message}"
+        for r in found
+    ]
 
 
 def _still_open(entry: PumpJournalEntry, why: str) -> Resolution:
