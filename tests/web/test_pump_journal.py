@@ -40,7 +40,7 @@ from intrathecal.web.pump_client_link import ClientLinks
 from intrathecal.web.pump_link import PumpEvent
 from intrathecal.web.refill_pump import checksum_of
 from tests.store.conftest import NOW, fresh_url
-from tests.store.pump_scenario import FILLED_AT, morphine_program, pump_patient
+from tests.store.pump_scenario import FILLED_AT, morphine_program, pump_patient, sign
 from tests.web.conftest import PASSWORDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -373,3 +373,130 @@ def test_find_takes_the_events_the_named_command_logged() -> None:
     assert pump_recovery.find(log, "t.bridge").state == "absent"
     refused = [_event(1, "refused", request_id="t.refill")]
     assert pump_recovery.find(refused, "t.refill").state == "refused"
+
+
+# --- programs applied to a pump outside a refill ---------------------------------------------
+
+# argv: database URL, pump port, patient id, version, the step to die after ("" for none), now.
+APPLY = """
+import os, signal, sys
+from datetime import datetime
+from intrathecal.pump.client import PumpClient
+from intrathecal.store import programs, records
+from intrathecal.store.db import open_database
+from intrathecal.web.program_pump import apply_through_link
+from intrathecal.web.pump_client_link import ClientLinks
+
+url, port, patient_id, version, step, now_text = sys.argv[1:]
+
+def after(owner, name, when):
+    original = getattr(owner, name)
+    def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if when(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    setattr(owner, name, wrapped)
+
+if step:
+    after(PumpClient, "_call", lambda self, kind, *a, **k: kind == step)
+engine, sessions = open_database(url)
+links = ClientLinks("127.0.0.1", int(port), timeout_s=5.0, retries=1)
+with sessions() as session:
+    patient = records.require_patient(session, int(patient_id))
+    row = programs.by_version(session, patient.id, int(version))
+    apply_through_link(session, links, patient, row, "nurse", datetime.fromisoformat(now_text))
+    session.commit()
+print("APPLIED", flush=True)
+"""
+
+# The same drug and strength, 1.1 mg/day instead of 1 mg/day: the pump takes it without a refill.
+MORE = morphine_program("10 mg/mL").replace('dose = "1 mg/day"', 'dose = "1.1 mg/day"')
+
+
+def patient_with_new_dose(rig: Rig) -> Patient:
+    with rig.sessions.begin() as session:
+        patient = pump_patient(session, rig.pumps, f"PJ{next(_mrns):04d}")
+        sign(session, patient, MORE, "a little more")
+        session.expunge(patient)
+    return patient
+
+
+def applications_of(rig: Rig, patient_id: int) -> list[ProgramApplication]:
+    with rig.sessions() as session:
+        query = select(ProgramApplication).where(ProgramApplication.patient_id == patient_id)
+        return list(session.execute(query.order_by(ProgramApplication.id)).scalars())
+
+
+def run_apply(rig: Rig, patient_id: int, step: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", APPLY, rig.url, str(rig.server.port), str(patient_id), "2", step]
+        + [rig.clock.now.isoformat()],
+        check=False,  # the kill is the point: its return code is asserted
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"},
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("step", ["stage_program", "activate_program"])
+def test_kill_while_applying_a_program_then_recovery_agrees_with_the_pump(
+    rig: Rig, step: str
+) -> None:
+    patient = patient_with_new_dose(rig)
+    before = len(applications_of(rig, patient.id))
+    assert run_apply(rig, patient.id, step).returncode == -signal.SIGKILL
+    recover_now(rig)
+    recover_now(rig)
+    program = pump_state(rig, f"P{patient.mrn}")["program"]
+    assert isinstance(program, dict)
+    active = program["checksum"] == checksum_of(MORE)
+    (entry,) = journal_of(rig, patient.id)
+    rows = applications_of(rig, patient.id)
+    # Program active on the pump <=> exactly one new application; else none, and not done.
+    assert active == (step == "activate_program")
+    if active:
+        assert len(rows) == before + 1 and entry.application_id == rows[-1].id
+        assert rows[-1].readback_matches and rows[-1].via == "virtual pump"
+        assert entry.status == pump_journal.RECORDED and entry.by_recovery
+    else:
+        assert len(rows) == before
+        assert entry.status == pump_journal.NOT_DONE
+        assert "the program was not activated on the pump" in entry.outcome
+
+
+def test_the_api_applies_a_program_through_the_pump_link(rig: Rig) -> None:
+    patient = patient_with_new_dose(rig)
+    token = rig.client.post(
+        "/api/v1/auth/sign-in", json={"username": "nurse", "password": PASSWORDS["nurse"]}
+    ).json()["token"]
+    answer = rig.client.post(
+        f"/api/v1/patients/{patient.id}/programs/2/apply",
+        json={"send_to_pump": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    applied = answer.json()["application"]
+    assert applied["via"] == "virtual pump" and applied["readback_matches"] is True
+    program = pump_state(rig, f"P{patient.mrn}")["program"]
+    assert isinstance(program, dict) and program["checksum"] == checksum_of(MORE)
+    (entry,) = journal_of(rig, patient.id)
+    assert entry.status == pump_journal.RECORDED and not entry.by_recovery
+    # A version for 20 mg/mL while the reservoir holds 10 mg/mL: the pump stages it and refuses
+    # to activate it; the entry is not done and nothing is recorded.
+    rows = len(applications_of(rig, patient.id))
+    with rig.sessions.begin() as session:
+        found = session.get(Patient, patient.id)
+        assert found is not None
+        sign(session, found, morphine_program("20 mg/mL"), "stronger solution")
+    refused = rig.client.post(
+        f"/api/v1/patients/{patient.id}/programs/3/apply",
+        json={"send_to_pump": True},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "refused the program" in refused.text and "program is unchanged" in refused.text
+    assert len(applications_of(rig, patient.id)) == rows
+    assert journal_of(rig, patient.id)[-1].status == pump_journal.NOT_DONE
