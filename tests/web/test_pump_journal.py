@@ -429,9 +429,9 @@ def applications_of(rig: Rig, patient_id: int) -> list[ProgramApplication]:
 
 
 def run_apply(rig: Rig, patient_id: int, step: str) -> subprocess.CompletedProcess[str]:
+    args = [rig.url, str(rig.server.port), str(patient_id), "2", step, rig.clock.now.isoformat()]
     return subprocess.run(
-        [sys.executable, "-c", APPLY, rig.url, str(rig.server.port), str(patient_id), "2", step]
-        + [rig.clock.now.isoformat()],
+        [sys.executable, "-c", APPLY, *args],
         check=False,  # the kill is the point: its return code is asserted
         capture_output=True,
         text=True,
