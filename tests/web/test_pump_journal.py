@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +25,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -500,3 +503,78 @@ def test_the_api_applies_a_program_through_the_pump_link(rig: Rig) -> None:
     assert "refused the program" in refused.text and "program is unchanged" in refused.text
     assert len(applications_of(rig, patient.id)) == rows
     assert journal_of(rig, patient.id)[-1].status == pump_journal.NOT_DONE
+
+
+# --- the journal's one rule: an entry closes once -------------------------------------------
+
+ALL_MOVES = [*pump_journal.OPEN, pump_journal.RECORDED, pump_journal.NOT_DONE]
+
+
+def _intent(sessions: sessionmaker[Session], patient_id: int) -> int:
+    with sessions() as session:
+        entry = pump_journal.write_intent(
+            session,
+            patient_id=patient_id,
+            serial="PX",
+            kind="refill",
+            payload={},
+            since_seq=0,
+            who="nurse",
+            now=NOW,
+        )
+        return entry.id
+
+
+@pytest.fixture(scope="module")
+def plain_patient(
+    journal_app: tuple[str, TestClient, sessionmaker[Session], ClientLinks, Clock],
+) -> tuple[sessionmaker[Session], int]:
+    sessions = journal_app[2]
+    with sessions.begin() as session:
+        patient = pump_patient(session, None, f"PJ{next(_mrns):04d}")
+        return sessions, patient.id
+
+
+@settings(max_examples=15, deadline=None)
+@given(moves=st.lists(st.sampled_from(ALL_MOVES), min_size=1, max_size=6))
+def test_journal_entry_closes_once_and_stays_closed(
+    plain_patient: tuple[sessionmaker[Session], int], moves: list[str]
+) -> None:
+    sessions, patient_id = plain_patient
+    entry_id = _intent(sessions, patient_id)
+    status, closed_moves = pump_journal.INTENT, 0
+    for to in moves:
+        with sessions() as session:
+            moved = pump_journal.move(session, entry_id, to, NOW, "nurse")
+            session.commit()
+        # An open entry takes any move; a closed one (recorded, not done) takes none.
+        assert moved == (status in pump_journal.OPEN)
+        if moved:
+            status = to
+            closed_moves += to not in pump_journal.OPEN
+    assert closed_moves <= 1
+    with sessions() as session:
+        entry = session.get(PumpJournalEntry, entry_id)
+        assert entry is not None and entry.status == status
+
+
+def test_of_two_workers_recording_one_entry_only_the_first_does(
+    plain_patient: tuple[sessionmaker[Session], int],
+) -> None:
+    sessions, patient_id = plain_patient
+    entry_id = _intent(sessions, patient_id)
+    second: list[bool] = []
+
+    def other_worker() -> None:
+        with sessions() as session:  # waits for the first one's lock, then finds it closed
+            second.append(pump_journal.move(session, entry_id, pump_journal.RECORDED, NOW, "b"))
+            session.commit()
+
+    with sessions() as first:
+        assert pump_journal.move(first, entry_id, pump_journal.RECORDED, NOW, "a")
+        worker = threading.Thread(target=other_worker)
+        worker.start()
+        worker.join(0.5)  # still waiting for the first transaction
+        first.commit()
+    worker.join(30)
+    assert second == [False]
