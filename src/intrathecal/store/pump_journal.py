@@ -158,7 +158,8 @@ def open_serials(session: Session) -> list[str]:
 
 
 def shown_for(session: Session, serial: str, since: datetime) -> Sequence[PumpJournalEntry]:
-    """What the pump's page shows: open entries, and those recovery closed or not done since."""
+    """What the pump's page shows: open entries, and those recovery closed since ``since`` (the
+    wizard said at the time how the others ended)."""
     return (
         session.execute(
             select(PumpJournalEntry)
@@ -166,11 +167,7 @@ def shown_for(session: Session, serial: str, since: datetime) -> Sequence[PumpJo
                 PumpJournalEntry.serial == serial,
                 or_(
                     PumpJournalEntry.status.in_(OPEN),
-                    (PumpJournalEntry.updated_at >= since)
-                    & or_(
-                        PumpJournalEntry.status == NOT_DONE,
-                        PumpJournalEntry.by_recovery.is_(True),
-                    ),
+                    (PumpJournalEntry.updated_at >= since) & PumpJournalEntry.by_recovery.is_(True),
                 ),
             )
             .order_by(PumpJournalEntry.id)

@@ -162,6 +162,12 @@ def writing(session: Session) -> Iterator[Session]:
         yield writer
 
 
+def due(session: Session, link: PumpLink, now: datetime) -> bool:
+    """Whether this pump has open entries no longer in flight (a read, no lock)."""
+    started_by = now - timedelta(seconds=link.in_flight_s)
+    return bool(pump_journal.open_for(session, link.serial, started_by))
+
+
 def recover_pump(
     session: Session, link: PumpLink, now: datetime, grace_s: float | None = None
 ) -> list[Resolution]:

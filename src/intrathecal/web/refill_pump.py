@@ -247,10 +247,13 @@ def context(
     journal: list[pump_recovery.Shown] = []
     link = pump.link if pump is not None else None
     if link is not None and implant is not None:
-        with pump_recovery.writing(session) as writer:
-            if found is not None:
+        if found is not None and pump_recovery.due(session, link, clinic_now):
+            # A write (and on SQLite its lock) only when something is to be reconciled.
+            with pump_recovery.writing(session) as writer:
                 pump_recovery.recover_pump(writer, link, clinic_now)
-            journal = pump_recovery.shown(writer, link.serial, clinic_now, link.in_flight_s)
+                journal = pump_recovery.shown(writer, link.serial, clinic_now, link.in_flight_s)
+        else:
+            journal = pump_recovery.shown(session, link.serial, clinic_now, link.in_flight_s)
     checks: list[str] = []
     gap = ""
     if found is not None and implant is not None:
