@@ -34,13 +34,13 @@ from intrathecal.library import default_library
 from intrathecal.pump.client import PumpClient
 from intrathecal.pump.persistence import PumpStore
 from intrathecal.pump.server import Running, serve_in_background
-from intrathecal.store import audit, pump_journal
+from intrathecal.store import audit, pump_journal, refills
 from intrathecal.store.models import Patient, ProgramApplication, PumpJournalEntry, Refill
 from intrathecal.store.seed import ensure_users
-from intrathecal.web import pump_recovery
+from intrathecal.web import pump_recovery, refill_pump
 from intrathecal.web.app import create_app
-from intrathecal.web.pump_client_link import ClientLinks
-from intrathecal.web.pump_link import PumpEvent
+from intrathecal.web.pump_client_link import ClientLink, ClientLinks
+from intrathecal.web.pump_link import PumpEvent, PumpLinkError, RefillReadBack
 from intrathecal.web.refill_pump import checksum_of
 from tests.store.conftest import NOW, fresh_url
 from tests.store.pump_scenario import FILLED_AT, morphine_program, pump_patient, sign
@@ -60,7 +60,7 @@ from intrathecal.pump.persistence import PumpStore
 from intrathecal.store import programs, pump_journal, records, refills
 from intrathecal.store.db import open_database
 from intrathecal.web import refill_pump
-from intrathecal.web.pump_client_link import ClientLinks
+from intrathecal.web.pump_client_link import ClientLink, ClientLinks
 
 url, port, patient_id, step, now_text = sys.argv[1:]
 now = datetime.fromisoformat(now_text)
@@ -388,7 +388,7 @@ from intrathecal.pump.client import PumpClient
 from intrathecal.store import programs, records
 from intrathecal.store.db import open_database
 from intrathecal.web.program_pump import apply_through_link
-from intrathecal.web.pump_client_link import ClientLinks
+from intrathecal.web.pump_client_link import ClientLink, ClientLinks
 
 url, port, patient_id, version, step, now_text = sys.argv[1:]
 
@@ -578,3 +578,43 @@ def test_of_two_workers_recording_one_entry_only_the_first_does(
         first.commit()
     worker.join(30)
     assert second == [False]
+
+
+class LostReply(ClientLink):
+    """The pump takes the refill but its answer is lost on the way back."""
+
+    def refill(
+        self,
+        volume_ml: float,
+        drugs: list[tuple[str, float]],
+        program_toml: str,
+        withdrawn_ml: float | None,
+        journal: str | None = None,
+    ) -> RefillReadBack:
+        super().refill(volume_ml, drugs, program_toml, withdrawn_ml, journal)
+        raise PumpLinkError(f"no answer from {self.where} to the refill", answered=False)
+
+
+def test_a_lost_reply_leaves_the_entry_sent_until_the_log_confirms_it(rig: Rig) -> None:
+    patient = new_patient(rig)
+    with rig.sessions() as session:
+        found = session.get(Patient, patient.id)
+        assert found is not None
+        link = LostReply(rig.links, f"P{patient.mrn}")
+        pump = refill_pump.interrogate(link)
+        request = refills.RefillRequest(
+            fill_ml=20.0, performed_at=NOW, withdrawn_ml=16.8, program_version=2
+        )
+        prepared = refills.prepare(session, found, request)
+        row, errors = refill_pump.save_through(
+            link, pump, session, found, prepared, request, "nurse", NOW, {}
+        )
+        assert row is None and "may or may not have taken the refill" in errors[0]
+    (entry,) = journal_of(rig, patient.id)
+    assert entry.status == pump_journal.SENT and len(refills_of(rig, patient.id)) == 1
+    (resolution,) = recover_now(rig)
+    assert resolution.status == pump_journal.RECORDED
+    rows = refills_of(rig, patient.id)
+    assert len(rows) == 2 and rows[-1].performed_at == NOW
+    # The bridge was chosen off (no form field): said on the record as in the wizard.
+    assert "bridge bolus not sent to the pump (not chosen)" in rows[-1].notes
