@@ -107,8 +107,24 @@ def serve_cmd(
     os.environ["DATABASE_URL"] = database_url(database)
     with reported(False):  # a missing audit key is told here, not as a worker's traceback
         open_database(os.environ["DATABASE_URL"])[0].dispose()
+    _recover_pumps(os.environ["DATABASE_URL"])
     typer.echo(f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs)")
     serve(host, port, workers)
+
+
+def _recover_pumps(url: str) -> None:
+    """Refills and programs a crash left between a pump and its record: reconciled with the
+    pumps' logs (``ITP_PUMP_PORT``'s link) before the clinic serves (web/pump_recovery.py)."""
+    from intrathecal.web.pump_client_link import links_from_env
+    from intrathecal.web.pump_recovery import recover_at_start
+
+    with reported(False):
+        try:
+            links = links_from_env()
+        except ValueError as exc:
+            raise InputError("environment", str(exc)) from None
+    for line in recover_at_start(url, links):
+        typer.echo(line)
 
 
 @app.command("pumps")
@@ -176,6 +192,7 @@ def run_cmd(
     with pump_server(pumps, pump_port, speed):
         os.environ["ITP_PUMP_HOST"] = "127.0.0.1"
         os.environ["ITP_PUMP_PORT"] = str(pump_port)
+        _recover_pumps(os.environ["DATABASE_URL"])
         typer.echo(
             f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs); "
             f"virtual pumps on 127.0.0.1:{pump_port} at speed {speed:g}; Ctrl-C stops both"

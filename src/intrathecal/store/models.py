@@ -263,6 +263,33 @@ class ProgramApplication(Base):
     readback: Mapped[str] = mapped_column(Text, default="")
 
 
+class PumpJournalEntry(Base):
+    """An intent to change a pump, committed before anything is sent (store/pump_journal.py).
+
+    Bookkeeping, not a clinical record: ``status`` moves intent -> sent -> confirmed ->
+    recorded | not_done, each move audited; the refill or application it ends in is append-only.
+    """
+
+    __tablename__ = "pump_journal"
+    __table_args__ = (Index("ix_pump_journal_serial_status", "serial", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)  # names the pump requests
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))  # "refill" or "program"
+    status: Mapped[str] = mapped_column(String(12))
+    payload_json: Mapped[str] = mapped_column(Text)  # what the record will hold
+    since_seq: Mapped[int] = mapped_column(Integer)  # the pump's last event before sending
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(Text, default="")  # how it ended, in words
+    by_recovery: Mapped[bool] = mapped_column(Boolean, default=False)
+    refill_id: Mapped[int | None] = mapped_column(ForeignKey("refills.id"))
+    application_id: Mapped[int | None] = mapped_column(ForeignKey("program_applications.id"))
+
+
 class Refill(Base):
     """One refill visit: reconciliation of the old fill, the new fill and the next due date."""
 

@@ -243,8 +243,14 @@ def apply_version(
     now: datetime,
     via: str,
     readback: str,
+    *,
+    recovered: bool = False,
 ) -> ProgramApplication:
-    """Record that ``version`` was sent to the pump and what the pump read back."""
+    """Record that ``version`` was sent to the pump and what the pump read back.
+
+    ``recovered``: written by recovery from the pump's log (web/pump_recovery.py), said in
+    the audit entry.
+    """
     matches = _same_program(version.program_toml, readback) if readback else via == "typed in"
     application = ProgramApplication(
         patient_id=patient.id,
@@ -263,7 +269,8 @@ def apply_version(
         applied_by,
         "program.apply",
         f"patient:{patient.id}",
-        {"version": version.version, "via": via, "readback_matches": matches},
+        {"version": version.version, "via": via, "readback_matches": matches}
+        | ({"completed_by_recovery": True} if recovered else {}),
     )
     return application
 

@@ -21,11 +21,13 @@ from intrathecal.pump.client import (
     PumpRefusedError,
     PumpUnavailableError,
 )
+from intrathecal.pump.firmware import MAX_EVENTS_PER_REPLY
 from intrathecal.pump.server import DEFAULT_HOST
 from intrathecal.web.pump_link import (
     AlarmSweep,
     BolusStarted,
     Interrogation,
+    ProgramReadBack,
     PumpAlarm,
     PumpEvent,
     PumpLink,
@@ -33,11 +35,56 @@ from intrathecal.web.pump_link import (
     PumpLinks,
     RefillReadBack,
     TypedLinks,
+    request_id,
 )
 
 T = TypeVar("T")
 EVENTS_SHOWN = 8
 VIA = "virtual pump"
+REQUESTS_PER_SEND = 6  # stage, refill, two read-backs, a bridge bolus, and one to spare
+LOG_PAGES = 1000  # at most this many interrogations to read a log (a million events)
+
+
+class NamingClient(PumpClient):
+    """A client that sends chosen request types under ids the journal named beforehand.
+
+    ``PumpClient`` draws a fresh id per request; a journalled refill must be findable in the
+    pump's log after a crash, so its id is written in the journal before it is sent. The retry
+    loop is ``PumpClient.request``'s, with the given id (the pump replays a retried id).
+    """
+
+    def __init__(self, *args: Any, names: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.names = dict(names)
+
+    def request(
+        self, request_type: str, /, *, to_pump: bool = True, **fields: Any
+    ) -> dict[str, Any]:
+        name = self.names.get(request_type)
+        if name is None:
+            return super().request(request_type, to_pump=to_pump, **fields)
+        self.last_request_id = name
+        payload: dict[str, Any] = {"type": request_type, "request_id": name, **fields}
+        if to_pump:
+            payload["serial"] = self.serial
+        last: Exception | None = None
+        for _ in range(self.retries + 1):
+            try:
+                reply = self._exchange(payload)
+            except (OSError, ConnectionError, ValueError) as exc:
+                last = exc
+                self.close()
+                continue
+            if reply.get("request_id") not in (None, name):
+                last = ConnectionError("the reply names another request")
+                self.close()
+                continue
+            return reply
+        raise PumpUnavailableError(
+            "unavailable",
+            [{"field": "server", "message": f"no reply from {self.host}:{self.port}: {last}"}],
+            None,
+        )
 
 
 class ClientLinks:
@@ -79,10 +126,20 @@ class ClientLink:
         self.links = links
         self.serial = serial
         self.where = f"pump {serial} at {links.host}:{links.port}"
+        # Each request waits at most the timeout per try (connect, then the reply).
+        per_request = 2 * links.timeout_s * (links.retries + 1)
+        self.in_flight_s = REQUESTS_PER_SEND * per_request + 60.0
 
-    def _talk(self, action: Callable[[PumpClient], T], what: str) -> T:
+    def _talk(
+        self,
+        action: Callable[[PumpClient], T],
+        what: str,
+        names: Mapping[str, str] | None = None,
+    ) -> T:
         links = self.links
-        client = PumpClient(links.host, links.port, self.serial, links.timeout_s, links.retries)
+        client = NamingClient(
+            links.host, links.port, self.serial, links.timeout_s, links.retries, names=names or {}
+        )
         try:
             with client:
                 return action(client)
@@ -110,6 +167,7 @@ class ClientLink:
         drugs: list[tuple[str, float]],
         program_toml: str,
         withdrawn_ml: float | None,
+        journal: str | None = None,
     ) -> RefillReadBack:
         def action(client: PumpClient) -> RefillReadBack:
             # The client stages the program, compares the pump's checksum with its own and
@@ -118,9 +176,26 @@ class ClientLink:
             state = client.interrogate(since=_latest_seq(client))
             return _read_back(answer, state)
 
-        return self._talk(action, "refill")
+        names = _names(journal, stage_program="stage", refill="refill")
+        return self._talk(action, "refill", names)
 
-    def bolus(self, kind: str, volume_ml: float, duration_s: float) -> BolusStarted:
+    def program(self, program_toml: str, journal: str | None = None) -> ProgramReadBack:
+        def action(client: PumpClient) -> ProgramReadBack:
+            checksum = client.program(program_toml)  # stage, compare the read-back, activate
+            state = client.interrogate(since=_latest_seq(client))
+            program = state["program"] or {}
+            return ProgramReadBack(
+                activated_at_s=float(program.get("activated_at_s") or state["clock"]["now_s"]),
+                checksum=str(program.get("checksum") or checksum),
+                program_toml=str(program.get("program_toml") or ""),
+            )
+
+        names = _names(journal, stage_program="stage", activate_program="activate")
+        return self._talk(action, "program", names)
+
+    def bolus(
+        self, kind: str, volume_ml: float, duration_s: float, journal: str | None = None
+    ) -> BolusStarted:
         def action(client: PumpClient) -> BolusStarted:
             answer = client.bolus(kind, volume_ml, duration_s)
             return BolusStarted(
@@ -130,7 +205,52 @@ class ClientLink:
                 float(answer["ends_at_s"]),
             )
 
-        return self._talk(action, f"{kind} bolus")
+        return self._talk(action, f"{kind} bolus", _names(journal, bolus=kind))
+
+    def log(self, since_seq: int) -> tuple[PumpEvent, ...]:
+        def action(client: PumpClient) -> tuple[PumpEvent, ...]:
+            found: list[PumpEvent] = []
+            since = since_seq
+            for _ in range(LOG_PAGES):
+                state = client.interrogate(since=since)
+                events = state["events"]
+                found.extend(_event(e) for e in events)
+                if not state.get("more_events") or len(events) < MAX_EVENTS_PER_REPLY:
+                    return tuple(found)
+                since = int(events[-1]["seq"])
+            raise PumpError(
+                "log_too_long",
+                [{"field": "events", "message": f"more than {LOG_PAGES} pages after {since_seq}"}],
+                None,
+            )
+
+        return self._talk(action, "reading of its log")
+
+    def reply(self, request_id: str) -> dict[str, Any] | None:
+        def action(client: PumpClient) -> dict[str, Any] | None:
+            stored = client.result(request_id)
+            reply = stored.get("reply")
+            return reply if stored.get("found") and isinstance(reply, dict) else None
+
+        return self._talk(action, "question about an earlier request")
+
+
+def _names(journal: str | None, **steps: str) -> dict[str, str]:
+    """Request type -> the id the journal named for it (none without a journal)."""
+    if journal is None:
+        return {}
+    return {kind: request_id(journal, step) for kind, step in steps.items()}
+
+
+def _event(raw: Mapping[str, Any]) -> PumpEvent:
+    data = raw.get("data")
+    return PumpEvent(
+        int(raw["seq"]),
+        float(raw["at_s"]),
+        str(raw["kind"]),
+        str(raw["message"]),
+        dict(data) if isinstance(data, dict) else {},
+    )
 
 
 def _reasons(exc: PumpError) -> str:
@@ -212,10 +332,7 @@ def _interrogation(client: PumpClient) -> Interrogation:
         rate_ml_per_day=float(delivery["rate_ml_per_day"]),
         low_alarm_at_s=_optional(predictions["low_reservoir_alarm_at_s"]),
         empty_at_s=_optional(predictions["empty_at_s"]),
-        events=tuple(
-            PumpEvent(int(e["seq"]), float(e["at_s"]), str(e["kind"]), str(e["message"]))
-            for e in events[-EVENTS_SHOWN:]
-        ),
+        events=tuple(_event(e) for e in events[-EVENTS_SHOWN:]),
     )
 
 

@@ -9,8 +9,8 @@ Times are seconds since 1970 UTC, volumes mL, concentrations mcg/mL (the names s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,13 @@ class PumpEvent:
     at_s: float
     kind: str
     message: str
+    data: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+def request_id(token: str, step: str) -> str:
+    """The id a journalled request carries ("stage", "refill", "activate", "bridge"), so the
+    pump's event log can be searched for it after a crash (see store/pump_journal.py)."""
+    return f"{token}.{step}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,15 @@ class RefillReadBack:
 
 
 @dataclass(frozen=True)
+class ProgramReadBack:
+    """The pump's answer to a program applied outside a refill, and what it reads back."""
+
+    activated_at_s: float  # the pump's clock at activation
+    checksum: str
+    program_toml: str
+
+
+@dataclass(frozen=True)
 class BolusStarted:
     kind: str
     volume_ml: float
@@ -95,6 +111,10 @@ class PumpLinkError(Exception):
 class PumpLink(Protocol):
     via: str  # recorded on the refill and the program application (at most 20 characters)
     where: str  # for messages, e.g. "pump NGP000012 at 127.0.0.1:7474"
+    serial: str
+    # The longest a journalled send can take before it has surely ended (every request's
+    # timeouts and retries): recovery leaves younger journal entries alone, still in flight.
+    in_flight_s: float
 
     def interrogate(self) -> Interrogation: ...
 
@@ -104,12 +124,28 @@ class PumpLink(Protocol):
         drugs: list[tuple[str, float]],
         program_toml: str,
         withdrawn_ml: float | None,
+        journal: str | None = None,
     ) -> RefillReadBack:
         """Fill the reservoir and activate ``program_toml`` with the fill (staged, its checksum
-        read back and compared, then activated); return what the pump reads back."""
+        read back and compared, then activated); return what the pump reads back. ``journal``:
+        the journal token that names the requests (:func:`request_id`)."""
         ...
 
-    def bolus(self, kind: str, volume_ml: float, duration_s: float) -> BolusStarted: ...
+    def program(self, program_toml: str, journal: str | None = None) -> ProgramReadBack:
+        """Stage ``program_toml``, compare the checksum read back, activate it; read back."""
+        ...
+
+    def bolus(
+        self, kind: str, volume_ml: float, duration_s: float, journal: str | None = None
+    ) -> BolusStarted: ...
+
+    def log(self, since_seq: int) -> tuple[PumpEvent, ...]:
+        """Every event of the pump's log after ``since_seq``, oldest first, with its data."""
+        ...
+
+    def reply(self, request_id: str) -> dict[str, Any] | None:
+        """The pump's stored reply to an earlier request (``None`` if it no longer holds it)."""
+        ...
 
 
 @dataclass(frozen=True)

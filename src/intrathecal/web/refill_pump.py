@@ -6,6 +6,11 @@ its checksum back and activates it with the fill; the wizard reads the pump back
 only then is the clinic's refill record written, at the pump's fill time. A refusal, an error
 or no answer leaves the clinic record unsaved and says so.
 
+Journal: before anything is sent, the intent is committed to the pump journal
+(store/pump_journal.py) with the ids of the pump requests; the record and the journal's
+"recorded" mark are one transaction. A crash in between is reconciled by web/pump_recovery.py
+at the clinic's start or the pump's next interrogation (:func:`context` runs it).
+
 Clock: with a pump on the link the refill's time is the pump's clock (the instant its
 interrogation describes), so the clinic's expected residual (fill − delivered since the last
 fill) is computed over the same interval the pump delivered. The demo pumps run faster than
@@ -15,7 +20,7 @@ the wall clock, so there the pump's time is ahead of the clinic's; the page show
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,12 +29,13 @@ from sqlalchemy.orm import Session
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
-from intrathecal.store import programs, refills
+from intrathecal.store import programs, pump_journal, refills
 from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill
 from intrathecal.store.refills import RefillPlan, RefillRequest
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
+from intrathecal.web import pump_recovery
 from intrathecal.web.pump_link import (
     Interrogation,
     PumpLink,
@@ -37,8 +43,9 @@ from intrathecal.web.pump_link import (
     PumpLinks,
     RefillReadBack,
 )
+from intrathecal.web.pump_recovery import READ_BACK, clock_gap
 
-READ_BACK = "pump read-back:"  # prefix of the refill-record lines written from the pump
+__all__ = ["READ_BACK", "clock_gap"]  # re-exported: the wizard's record lines live there
 
 
 class ReadBackMismatchError(PumpLinkError):
@@ -50,6 +57,7 @@ class PumpStatus:
     where: str
     interrogation: Interrogation | None
     problem: str = ""  # why there is no interrogation
+    link: PumpLink | None = field(default=None, compare=False)  # recovery reads its log
 
     @property
     def answered(self) -> bool:
@@ -58,9 +66,9 @@ class PumpStatus:
 
 def interrogate(link: PumpLink) -> PumpStatus:
     try:
-        return PumpStatus(link.where, link.interrogate())
+        return PumpStatus(link.where, link.interrogate(), link=link)
     except PumpLinkError as exc:
-        return PumpStatus(link.where, None, exc.message)
+        return PumpStatus(link.where, None, exc.message, link=link)
 
 
 def checksum_of(program_toml: str) -> str:
@@ -104,22 +112,6 @@ def disagreements(
     return out
 
 
-def clock_gap(pump_time_s: float, clinic_now: datetime) -> str:
-    """How far the pump's clock is from the clinic's, in words ("" within a minute)."""
-    gap = pump_time_s - clinic_now.timestamp()
-    if abs(gap) < 60:
-        return ""
-    side = "ahead of" if gap > 0 else "behind"
-    size = abs(gap)
-    if size >= 86_400:
-        amount = f"{size / 86_400:.1f} days"
-    elif size >= 3600:
-        amount = f"{size / 3600:.1f} h"
-    else:
-        amount = f"{size / 60:.0f} min"
-    return f"{amount} {side} the clinic's clock"
-
-
 def _check_read_back(
     back: RefillReadBack, fill_ml: float, expected: str, wanted: dict[str, float]
 ) -> list[str]:
@@ -142,8 +134,11 @@ def send(
     request: RefillRequest,
     clinic_now: datetime,
     bridge_on_pump: bool,
+    journal: str | None = None,
 ) -> RefillRequest:
     """Refill and program the pump, read it back, and return the request to record.
+
+    ``journal``: the token of the journal entry, naming the pump requests.
 
     Raises :class:`PumpLinkError` (nothing changed on the pump, or no answer) or
     :class:`ReadBackMismatchError` (the pump changed but reads back something else).
@@ -157,7 +152,7 @@ def send(
         ) from None
     wanted = {i.drug.key: i.concentration_mcg_per_ml for i in prepared.new_program.ingredients}
     back = link.refill(
-        request.fill_ml, list(wanted.items()), version.program_toml, request.withdrawn_ml
+        request.fill_ml, list(wanted.items()), version.program_toml, request.withdrawn_ml, journal
     )
     problems = _check_read_back(back, request.fill_ml, expected, wanted)
     if problems:
@@ -167,21 +162,8 @@ def send(
             + ": interrogate it and correct the pump before recording this refill",
             answered=True,
         )
-    lines = [
-        f"{READ_BACK} {link.where}: filled {back.filled_ml:g} mL at {iso(back.filled_at_s)}; "
-        f"program version {version.version} active, checksum {back.checksum}",
-    ]
-    if back.pump_expected_ml is not None and back.pump_discrepancy_ml is not None:
-        lines.append(
-            f"{READ_BACK} the pump's own count before the fill: {back.pump_expected_ml:.2f} mL "
-            f"left, discrepancy {back.pump_discrepancy_ml:+.2f} mL "
-            f"({'INVESTIGATE' if back.pump_investigate else 'within limits'})"
-        )
-    gap = clock_gap(back.filled_at_s, clinic_now)
-    if gap:
-        lines.append(f"{READ_BACK} the refill's time is the pump's clock, {gap}")
-    if prepared.bridge is not None:
-        lines.append(_bridge(link, prepared, bridge_on_pump))
+    bridge = _bridge(link, prepared, bridge_on_pump, journal)
+    lines = pump_recovery.record_lines(link.where, version.version, back, clinic_now, bridge)
     notes = "\n".join([request.notes.strip(), *lines]).strip()
     return replace(
         request,
@@ -192,22 +174,17 @@ def send(
     )
 
 
-def _bridge(link: PumpLink, prepared: RefillPlan, on_pump: bool) -> str:
+def _bridge(link: PumpLink, prepared: RefillPlan, on_pump: bool, journal: str | None) -> str | None:
     bridge = prepared.bridge
-    assert bridge is not None
+    if bridge is None:
+        return None
     if not on_pump:
-        return f"{READ_BACK} bridge bolus not sent to the pump (not chosen): give it by hand"
+        return pump_recovery.BRIDGE_NOT_CHOSEN
     try:
-        started = link.bolus("bridge", bridge.volume_ml, bridge.duration_hours * 3600)
+        started = link.bolus("bridge", bridge.volume_ml, bridge.duration_hours * 3600, journal)
     except PumpLinkError as exc:
-        return (
-            f"{READ_BACK} bridge bolus NOT started on the pump ({exc.message}); the refill "
-            "and program stand: give the bridge bolus with the pump's programmer"
-        )
-    return (
-        f"{READ_BACK} bridge bolus {started.volume_ml:.3f} mL started {iso(started.started_at_s)},"
-        f" ends {iso(started.ends_at_s)}"
-    )
+        return pump_recovery.bridge_not_started(exc.message)
+    return pump_recovery.bridge_started(started.volume_ml, started.started_at_s, started.ends_at_s)
 
 
 # --- the wizard's page ---------------------------------------------------------------------
@@ -239,7 +216,7 @@ def reading(link: PumpLink | None, form: dict[str, str]) -> PumpStatus | None:
         return None
     step = form.get("step", "preview")
     if step != "interrogate" and form.get("mode") != "pump":
-        return PumpStatus(link.where, None, "it did not answer when interrogated")
+        return PumpStatus(link.where, None, "it did not answer when interrogated", link=link)
     pump = interrogate(link)
     if step == "interrogate":
         prefill(form, pump)
@@ -261,8 +238,22 @@ def context(
     clinic_now: datetime,
     prepared: RefillPlan | None = None,
 ) -> dict[str, Any]:
-    """What the wizard's template shows about the pump."""
+    """What the wizard's template shows about the pump.
+
+    An answering pump is the next interrogation the journal waits for: its open entries that
+    are no longer in flight are reconciled here (each committed), then shown.
+    """
     found = pump.interrogation if pump is not None else None
+    journal: list[pump_recovery.Shown] = []
+    link = pump.link if pump is not None else None
+    if link is not None and implant is not None:
+        if found is not None and pump_recovery.due(session, link, clinic_now):
+            # A write (and on SQLite its lock) only when something is to be reconciled.
+            with pump_recovery.writing(session) as writer:
+                pump_recovery.recover_pump(writer, link, clinic_now)
+                journal = pump_recovery.shown(writer, link.serial, clinic_now, link.in_flight_s)
+        else:
+            journal = pump_recovery.shown(session, link.serial, clinic_now, link.in_flight_s)
     checks: list[str] = []
     gap = ""
     if found is not None and implant is not None:
@@ -276,6 +267,7 @@ def context(
     return {
         "pump": pump,
         "pump_checks": checks,
+        "pump_journal": journal,
         "pump_clock_gap": gap,
         "pump_time": iso(found.pump_time_s) if found and found.pump_time_s else "",
         "clinic_time": iso(clinic_now.timestamp()),
@@ -308,26 +300,92 @@ def save_through(
             "Interrogate the pump again; if it still does not answer, the wizard switches to "
             "typed-in values (refill the pump with its own programmer)."
         ]
+    waiting = pump_journal.open_for(session, link.serial)
+    if waiting:
+        return None, [
+            f"A {waiting[0].kind} sent to {link.where} at "
+            f"{iso(waiting[0].created_at.timestamp())} by {waiting[0].created_by} is not "
+            "reconciled with the pump yet: nothing was sent and nothing saved. Interrogate the "
+            "pump again after the time the pump panel gives."
+        ]
+    bridge_on_pump = form.get("bridge_on_pump") == "yes"
+    entry = pump_journal.write_intent(
+        session,
+        patient_id=patient.id,
+        serial=link.serial,
+        kind="refill",
+        payload=_payload(link, prepared, request, bridge_on_pump),
+        since_seq=max((e.seq for e in pump.interrogation.events), default=0),
+        who=performed_by,
+        now=clinic_now,
+    )
+    entry_id, token = entry.id, entry.token
     try:
-        record = send(link, prepared, request, clinic_now, form.get("bridge_on_pump") == "yes")
+        record = send(link, prepared, request, clinic_now, bridge_on_pump, token)
     except ReadBackMismatchError as exc:
+        _close(session, entry_id, pump_journal.NOT_DONE, clinic_now, performed_by, exc.message)
         return None, [f"{exc.message}. Nothing was saved in the clinic record."]
     except PumpLinkError as exc:
         if exc.answered:
+            _close(session, entry_id, pump_journal.NOT_DONE, clinic_now, performed_by, exc.message)
             return None, [
                 f"{exc.message}. The pump's reservoir and program are unchanged and nothing "
                 "was saved in the clinic record."
             ]
+        _close(session, entry_id, pump_journal.SENT, clinic_now, performed_by, exc.message)
         return None, [
             f"{exc.message}. Nothing was saved in the clinic record. The pump may or may not "
-            "have taken the refill: interrogate it before trying again."
+            "have taken the refill: it is reconciled with the pump's log (see the pump panel) "
+            "before another refill can be sent."
         ]
+    _close(session, entry_id, pump_journal.CONFIRMED, clinic_now, performed_by)
     try:
         row = refills.save(session, patient, record, performed_by)
     except (InputError, ValueError) as exc:
         session.rollback()
-        return None, [
+        why = (
             f"The pump was refilled at {iso(record.performed_at.timestamp())} but the clinic "
             f"record could not be saved ({exc}): record this refill again with typed-in values."
+        )
+        _close(session, entry_id, pump_journal.NOT_DONE, clinic_now, performed_by, why)
+        return None, [why]
+    # The record and the journal's mark in one transaction (the caller commits): if recovery
+    # closed the entry meanwhile, it wrote the record, and this one is dropped.
+    if not pump_journal.move(
+        session, entry_id, pump_journal.RECORDED, clinic_now, performed_by, refill_id=row.id
+    ):
+        session.rollback()
+        return None, [
+            "This refill was already recorded by recovery from the pump's log: see the "
+            "patient's refills."
         ]
     return row, []
+
+
+def _close(
+    session: Session, entry_id: int, to: str, now: datetime, actor: str, why: str = ""
+) -> None:
+    """Move the journal entry and commit (the wizard's own steps; never with the record)."""
+    pump_journal.move(session, entry_id, to, now, actor, why)
+    session.commit()
+
+
+def _payload(
+    link: PumpLink, prepared: RefillPlan, request: RefillRequest, bridge_on_pump: bool
+) -> dict[str, Any]:
+    """What the refill record will hold, as the journal keeps it for recovery."""
+    return {
+        "fill_ml": request.fill_ml,
+        "withdrawn_ml": request.withdrawn_ml,
+        "demand_boluses": request.demand_boluses,
+        "program_version": prepared.new_version.version,
+        "stocks_mcg_per_ml": request.stocks_mcg_per_ml,
+        "overage_ml": request.overage_ml,
+        "notes": request.notes,
+        "bridge_on_pump": bridge_on_pump,
+        "checksum": _checksum_or_blank(prepared.new_version.program_toml),
+        "drugs": {i.drug.key: i.concentration_mcg_per_ml for i in prepared.new_program.ingredients},
+        "via": link.via,
+        "where": link.where,
+        "previous_refill_id": prepared.previous.id if prepared.previous is not None else None,
+    }

@@ -36,6 +36,7 @@ from intrathecal.therapy.summary import summarize
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.program_pump import apply_through_link
 from intrathecal.web.read_audit import audit_read, audit_search
 
 router = APIRouter(prefix="/api/v1")
@@ -484,9 +485,13 @@ def apply_program(
     signed)."""
     patient = _patient(db, patient_id)
     row = programs.by_version(db, patient_id, version)
-    applied = programs.apply_version(
-        db, patient, row, actor.name, now(request), body.via, body.readback_toml
-    )
+    if body.send_to_pump:
+        links = request.app.state.pump_links
+        applied = apply_through_link(db, links, patient, row, actor.name, now(request))
+    else:
+        applied = programs.apply_version(
+            db, patient, row, actor.name, now(request), body.via, body.readback_toml
+        )
     db.commit()
     return {"ok": True, "application": serialize.application(applied)}
 

@@ -141,6 +141,11 @@ class ProgramBody(ReviewBody):
 class ApplyBody(Strict):
     readback_toml: str = Field(default="", description="what the pump read back, if anything")
     via: Literal["typed in", "virtual pump"] = "typed in"
+    send_to_pump: bool = Field(
+        default=False,
+        description="the server sends the version to the patient's pump over its pump link, "
+        "journalled, and records what the pump read back (via and readback_toml are ignored)",
+    )
 
 
 class RefillBody(Strict):

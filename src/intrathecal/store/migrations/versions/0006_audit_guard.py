@@ -8,7 +8,7 @@ The database then refuses UPDATE and DELETE on ``audit_entries`` (and TRUNCATE o
 and lets the head's seq only move forward (triggers; SQLite: RAISE(ABORT)).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-11-30
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
