@@ -59,6 +59,8 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("admin", "Eli Admin", Role.ADMIN.value, "admin-demo-1234"),
 )
 
+INVESTIGATED = "needle position confirmed and residual re-aspirated; refill goes ahead"
+
 FIRST = (
     "Alex",
     "Sam",
@@ -415,6 +417,17 @@ def _implanted(
         if step + 1 < len(template.doses) and rng.random() < 0.3:
             step += 1
             text = program_text(template, template.doses[step])
+            # The refill comes forward to the day after the titration: booked, it is the
+            # refill the review of the new program counts on (a record, not a typed date).
+            session.add(
+                Appointment(
+                    patient_id=patient.id,
+                    kind="refill",
+                    starts_at=at,
+                    note="refill brought forward with the titration",
+                    booked_by="nurse",
+                )
+            )
             version = programs.save_version(
                 session,
                 patient,
@@ -422,8 +435,7 @@ def _implanted(
                     text,
                     "titration: pain not controlled",
                     version.version,
-                    _ack_all(session, patient, text, at - timedelta(days=1), at),
-                    next_refill_at=at,
+                    _ack_all(session, patient, text, at - timedelta(days=1)),
                 ),
                 "physician",
                 at - timedelta(days=1),
@@ -447,6 +459,10 @@ def _implanted(
                 readback=text,
                 via="typed in",
                 stocks_mcg_per_ml=dict(refills.TYPICAL_STOCK_MCG_PER_ML),
+                # Used only when the reconciliation says INVESTIGATE (the demo's 4%).
+                investigate_reason=INVESTIGATED,
+                cosigner="physician",
+                cosigner_password=DEMO_USERS[0][3],
             ),
             "nurse",
         )

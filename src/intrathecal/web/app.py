@@ -148,8 +148,8 @@ def _handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: ConflictError) -> Response:
         return _errors(
             409,
-            [{"field": "replaces_version", "message": exc.message}],
-            current_version=exc.current_version,
+            [{"field": exc.field, "message": exc.message}],
+            **{exc.current_key: exc.current_version},
         )
 
     @app.exception_handler(NotFoundError)
