@@ -6,11 +6,11 @@ replacement implant when the battery runs out.
 
 Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``,
 ``refill_voids`` and ``audit_entries`` are only ever inserted; a wrong refill is voided by a
-``refill_voids`` row (who, when, why), never edited or deleted. A new program version names the version it
-replaces; a unique (patient, version) pair lets only one of two concurrent writers win. The few
-columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an alarm's
-clearance, ``audit_head``) are derived status or bookkeeping, each change written to the audit
-log; the clinical truth stays in the append-only rows.
+``refill_voids`` row (who, when, why), never edited or deleted. A new program version names the
+version it replaces; a unique (patient, version) pair lets only one of two concurrent writers
+win. The few columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an
+alarm's clearance, ``audit_head``) are derived status or bookkeeping, each change written to the
+audit log; the clinical truth stays in the append-only rows.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intrathecal.library import default_library
+from intrathecal.safety.change import allowed_increase_mcg_per_day, change_bounds
 from intrathecal.safety.review import (
     Acknowledgement,
     RefillContext,
@@ -26,7 +27,6 @@ from intrathecal.safety.review import (
     ReviewResult,
     review,
 )
-from intrathecal.safety.change import allowed_increase_mcg_per_day, change_bounds
 from intrathecal.store import audit
 from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.models import (

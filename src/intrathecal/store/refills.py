@@ -78,7 +78,7 @@ class RefillRequest:
     readback: str = ""  # program text the pump read back after it was sent (virtual pump)
     notes: str = ""
     # The refill this one follows, as its author saw it (None: the patient's first refill).
-    follows_refill_id: int | None | Follows = Follows.LATEST
+    follows_refill_id: int | Follows | None = Follows.LATEST
     # Saving over INVESTIGATE: why, and the co-signing physician (may be the saver, if a
     # physician, re-entering their password).
     investigate_reason: str = ""

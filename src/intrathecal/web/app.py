@@ -21,6 +21,7 @@ from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
+from intrathecal.web import idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(outcomes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
+    idempotency.install(app)
     return app
 
 
