@@ -195,7 +195,7 @@ def lock_patient(session: Session, patient: Patient) -> None:
     session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
 
 
-def _check_follows(request: RefillRequest, last: Refill | None) -> None:
+def check_follows(request: RefillRequest, last: Refill | None) -> None:
     if request.follows_refill_id is Follows.LATEST:
         return
     current = last.id if last is not None else None
@@ -319,7 +319,7 @@ def save(
     request = whole_seconds(request)
     lock_patient(session, patient)
     prepared = prepare(session, patient, request)
-    _check_follows(request, prepared.previous_any)
+    check_follows(request, prepared.previous_any)
     rec = prepared.reconciliation
     cosigned_by = None
     if rec is not None and rec.investigate:
