@@ -5,6 +5,7 @@ INVESTIGATE needs a co-signature, and a wrong refill is voided, never edited."""
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -384,3 +385,22 @@ def test_void_button_on_the_refill_record_and_struck_through_on_the_chart(clinic
     assert 'class="voided"' in chart.text and "duplicate entry" in chart.text
     viewer, _ = signed_in(clinic, "viewer")
     assert 'id="void-form"' not in viewer.get(f"/patients/{pid}/refills/{wrong['id']}").text
+
+
+def test_one_idempotency_key_sent_twice_at_once_writes_one_refill(clinic: Clinic) -> None:
+    pid = implanted(clinic, 3)  # its records were refused, never its refills
+    body = refill_body(clinic, pid)
+    before = count(clinic, Refill)
+    answers: list[Any] = []
+
+    def send() -> None:
+        answers.append(post_refill(clinic, pid, body, **{"Idempotency-Key": "race-1"}))
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
+    assert answers[0].json() == answers[1].json()
+    assert count(clinic, Refill) == before + 1

@@ -52,7 +52,16 @@ class Idempotency:
         first = self._first(db, actor)
         if first is not None:
             raise ReplayedError(first)
-        result: dict[str, Any] = jsonable_encoder(work())
+        try:
+            result: dict[str, Any] = jsonable_encoder(work())
+        except Exception:
+            # A request with the same key may have committed while this one waited (a refill
+            # then fails its follows check): answer as that one did, else report the error.
+            db.rollback()
+            first = self._first(db, actor)
+            if first is not None:
+                raise ReplayedError(first) from None
+            raise
         db.add(
             IdempotencyKey(
                 actor=actor,
