@@ -541,6 +541,8 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
     refill_rows: list[dict[str, Any]] = []
     start_implant = (session.execute(select(func.max(Implant.id))).scalar() or 0) + 1
     start_version = (session.execute(select(func.max(ProgramVersion.id))).scalar() or 0) + 1
+    # Explicit refill ids, so that each refill names the one it follows.
+    next_refill = (session.execute(select(func.max(Refill.id))).scalar() or 0) + 1
     inserted = {"patients": 0, "refills": 0}
 
     def flush() -> None:
@@ -626,11 +628,15 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
             {i.drug.key: i.concentration_mcg_per_ml for i in program.ingredients}
         )
         for k in range(per_patient):
+            refill_id, next_refill = next_refill, next_refill + 1
             at = first_at + timedelta(seconds=interval * k)
             expected = fill - summary.mean_volume_ml_per_day * interval / 86_400 if k else None
             withdrawn = round(expected + rng.gauss(0, 0.15), 2) if expected is not None else None
             refill_rows.append(
                 {
+                    "id": refill_id,
+                    "follows_refill_id": refill_id - 1 if k else None,
+                    "recorded_at": at,
                     "patient_id": pid,
                     "implant_id": iid,
                     "program_version_id": vid,
@@ -663,7 +669,7 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
     flush()
     if session.get_bind().dialect.name == "postgresql":
         # Explicit ids leave PostgreSQL's sequences behind; move them past the rows written.
-        for table in ("patients", "implants", "program_versions"):
+        for table in ("patients", "implants", "program_versions", "refills"):
             session.execute(
                 sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
