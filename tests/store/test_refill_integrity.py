@@ -362,3 +362,57 @@ def test_change_profile_may_only_be_the_records_or_stricter(
         with pytest.raises(InputError):
             programs.review_with_context(session, patient, text, (), NOW, "spinal")
         session.rollback()
+
+
+# --- the migration on a clinic that has records -----------------------------------------------
+
+TS = "'2026-01-01 10:00:00'"
+ROWS_0003 = [
+    "INSERT INTO patients (id, mrn, name, birth_date, sex, created_at, stage) "
+    f"VALUES (1, 'M1', 'A', '1970-01-01', 'female', {TS}, 'implanted')",
+    "INSERT INTO implants (id, patient_id, device_key, serial, reservoir_ml, catheter_length_cm, "
+    "catheter_volume_ml, tip_level, setting, implanted_at, replace_by, recorded_by, recorded_at) "
+    f"VALUES (1, 1, 'd', 'S', 20, 70, 0.2, 'T10', 'inpatient', {TS}, {TS}, 'x', {TS})",
+    "INSERT INTO program_versions (id, patient_id, implant_id, version, program_toml, reason, "
+    "findings_json, acknowledgements_json, daily_doses_json, signed_by, signed_at) "
+    f"VALUES (1, 1, 1, 1, '', 'r', '[]', '[]', '{{}}', 'x', {TS})",
+    *(
+        "INSERT INTO refills (id, patient_id, implant_id, program_version_id, performed_at, "
+        "performed_by, via, investigate, reconciliation_json, fill_ml, concentrations_json, "
+        "recipe_json, bridge_json, next_due_at, low_alarm_at, limited_by, notes) "
+        f"VALUES ({i}, 1, 1, 1, '2026-02-{day} 10:00:00', 'x', 'typed in', false, '{{}}', 20, "
+        f"'{{}}', '{{}}', '{{}}', {TS}, {TS}, 'alarm', '')"
+        for i, day in ((1, "01"), (2, "20"), (3, "10"))
+    ),
+]
+
+
+def test_migration_0004_chains_a_clinics_refills_and_goes_down_and_up(database_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from intrathecal.store.db import alembic_config, make_engine
+
+    engine = make_engine(database_url)
+    config = alembic_config(database_url)
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0003")
+            for statement in ROWS_0003:
+                connection.execute(text(statement))
+        with engine.begin() as connection:  # foreign keys on: SQLite copies no table
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+        with engine.connect() as connection:
+            chained = connection.execute(
+                text("SELECT id, follows_refill_id FROM refills ORDER BY id")
+            ).all()
+        # By time: 1 (1 Feb), 3 (10 Feb), 2 (20 Feb).
+        assert [tuple(row) for row in chained] == [(1, None), (2, 3), (3, 1)]
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0003")
+            command.upgrade(config, "head")
+    finally:
+        engine.dispose()

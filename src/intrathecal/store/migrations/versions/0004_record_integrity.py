@@ -23,25 +23,32 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("refills") as batch:
-        batch.add_column(sa.Column("follows_refill_id", sa.Integer(), nullable=True))
-        batch.add_column(sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("investigate_reason", sa.Text(), nullable=True))
-        batch.add_column(sa.Column("cosigned_by", sa.String(length=64), nullable=True))
-        batch.add_column(sa.Column("cosigned_at", sa.DateTime(timezone=True), nullable=True))
-        batch.create_foreign_key(
-            "fk_refills_follows_refill_id", "refills", ["follows_refill_id"], ["id"]
+    # Plain ADD COLUMN (no batch copy of the tables): SQLite cannot drop a table that other
+    # rows refer to while foreign keys are on, and a clinic's tables have rows.
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite adds a column that refers to a table only in the column's own definition.
+        op.execute(
+            "ALTER TABLE refills ADD COLUMN follows_refill_id INTEGER REFERENCES refills(id)"
         )
+    else:
+        op.add_column("refills", sa.Column("follows_refill_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            "fk_refills_follows_refill_id", "refills", "refills", ["follows_refill_id"], ["id"]
+        )
+    op.add_column("refills", sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("refills", sa.Column("investigate_reason", sa.Text(), nullable=True))
+    op.add_column("refills", sa.Column("cosigned_by", sa.String(length=64), nullable=True))
+    op.add_column("refills", sa.Column("cosigned_at", sa.DateTime(timezone=True), nullable=True))
     op.execute(
         "UPDATE refills SET follows_refill_id = (SELECT r2.id FROM refills r2 "
         "WHERE r2.patient_id = refills.patient_id AND (r2.performed_at < refills.performed_at "
         "OR (r2.performed_at = refills.performed_at AND r2.id < refills.id)) "
         "ORDER BY r2.performed_at DESC, r2.id DESC LIMIT 1)"
     )
-    with op.batch_alter_table("program_versions") as batch:
-        batch.add_column(
-            sa.Column("review_context_json", sa.Text(), nullable=False, server_default="{}")
-        )
+    op.add_column(
+        "program_versions",
+        sa.Column("review_context_json", sa.Text(), nullable=False, server_default="{}"),
+    )
     op.create_table(
         "refill_voids",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -75,12 +82,14 @@ def downgrade() -> None:
     op.drop_table("idempotency_keys")
     op.drop_index(op.f("ix_refill_voids_patient_id"), table_name="refill_voids")
     op.drop_table("refill_voids")
-    with op.batch_alter_table("program_versions") as batch:
-        batch.drop_column("review_context_json")
-    with op.batch_alter_table("refills") as batch:
-        batch.drop_constraint("fk_refills_follows_refill_id", type_="foreignkey")
-        batch.drop_column("cosigned_at")
-        batch.drop_column("cosigned_by")
-        batch.drop_column("investigate_reason")
-        batch.drop_column("recorded_at")
-        batch.drop_column("follows_refill_id")
+    op.drop_column("program_versions", "review_context_json")
+    for column in ("cosigned_at", "cosigned_by", "investigate_reason", "recorded_at"):
+        op.drop_column("refills", column)
+    if op.get_bind().dialect.name == "sqlite":
+        # SQLite drops a column that is a foreign key only by copying the table; nothing else
+        # refers to refills once refill_voids is gone.
+        with op.batch_alter_table("refills") as batch:
+            batch.drop_column("follows_refill_id")
+    else:
+        op.drop_constraint("fk_refills_follows_refill_id", "refills", type_="foreignkey")
+        op.drop_column("refills", "follows_refill_id")
