@@ -404,3 +404,39 @@ def test_one_idempotency_key_sent_twice_at_once_writes_one_refill(clinic: Clinic
     assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
     assert answers[0].json() == answers[1].json()
     assert count(clinic, Refill) == before + 1
+
+
+def test_wrong_cosignature_passwords_are_kept_and_slow_down_guessing(clinic: Clinic) -> None:
+    pid = implanted(clinic, 11)
+    # The guesser names a physician account of their own making, so other tests' physician is
+    # not locked out: the slow-down counts per co-signing physician.
+    created = clinic.client.post(
+        "/api/v1/users",
+        json={
+            "username": "dr.guess",
+            "full_name": "Dr Guess",
+            "role": "physician",
+            "password": "guess-me-not-1",
+        },
+        headers=clinic.headers("admin"),
+    )
+    assert created.status_code == 201, created.text
+    tries = [
+        post_refill(
+            clinic,
+            pid,
+            refill_body(clinic, pid, cosigner="dr.guess", cosigner_password=f"guess-{n}"),
+        )
+        for n in range(4)
+    ]
+    assert [t.status_code for t in tries] == [422] * 4
+    assert "too many wrong co-signature passwords" in tries[3].json()["errors"][0]["message"]
+    with clinic.sessions() as session:
+        kept = session.execute(
+            select(AuditEntry.detail_json).where(AuditEntry.action == "refill.cosign-failed")
+        ).scalars()
+        guesses = [d for d in kept if '"dr.guess"' in d]
+    assert len(guesses) == 3  # the refused refills left nothing else, the failures are on record
+    # Even the right password waits now.
+    right = refill_body(clinic, pid, cosigner="dr.guess", cosigner_password="guess-me-not-1")
+    assert post_refill(clinic, pid, right).status_code == 422

@@ -391,6 +391,10 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
+# Recent entries of one action (refused co-signatures, counted to slow down guessing; 0004).
+Index("ix_audit_entries_action_at", AuditEntry.action, AuditEntry.at)
+
+
 class AuditHead(Base):
     """The chain's last entry. Locked (SELECT ... FOR UPDATE) by each writer so the chain never
     forks when two transactions append at once."""

@@ -32,6 +32,7 @@ from intrathecal.store import audit, programs, users
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import (
     Alarm,
+    AuditEntry,
     Patient,
     ProgramVersion,
     Refill,
@@ -213,7 +214,46 @@ def check_follows(request: RefillRequest, last: Refill | None) -> None:
     raise ConflictError(message, current, field="follows_refill_id", current_key="current_refill")
 
 
-def cosign(session: Session, request: RefillRequest, performed_by: str) -> str:
+# Wrong co-signature passwords allowed per physician in the window before co-signing as them is
+# refused for a while: a signed-in user must not be able to guess a physician's password here
+# faster than at the sign-in (same numbers as users.FREE_FAILURES and users.WINDOW).
+FREE_COSIGN_FAILURES = users.FREE_FAILURES
+COSIGN_WINDOW = users.WINDOW
+COSIGN_FAILED = "refill.cosign-failed"  # audit action of a refused co-signature
+
+
+class CosignError(InputError):
+    """A wrong co-signature password; the door records it (:func:`record_failed_cosign`) in
+    its own transaction after rolling back the refill."""
+
+    def __init__(self, cosigner: str) -> None:
+        super().__init__(
+            "cosigner_password",
+            "wrong user name or password for an active physician: the refill is not saved",
+        )
+        self.cosigner = cosigner
+
+
+def record_failed_cosign(
+    session: Session, cosigner: str, actor: str, now: datetime, patient_id: int
+) -> None:
+    audit.record(
+        session, now, actor, COSIGN_FAILED, f"patient:{patient_id}", {"cosigner": cosigner[:64]}
+    )
+
+
+def _failed_cosigns(session: Session, cosigner: str, now: datetime) -> int:
+    details = session.execute(
+        select(AuditEntry.detail_json).where(
+            AuditEntry.action == COSIGN_FAILED, AuditEntry.at >= now - COSIGN_WINDOW
+        )
+    ).scalars()
+    return sum(1 for d in details if json.loads(d).get("cosigner") == cosigner)
+
+
+def cosign(
+    session: Session, request: RefillRequest, performed_by: str, now: datetime | None = None
+) -> str:
     """The physician who co-signs saving over INVESTIGATE (their password checked here)."""
     if not request.investigate_reason.strip():
         raise InputError(
@@ -228,17 +268,24 @@ def cosign(session: Session, request: RefillRequest, performed_by: str) -> str:
             "the reconciliation says INVESTIGATE: a physician must co-sign (their user name "
             "and password)",
         )
+    at = now or request.performed_at
+    if _failed_cosigns(session, name, at) >= FREE_COSIGN_FAILURES:
+        raise InputError(
+            "cosigner_password",
+            f"too many wrong co-signature passwords for {name!r} in the last "
+            f"{COSIGN_WINDOW.total_seconds() / 60:.0f} minutes: try later or ask another "
+            "physician",
+        )
     cosigner = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if cosigner is None:
+        users.hash_password(request.cosigner_password)  # same cost: no probing by timing
+        raise CosignError(name)
     if (
-        cosigner is None
-        or not cosigner.active
+        not cosigner.active
         or cosigner.role != Role.PHYSICIAN.value
         or not users.check_password(cosigner.password_hash, request.cosigner_password)
     ):
-        raise InputError(
-            "cosigner_password",
-            "wrong user name or password for an active physician: the refill is not saved",
-        )
+        raise CosignError(name)
     return cosigner.username
 
 
@@ -323,7 +370,7 @@ def save(
     rec = prepared.reconciliation
     cosigned_by = None
     if rec is not None and rec.investigate:
-        cosigned_by = cosign(session, request, performed_by)
+        cosigned_by = cosign(session, request, performed_by, recorded_at)
     recorded = recorded_at or request.performed_at
     refill = Refill(
         patient_id=patient.id,

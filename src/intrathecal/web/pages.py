@@ -498,6 +498,11 @@ def _refill_step(
             )
         except ConflictError as exc:
             row, errors, status = None, [exc.message], 409
+        except refills.CosignError as exc:
+            row, errors = None, [str(exc)]
+            db.rollback()  # nothing of the refill; the failed co-signature is kept
+            refills.record_failed_cosign(db, exc.cosigner, actor.name, now(request), patient_id)
+            db.commit()
         except InputError as exc:
             row, errors = None, [str(exc)]
         if row is not None:
@@ -538,7 +543,7 @@ def _save_refill(
         return None, ["tick the confirmation that the fill and the program were checked"]
     refills.check_follows(request_obj, prepared.previous_any)
     if prepared.reconciliation is not None and prepared.reconciliation.investigate:
-        refills.cosign(db, request_obj, actor.name)
+        refills.cosign(db, request_obj, actor.name, now(request))
     if raw.get("mode") == "pump":
         # All or nothing: the clinic record is written only after the pump confirmed.
         return refill_pump.save_through(

@@ -620,9 +620,15 @@ def save_refill(
 
     def work() -> dict[str, Any]:
         patient = _patient(db, patient_id)
-        row = refills.save(
-            db, patient, refill_to_save(body, request), actor.name, recorded_at=now(request)
-        )
+        try:
+            row = refills.save(
+                db, patient, refill_to_save(body, request), actor.name, recorded_at=now(request)
+            )
+        except refills.CosignError as exc:
+            db.rollback()  # nothing of the refill; the failed co-signature is kept
+            refills.record_failed_cosign(db, exc.cosigner, actor.name, now(request), patient_id)
+            db.commit()
+            raise
         return {"ok": True, "refill": serialize.refill(row)}
 
     return idem.run(db, actor.name, 201, work)

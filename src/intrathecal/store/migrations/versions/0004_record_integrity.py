@@ -76,9 +76,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("actor", "route", "key"),
     )
+    op.create_index("ix_audit_entries_action_at", "audit_entries", ["action", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_entries_action_at", table_name="audit_entries")
     op.drop_table("idempotency_keys")
     op.drop_index(op.f("ix_refill_voids_patient_id"), table_name="refill_voids")
     op.drop_table("refill_voids")
