@@ -314,6 +314,9 @@ def test_void_over_the_api_keeps_the_row_and_the_due_date_follows_the_refill_bef
     assert one.json()["refill"]["voided"]["reason"] == "wrong patient"  # kept, marked
     # The next refill follows the one before the void.
     assert refill_body(clinic, pid)["follows_refill_id"] == before["id"]
+    chart = clinic.client.get(f"/api/v1/patients/{pid}", headers=clinic.headers("viewer")).json()
+    marked = {r["id"]: r["voided"] for r in chart["refills"]}
+    assert marked[wrong["id"]]["reason"] == "wrong patient" and marked[before["id"]] is None
 
 
 # --- the pages --------------------------------------------------------------------------------

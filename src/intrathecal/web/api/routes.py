@@ -229,6 +229,7 @@ def get_patient(
     begin_read_only(db)  # the rest only reads: no write lock held while it loads
     chart = records.read_chart(db, patient_id)
     current = programs.in_force(db, patient_id)
+    voided = refills.voids(db, patient_id)
     return {
         "ok": True,
         "patient": serialize.patient(chart.patient),
@@ -240,7 +241,7 @@ def get_patient(
         "program_in_force": serialize.program_version(current) if current else None,
         "program_versions": [serialize.program_version(r) for r in chart.programs],
         "program_applications": [serialize.application(r) for r in chart.applications],
-        "refills": [serialize.refill(r) for r in chart.refills[-20:]],
+        "refills": [serialize.refill(r, voided) for r in chart.refills[-20:]],
         "refill_count": len(chart.refills),
         "alarms": [serialize.alarm(r) for r in chart.alarms],
         "appointments": [serialize.appointment(r) for r in chart.appointments],
