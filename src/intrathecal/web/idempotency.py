@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
@@ -122,9 +122,16 @@ def install(app: FastAPI) -> None:
         return exc.response
 
 
-async def idempotency(request: Request) -> Idempotency:
+async def idempotency(
+    request: Request,
+    key: str | None = Header(
+        default=None,
+        alias=HEADER,
+        description="a key of your choosing (1-200 printable characters): a repeated request "
+        "with the same key and body gets the first answer and writes nothing again",
+    ),
+) -> Idempotency:
     """Dependency: the request's key (None without the header), route and body hash."""
-    key = request.headers.get(HEADER)
     if key is not None and (
         not 1 <= len(key) <= MAX_KEY or not key.isascii() or not key.isprintable()
     ):
