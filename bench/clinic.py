@@ -214,9 +214,20 @@ def requests_for(patients: list[int], seed: int) -> dict[str, tuple[Request, int
 
     async def refill(client: httpx.AsyncClient, _: int) -> httpx.Response:
         # A valid refill: 20 mL fits every seeded pump; the residual is within a few mL of what
-        # the programs leave (a larger gap is still saved, flagged for investigation).
-        body = {"fill": "20 mL", "withdrawn": f"{rng.uniform(3.0, 6.0):.1f} mL"}
-        return await client.post(f"/api/v1/patients/{next(refill_order)}/refills", json=body)
+        # the programs leave (a larger gap is saved over INVESTIGATE with the co-signature).
+        # It names the refill it follows, read first as a client does.
+        pid = next(refill_order)
+        last = await client.get(f"/api/v1/patients/{pid}/refills?limit=1")
+        items = last.json()["items"] if last.status_code == 200 else []
+        body = {
+            "fill": "20 mL",
+            "withdrawn": f"{rng.uniform(3.0, 6.0):.1f} mL",
+            "follows_refill_id": items[0]["id"] if items else None,
+            "investigate_reason": "benchmark",
+            "cosigner": "physician",  # the demo physician co-signs
+            "cosigner_password": "physician-demo-1",
+        }
+        return await client.post(f"/api/v1/patients/{pid}/refills", json=body)
 
     return {"dashboard": (dashboard, 200), "chart": (chart, 200), "refill save": (refill, 201)}
 

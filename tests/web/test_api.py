@@ -141,7 +141,13 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         {"program_toml": "x", "reason": "x", "replaces_version": 1},
         "program.sign",
     ),
-    ("POST", f"/api/v1/patients/{P}/refills", {"fill": "20 mL"}, "refill.perform"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/refills",
+        {"fill": "20 mL", "follows_refill_id": None},
+        "refill.perform",
+    ),
+    ("POST", f"/api/v1/patients/{P}/refills/1/void", {"reason": "x"}, "refill.void"),
     (
         "POST",
         "/api/v1/users",
@@ -256,9 +262,9 @@ def test_every_api_route_is_in_the_role_table(clinic: Clinic) -> None:
     listed = {
         (
             m,
-            p.replace("/programs/1/", "/programs/{version}/").replace(
-                "/alarms/1/", "/alarms/{alarm_id}/"
-            ),
+            p.replace("/programs/1/", "/programs/{version}/")
+            .replace("/alarms/1/", "/alarms/{alarm_id}/")
+            .replace("/refills/1/", "/refills/{refill_id}/"),
         )
         for m, p in listed
     }
@@ -401,6 +407,9 @@ def test_bad_input_is_422_naming_the_field_and_nothing_is_stored(
     clinic: Clinic, path: str, body: dict[str, Any], field: str, model: type
 ) -> None:
     url, _ = fill_in(clinic, path, None, 0)
+    if url.endswith("/refills"):  # the refill it follows, so that the field tested is the one
+        last = clinic.client.get(f"{url}?limit=1", headers=clinic.headers("physician"))
+        body = {"follows_refill_id": last.json()["items"][0]["id"], **body}
     before = count(clinic, model)
     answer = clinic.client.post(url, json=body, headers=clinic.headers("physician"))
     assert answer.status_code == 422, answer.text
@@ -453,9 +462,19 @@ def test_hard_limit_over_http_is_422_and_names_the_finding(clinic: Clinic) -> No
 def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
     pid = implanted_id(clinic)
     before = count(clinic, Refill)
+    last = clinic.client.get(
+        f"/api/v1/patients/{pid}/refills?limit=1", headers=clinic.headers("nurse")
+    ).json()["items"][0]["id"]
+    cosign = {
+        "follows_refill_id": last,
+        "investigate_reason": "residual re-aspirated",
+        "cosigner": "physician",
+        "cosigner_password": "physician-demo-1",
+    }
     answer = clinic.client.post(
         f"/api/v1/patients/{pid}/refills",
         json={
+            **cosign,
             "fill": "20 mL",
             "withdrawn": "6 mL",
             "stocks": {
@@ -472,7 +491,7 @@ def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
     if answer.status_code == 422:  # a 40 mL pump: refill to its own volume
         answer = clinic.client.post(
             f"/api/v1/patients/{pid}/refills",
-            json={"fill": "40 mL", "withdrawn": "6 mL"},
+            json={**cosign, "fill": "40 mL", "withdrawn": "6 mL"},
             headers=clinic.headers("nurse"),
         )
     assert answer.status_code == 201, answer.text

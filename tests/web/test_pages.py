@@ -101,7 +101,19 @@ def test_refill_wizard_preview_then_save_then_printable_record(clinic: Clinic) -
     assert wizard.status_code == 200
     fill = re.search(r'name="fill" value="([^"]+)"', wizard.text)
     assert fill is not None
-    form = {"csrf_token": csrf, "fill": fill.group(1), "withdrawn": "2 mL", "step": "preview"}
+    follows = re.search(r'name="follows_refill_id" value="(\d*)"', wizard.text)
+    assert follows is not None
+    form = {
+        "csrf_token": csrf,
+        "fill": fill.group(1),
+        "withdrawn": "2 mL",
+        "step": "preview",
+        "follows_refill_id": follows.group(1),
+        # Used only if the reconciliation says INVESTIGATE.
+        "investigate_reason": "checked",
+        "cosigner": "physician",
+        "cosigner_password": "physician-demo-1",
+    }
     preview = client.post(f"/patients/{pid}/refill", data=form)
     assert preview.status_code == 200, preview.text
     assert 'id="reconciliation"' in preview.text and 'id="next-due"' in preview.text

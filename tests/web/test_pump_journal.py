@@ -308,11 +308,13 @@ def test_the_next_interrogation_reconciles_once_the_send_is_no_longer_in_flight(
     assert len(refills_of(rig, patient.id)) == 1
     page = rig.client.get(f"/patients/{patient.id}/refill")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert csrf is not None
+    follows = re.search(r'name="follows_refill_id" value="([^"]*)"', page.text)
+    assert csrf is not None and follows is not None
     again = rig.client.post(
         f"/patients/{patient.id}/refill",
         data={
             "csrf_token": csrf.group(1),
+            "follows_refill_id": follows.group(1),
             "mode": "pump",
             "step": "save",
             "confirm": "yes",

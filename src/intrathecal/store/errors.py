@@ -15,10 +15,19 @@ class NotFoundError(LookupError):
 class ConflictError(Exception):
     """Someone else changed the record first; nothing of this change was stored."""
 
-    def __init__(self, message: str, current_version: int | None) -> None:
+    def __init__(
+        self,
+        message: str,
+        current_version: int | None,
+        *,
+        field: str = "replaces_version",
+        current_key: str = "current_version",
+    ) -> None:
         super().__init__(message)
         self.message = message
-        self.current_version = current_version
+        self.current_version = current_version  # what the record is now (version, refill id)
+        self.field = field  # the request field that was out of date
+        self.current_key = current_key  # the key the 409 answer gives the current value under
 
 
 class BlockedError(Exception):

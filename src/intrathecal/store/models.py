@@ -4,12 +4,13 @@ Journey of a patient: indications and prior treatments, evaluations, an intrathe
 implant, program versions, refills every few weeks, alarms, appointments, adverse events, and a
 replacement implant when the battery runs out.
 
-Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``
-and ``audit_entries`` are only ever inserted. A new program version names the version it
-replaces; a unique (patient, version) pair lets only one of two concurrent writers win. The few
-columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an alarm's
-clearance, ``audit_head``) are derived status or bookkeeping, each change written to the audit
-log; the clinical truth stays in the append-only rows.
+Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``,
+``refill_voids`` and ``audit_entries`` are only ever inserted; a wrong refill is voided by a
+``refill_voids`` row (who, when, why), never edited or deleted. A new program version names the
+version it replaces; a unique (patient, version) pair lets only one of two concurrent writers
+win. The few columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an
+alarm's clearance, ``audit_head``) are derived status or bookkeeping, each change written to the
+audit log; the clinical truth stays in the append-only rows.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ class Role(StrEnum):
     PHARMACIST = "pharmacist"
     VIEWER = "viewer"
     ADMIN = "admin"
+
+
+# A patient's opioid status as the review reads it (issue 9); None: not stated.
+OPIOID_STATUSES = ("naive", "tolerant")
 
 
 class Stage(StrEnum):
@@ -139,6 +144,8 @@ class Patient(Base):
     stage: Mapped[str] = mapped_column(String(20), default=Stage.REFERRED.value, index=True)
     next_refill_due_at: Mapped[datetime | None] = mapped_column(index=True)
     low_alarm_at: Mapped[datetime | None] = mapped_column(index=True)
+    # "naive", "tolerant" or None (not stated: the review uses the stricter naive range) (0007).
+    opioid_status: Mapped[str | None] = mapped_column(String(10), default=None)
 
     indications: Mapped[list[Indication]] = relationship(order_by="Indication.id")
 
@@ -246,6 +253,9 @@ class ProgramVersion(Base):
     daily_doses_json: Mapped[str] = mapped_column(Text)  # mean mcg/day per drug, for charts
     signed_by: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime]
+    # The refill context the review used, from the records (0004): the fill, the scheduled
+    # refill and where it came from, the change profile and where it came from.
+    review_context_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class ProgramApplication(Base):
@@ -319,6 +329,46 @@ class Refill(Base):
     low_alarm_at: Mapped[datetime]
     limited_by: Mapped[str] = mapped_column(String(20))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # 0004: the refill it follows (the last one not voided; None only for a patient's first),
+    # when the server recorded it, and the co-signature that saving over INVESTIGATE needs.
+    follows_refill_id: Mapped[int | None] = mapped_column(ForeignKey("refills.id"))
+    recorded_at: Mapped[datetime | None]
+    investigate_reason: Mapped[str | None] = mapped_column(Text)
+    cosigned_by: Mapped[str | None] = mapped_column(String(64))
+    cosigned_at: Mapped[datetime | None]
+
+
+class RefillVoid(Base):
+    """A correction: the refill it names was wrong and no longer counts (the row stays)."""
+
+    __tablename__ = "refill_voids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refill_id: Mapped[int] = mapped_column(ForeignKey("refills.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    voided_by: Mapped[str] = mapped_column(String(64))
+    voided_at: Mapped[datetime]
+
+
+class IdempotencyKey(Base):
+    """The first answer to an API write sent with an ``Idempotency-Key`` header (0004).
+
+    Written in the same transaction as the record it answers for, so a key exists exactly when
+    its write was committed; the unique triple lets one of two racing requests through.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("actor", "route", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
 
 
 class Alarm(Base):
@@ -373,6 +423,10 @@ class AuditEntry(Base):
     detail_json: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+# Recent entries of one action (refused co-signatures, counted to slow down guessing; 0004).
+Index("ix_audit_entries_action_at", AuditEntry.action, AuditEntry.at)
 
 
 class AuditHead(Base):

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from intrathecal.library import default_library
+from intrathecal.safety.change import allowed_increase_mcg_per_day, change_bounds
 from intrathecal.safety.review import (
     Acknowledgement,
+    DoseRecord,
     RefillContext,
     ReviewInput,
     ReviewResult,
@@ -28,7 +30,16 @@ from intrathecal.safety.review import (
 )
 from intrathecal.store import audit
 from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
-from intrathecal.store.models import Implant, Patient, ProgramApplication, ProgramVersion, Refill
+from intrathecal.store.models import (
+    Appointment,
+    Implant,
+    Indication,
+    Patient,
+    ProgramApplication,
+    ProgramVersion,
+    Refill,
+    RefillVoid,
+)
 from intrathecal.therapy.findings import Finding
 from intrathecal.therapy.parse import parse_program
 from intrathecal.therapy.program import Program
@@ -88,14 +99,157 @@ def current_implant(session: Session, patient_id: int) -> Implant | None:
     ).scalar_one_or_none()
 
 
+def not_voided() -> ColumnElement[bool]:
+    """Filter for refills that count: a voided refill stays on file but nothing follows it."""
+    return ~select(RefillVoid.id).where(RefillVoid.refill_id == Refill.id).exists()
+
+
 def last_refill(session: Session, patient_id: int) -> Refill | None:
-    """The patient's latest refill (refills.py uses this one too)."""
+    """The patient's latest refill that is not voided (refills.py uses this one too)."""
     return session.execute(
         select(Refill)
-        .where(Refill.patient_id == patient_id)
+        .where(Refill.patient_id == patient_id, not_voided())
         .order_by(Refill.performed_at.desc(), Refill.id.desc())
         .limit(1)
     ).scalar_one_or_none()
+
+
+# Indications that name where spasticity comes from: baclofen's dose-change profile follows it.
+# A cerebral origin takes the stricter profile whenever the record names both.
+SPINAL_INDICATIONS = ("spasticity after spinal cord injury", "spasticity in multiple sclerosis")
+CEREBRAL_INDICATIONS = (
+    "spasticity after stroke",
+    "spasticity after brain injury",
+    "spasticity in cerebral palsy",
+)
+
+
+def recorded_change_profile(session: Session, patient_id: int) -> tuple[str | None, str]:
+    """The change profile the patient's indications call for, and which indication says so."""
+    conditions = list(
+        session.execute(
+            select(Indication.condition)
+            .where(Indication.patient_id == patient_id)
+            .order_by(Indication.id)
+        ).scalars()
+    )
+    for condition in conditions:
+        if condition in CEREBRAL_INDICATIONS:
+            return "cerebral", f"indication {condition!r}"
+    for condition in conditions:
+        if condition in SPINAL_INDICATIONS:
+            return "spinal", f"indication {condition!r}"
+    return None, "no indication names the origin of spasticity: each drug's default limits"
+
+
+def _looser(program: Program, asked: str | None, recorded: str | None) -> list[str]:
+    """Drugs for which profile ``asked`` allows a larger dose increase than ``recorded``."""
+    out = []
+    for ingredient in program.ingredients:
+        drug = ingredient.drug
+        if not drug.change_profiles:
+            continue
+        mine, theirs = change_bounds(drug, asked), change_bounds(drug, recorded)
+        for limit in ("per_step_soft", "per_step_hard", "per_day_soft", "per_day_hard"):
+            a, b = getattr(mine, limit), getattr(theirs, limit)
+            if b is None:
+                continue  # the record's profile sets no such limit: nothing to loosen
+            # Compared over the range of daily doses a pump gives (1 mcg to 1 g per day).
+            if a is None or any(
+                allowed_increase_mcg_per_day(a.value, dose)
+                > allowed_increase_mcg_per_day(b.value, dose)
+                for dose in (1.0, 100.0, 10_000.0, 1_000_000.0)
+            ):
+                out.append(drug.key)
+                break
+    return out
+
+
+def scheduled_refill(
+    session: Session, patient_id: int, refill: Refill, now: datetime
+) -> tuple[datetime, str]:
+    """When the next refill is scheduled, from the records: the last fill's due date, or an
+    earlier refill appointment booked for after now (a clinician brings a refill forward by
+    booking it)."""
+    booked = session.execute(
+        select(Appointment)
+        .where(
+            Appointment.patient_id == patient_id,
+            Appointment.kind == "refill",
+            Appointment.starts_at >= now,
+            Appointment.starts_at >= refill.performed_at,
+            Appointment.starts_at < refill.next_due_at,
+        )
+        .order_by(Appointment.starts_at)
+        .limit(1)
+    ).scalar_one_or_none()
+    if booked is not None:
+        return booked.starts_at, f"refill appointment {booked.id}"
+    return refill.next_due_at, f"due date of refill {refill.id}"
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """What the review was told beyond the program, each value with where it came from."""
+
+    refill_id: int | None = None
+    filled_ml: float | None = None
+    filled_at: str | None = None
+    next_refill_at: str | None = None
+    next_refill_source: str = ""
+    change_profile: str | None = None
+    change_profile_source: str = ""
+    opioid_tolerant: bool | None = None  # the patient's record; None: not stated
+    bridge_planned: bool = False
+    bridge_source: str = ""
+    history_versions: tuple[int, ...] = ()  # the stored versions the rolling windows read
+
+
+# Rolling windows reach 7 days back; the version in force at the window's start counts too.
+HISTORY_WINDOW = timedelta(days=8)
+
+
+def dose_history(
+    session: Session, patient_id: int, now: datetime
+) -> tuple[tuple[DoseRecord, ...], tuple[int, ...]]:
+    """The patient's stored versions as the review's dose history, oldest first: each version
+    signed in the window, and the one in force when it began. A version counts from its
+    signature (the earliest it can reach the pump), which is the stricter reading."""
+    kept: list[ProgramVersion] = []
+    for row in sorted(history(session, patient_id), key=lambda r: r.version, reverse=True):
+        kept.append(row)
+        if row.signed_at <= now - HISTORY_WINDOW:
+            break
+    kept.reverse()
+    records = tuple(
+        DoseRecord(
+            at_s=row.signed_at.timestamp(), doses_mcg_per_day=json.loads(row.daily_doses_json)
+        )
+        for row in kept
+    )
+    return records, tuple(row.version for row in kept)
+
+
+def _drugs_change(old: Program | None, new: Program) -> bool:
+    if old is None:
+        return False
+    before = [(i.drug.key, i.concentration_mcg_per_ml) for i in old.ingredients]
+    return before != [(i.drug.key, i.concentration_mcg_per_ml) for i in new.ingredients]
+
+
+def require_same_solution(session: Session, patient: Patient, version: ProgramVersion) -> None:
+    """Outside a refill a program may change rates and boluses, not what is in the reservoir:
+    a new drug or concentration needs the refill wizard, which plans its bridge bolus."""
+    running = in_force(session, patient.id)
+    if running is None or running.id == version.id:
+        return
+    if _drugs_change(parse(running.program_toml), parse(version.program_toml)):
+        raise InputError(
+            "version",
+            f"version {version.version} changes the drug or its concentration from version "
+            f"{running.version}, which the pump runs: that needs a refill (the refill wizard "
+            "applies it with its bridge bolus), not a program change",
+        )
 
 
 def review_for_patient(
@@ -108,6 +262,28 @@ def review_for_patient(
     next_refill_at: datetime | None = None,
 ) -> tuple[Program, ReviewResult]:
     """Review ``text`` against the patient's latest version, last fill and next refill."""
+    program, result, _ = review_with_context(
+        session, patient, text, acknowledgements, now, change_profile, next_refill_at
+    )
+    return program, result
+
+
+def review_with_context(
+    session: Session,
+    patient: Patient,
+    text: str,
+    acknowledgements: Sequence[Acknowledgement],
+    now: datetime,
+    change_profile: str | None = None,
+    next_refill_at: datetime | None = None,
+) -> tuple[Program, ReviewResult, ReviewContext]:
+    """Review ``text`` in the context the records give; a client value may only tighten it.
+
+    The scheduled refill comes from the records (:func:`scheduled_refill`); ``next_refill_at``
+    may name a later refill (the check then looks further ahead) but an earlier one is refused:
+    it would turn EMPTIES_BEFORE_REFILL into nothing. Bring a refill forward by booking it.
+    ``change_profile`` may be the profile the patient's indications call for or a stricter one.
+    """
     new = parse(text)
     current = latest(session, patient.id)
     old = parse(current.program_toml) if current else None
@@ -116,38 +292,73 @@ def review_for_patient(
         raise InputError(
             "device", f"the patient's pump is {implant.device_key!r}, not {new.device.key!r}"
         )
-    doses_24h_ago: dict[str, float] = {}
-    if current is not None and current.signed_at > now - timedelta(days=1):
-        before = session.execute(
-            select(ProgramVersion)
-            .where(
-                ProgramVersion.patient_id == patient.id,
-                ProgramVersion.signed_at <= now - timedelta(days=1),
+    doses, versions = dose_history(session, patient.id, now)
+    tolerant = {"tolerant": True, "naive": False}.get(patient.opioid_status or "")
+    # A new concentration or drug reaches the pump only with a refill (apply_version refuses it
+    # outside one), and the refill wizard plans the bridge bolus of every such change.
+    bridge = _drugs_change(old, new)
+    recorded, profile_source = recorded_change_profile(session, patient.id)
+    profile = recorded
+    if change_profile is not None and change_profile != recorded:
+        looser = _looser(new, change_profile, recorded)
+        if looser:
+            raise InputError(
+                "change_profile",
+                f"{change_profile!r} allows larger {', '.join(looser)} increases than the "
+                f"patient's record calls for ({recorded or 'the default limits'}: "
+                f"{profile_source}); a client may only choose a stricter profile",
             )
-            .order_by(ProgramVersion.version.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if before is not None:
-            doses_24h_ago = json.loads(before.daily_doses_json)
+        profile, profile_source = change_profile, "chosen by the prescriber (stricter)"
     refill = last_refill(session, patient.id)
     context = None
+    stored = ReviewContext(
+        change_profile=profile,
+        change_profile_source=profile_source,
+        opioid_tolerant=tolerant,
+        bridge_planned=bridge,
+        bridge_source="the refill wizard bridges every change of drug or concentration"
+        if bridge
+        else "",
+        history_versions=versions,
+    )
     if refill is not None:
+        scheduled, source = scheduled_refill(session, patient.id, refill, now)
+        if next_refill_at is not None and next_refill_at < scheduled:
+            raise InputError(
+                "next_refill_at",
+                f"{next_refill_at:%Y-%m-%d %H:%M} UTC is before the refill the records "
+                f"schedule ({scheduled:%Y-%m-%d %H:%M} UTC, {source}); an earlier refill "
+                "counts only when it is booked as a refill appointment",
+            )
+        if next_refill_at is not None and next_refill_at > scheduled:
+            scheduled, source = next_refill_at, "given by the prescriber (later than scheduled)"
         context = RefillContext(
             filled_ml=refill.fill_ml,
             filled_at_s=refill.performed_at.timestamp(),
-            next_refill_at_s=(next_refill_at or refill.next_due_at).timestamp(),
+            next_refill_at_s=scheduled.timestamp(),
+        )
+        stored = replace(
+            stored,
+            refill_id=refill.id,
+            filled_ml=refill.fill_ml,
+            filled_at=refill.performed_at.isoformat(),
+            next_refill_at=scheduled.isoformat(),
+            next_refill_source=source,
         )
     result = review(
         ReviewInput(
             new=new,
             old=old,
-            change_profile=change_profile,
-            doses_24h_ago_mcg_per_day=doses_24h_ago,
+            change_profile=profile,
             refill=context,
+            opioid_tolerant=tolerant,
+            bridge_planned=bridge,
+            history=doses,
+            now_s=now.timestamp(),
         ),
         acknowledgements,
     )
-    return new, result
+    return new, result, stored
 
 
 @dataclass(frozen=True)
@@ -156,8 +367,8 @@ class Draft:
     reason: str
     replaces_version: int | None  # the version the author saw; None for a first program
     acknowledgements: tuple[Acknowledgement, ...] = ()
-    change_profile: str | None = None
-    # The refill date the clinic will keep with this program (default: the one scheduled now).
+    change_profile: str | None = None  # the record's profile or a stricter one
+    # A refill later than the one the records schedule (tightens the check); never earlier.
     next_refill_at: datetime | None = None
 
 
@@ -185,7 +396,7 @@ def save_version(
     implant = current_implant(session, patient.id)
     if implant is None:
         raise InputError("patient", "has no implant: a program needs a pump")
-    program, result = review_for_patient(
+    program, result, context = review_with_context(
         session,
         patient,
         draft.program_toml,
@@ -208,6 +419,7 @@ def save_version(
         daily_doses_json=json.dumps(summarize(program).doses_mcg_per_day),
         signed_by=signed_by,
         signed_at=now,
+        review_context_json=json.dumps(asdict(context)),
     )
     try:
         with session.begin_nested():

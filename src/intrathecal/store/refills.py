@@ -2,7 +2,14 @@
 
 The maths is the clinician programmer's (``clinical.reconcile``, ``clinical.refill.plan``,
 ``clinical.bridge``, ``clinical.compounding``); this module gathers its inputs from the records
-and stores the result. A refill row is never changed afterwards.
+and stores the result. A refill row is never changed afterwards: a wrong one is voided by a
+correction row (:func:`void`) and the last refill not voided is the one the next reconciles.
+
+Saved once: a refill names the refill it follows (the last one not voided, None for the first);
+the patient's row is locked while it is checked and written, so of two refills racing against
+the same fill one is stored and the other gets :class:`ConflictError`. A reconciliation that says
+INVESTIGATE is saved only with a written reason and a physician's co-signature (password
+checked here, never stored).
 """
 
 from __future__ import annotations
@@ -11,8 +18,9 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from enum import Enum
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from intrathecal.clinical.bridge import Bridge, bridge
@@ -20,9 +28,19 @@ from intrathecal.clinical.compounding import Recipe, recipe
 from intrathecal.clinical.reconcile import Reconciliation, reconcile
 from intrathecal.clinical.refill import RefillDue, plan
 from intrathecal.library import default_library
-from intrathecal.store import audit, programs
-from intrathecal.store.errors import NotFoundError
-from intrathecal.store.models import Alarm, Patient, ProgramVersion, Refill, Stage
+from intrathecal.store import audit, programs, users
+from intrathecal.store.errors import ConflictError, NotFoundError
+from intrathecal.store.models import (
+    Alarm,
+    AuditEntry,
+    Patient,
+    ProgramVersion,
+    Refill,
+    RefillVoid,
+    Role,
+    Stage,
+    User,
+)
 from intrathecal.store.programs import last_refill  # one query, shared with programs.py
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
@@ -42,6 +60,12 @@ TYPICAL_STOCK_MCG_PER_ML = {
 }
 
 
+class Follows(Enum):
+    """For callers inside the server (seed, scripts): follow whichever refill is last now."""
+
+    LATEST = "latest"
+
+
 @dataclass(frozen=True)
 class RefillRequest:
     fill_ml: float
@@ -54,6 +78,13 @@ class RefillRequest:
     via: str = "typed in"
     readback: str = ""  # program text the pump read back after it was sent (virtual pump)
     notes: str = ""
+    # The refill this one follows, as its author saw it (None: the patient's first refill).
+    follows_refill_id: int | Follows | None = Follows.LATEST
+    # Saving over INVESTIGATE: why, and the co-signing physician (may be the saver, if a
+    # physician, re-entering their password).
+    investigate_reason: str = ""
+    cosigner: str = ""
+    cosigner_password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -61,12 +92,13 @@ class RefillPlan:
     old_version: ProgramVersion | None  # the version run since the last fill
     new_version: ProgramVersion
     new_program: Program
-    previous: Refill | None
+    previous: Refill | None  # the fill reconciled (same implant), None on a first fill
     reconciliation: Reconciliation | None
     recipe: Recipe | None
     bridge: Bridge | None
     due: RefillDue
     notes: tuple[str, ...]
+    previous_any: Refill | None = None  # the last refill not voided, of any implant: followed
 
     @property
     def program_changes(self) -> bool:
@@ -96,7 +128,7 @@ def prepare(session: Session, patient: Patient, request: RefillRequest) -> Refil
     if not 0 < request.fill_ml <= reservoir:
         raise InputError("fill", f"must be above 0 mL and at most the reservoir {reservoir:g} mL")
     old_version = programs.in_force(session, patient.id)
-    previous = last_refill(session, patient.id)
+    previous_any = previous = last_refill(session, patient.id)
     if previous is not None and previous.implant_id != implant.id:
         previous = None  # a new implant starts a new fill history
     notes: list[str] = []
@@ -153,7 +185,165 @@ def prepare(session: Session, patient: Patient, request: RefillRequest) -> Refil
         bridge=bridged,
         due=due,
         notes=tuple(notes),
+        previous_any=previous_any,
     )
+
+
+def lock_patient(session: Session, patient: Patient) -> None:
+    """Hold the patient's row until commit, so refills and voids of one patient queue (SQLite's
+    write transactions already do: BEGIN IMMEDIATE). Queries after the lock see a refill
+    committed while this one waited, and the follows check refuses the second."""
+    session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+
+
+def check_follows(request: RefillRequest, last: Refill | None) -> None:
+    if request.follows_refill_id is Follows.LATEST:
+        return
+    current = last.id if last is not None else None
+    if request.follows_refill_id == current:
+        return
+    if last is None:
+        message = "this patient has no refill yet; leave follows_refill_id empty (null)"
+    else:
+        message = (
+            f"refill {last.id} ({last.performed_at:%Y-%m-%d %H:%M} UTC by {last.performed_by}) "
+            f"is the last refill, not {request.follows_refill_id}: another refill or a void was "
+            "saved after you opened this one; reload, check its reconciliation and enter yours "
+            "again"
+        )
+    raise ConflictError(message, current, field="follows_refill_id", current_key="current_refill")
+
+
+# Wrong co-signature passwords allowed per physician in the window before co-signing as them is
+# refused for a while: a signed-in user must not be able to guess a physician's password here
+# faster than at the sign-in (same numbers as users.FREE_FAILURES and users.WINDOW).
+FREE_COSIGN_FAILURES = users.FREE_FAILURES
+COSIGN_WINDOW = users.WINDOW
+COSIGN_FAILED = "refill.cosign-failed"  # audit action of a refused co-signature
+
+
+class CosignError(InputError):
+    """A wrong co-signature password; the door records it (:func:`record_failed_cosign`) in
+    its own transaction after rolling back the refill."""
+
+    def __init__(self, cosigner: str) -> None:
+        super().__init__(
+            "cosigner_password",
+            "wrong user name or password for an active physician: the refill is not saved",
+        )
+        self.cosigner = cosigner
+
+
+def record_failed_cosign(
+    session: Session, cosigner: str, actor: str, now: datetime, patient_id: int
+) -> None:
+    audit.record(
+        session, now, actor, COSIGN_FAILED, f"patient:{patient_id}", {"cosigner": cosigner[:64]}
+    )
+
+
+def _failed_cosigns(session: Session, cosigner: str, now: datetime) -> int:
+    details = session.execute(
+        select(AuditEntry.detail_json).where(
+            AuditEntry.action == COSIGN_FAILED, AuditEntry.at >= now - COSIGN_WINDOW
+        )
+    ).scalars()
+    return sum(1 for d in details if json.loads(d).get("cosigner") == cosigner)
+
+
+def cosign(
+    session: Session, request: RefillRequest, performed_by: str, now: datetime | None = None
+) -> str:
+    """The physician who co-signs saving over INVESTIGATE (their password checked here)."""
+    if not request.investigate_reason.strip():
+        raise InputError(
+            "investigate_reason",
+            "the reconciliation says INVESTIGATE: write why the refill goes ahead",
+        )
+    name = request.cosigner.strip() or performed_by
+    saver = session.execute(select(User).where(User.username == performed_by)).scalar_one_or_none()
+    if name == performed_by and (saver is None or saver.role != Role.PHYSICIAN.value):
+        raise InputError(
+            "cosigner",
+            "the reconciliation says INVESTIGATE: a physician must co-sign (their user name "
+            "and password)",
+        )
+    at = now or request.performed_at
+    if _failed_cosigns(session, name, at) >= FREE_COSIGN_FAILURES:
+        raise InputError(
+            "cosigner_password",
+            f"too many wrong co-signature passwords for {name!r} in the last "
+            f"{COSIGN_WINDOW.total_seconds() / 60:.0f} minutes: try later or ask another "
+            "physician",
+        )
+    cosigner = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    if cosigner is None:
+        users.hash_password(request.cosigner_password)  # same cost: no probing by timing
+        raise CosignError(name)
+    if (
+        not cosigner.active
+        or cosigner.role != Role.PHYSICIAN.value
+        or not users.check_password(cosigner.password_hash, request.cosigner_password)
+    ):
+        raise CosignError(name)
+    return cosigner.username
+
+
+def voids(session: Session, patient_id: int) -> dict[int, RefillVoid]:
+    """The patient's voided refills: refill id -> its correction record."""
+    rows = session.execute(select(RefillVoid).where(RefillVoid.patient_id == patient_id))
+    return {v.refill_id: v for v in rows.scalars()}
+
+
+def void(
+    session: Session,
+    patient: Patient,
+    refill_id: int,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> RefillVoid:
+    """Void a wrong refill by a correction record; the row stays, nothing follows it any more.
+
+    The patient's due date and predicted alarm return to those of the last refill not voided
+    (none: no date). The program applied with the refill stays applied (the pump runs it).
+    """
+    if not reason.strip():
+        raise InputError("reason", "say why the refill is void")
+    lock_patient(session, patient)
+    refill = require(session, patient.id, refill_id)
+    done = session.execute(
+        select(RefillVoid).where(RefillVoid.refill_id == refill_id)
+    ).scalar_one_or_none()
+    if done is not None:
+        raise ConflictError(
+            f"refill {refill_id} was voided by {done.voided_by} at "
+            f"{done.voided_at:%Y-%m-%d %H:%M} UTC already",
+            refill_id,
+            field="refill",
+            current_key="voided_refill",
+        )
+    row = RefillVoid(
+        refill_id=refill.id,
+        patient_id=patient.id,
+        reason=reason.strip(),
+        voided_by=actor,
+        voided_at=now,
+    )
+    session.add(row)
+    session.flush()
+    last = last_refill(session, patient.id)
+    patient.next_refill_due_at = last.next_due_at if last else None
+    patient.low_alarm_at = last.low_alarm_at if last else None
+    audit.record(
+        session,
+        now,
+        actor,
+        "refill.void",
+        f"patient:{patient.id}",
+        {"refill": refill.id, "reason": row.reason, "last_refill": last.id if last else None},
+    )
+    return row
 
 
 def save(
@@ -163,16 +353,31 @@ def save(
     performed_by: str,
     *,
     on_flushed: Callable[[], None] | None = None,
+    recorded_at: datetime | None = None,
+    verified_cosigner: str | None = None,
 ) -> Refill:
     """Prepare and store a refill with its program application and the patient's next due date.
 
     Everything is flushed inside the caller's transaction; the caller commits once, so a crash
     at any point leaves the whole refill or none of it. ``on_flushed`` runs after every row is
-    written and before the commit (tests use it to kill the process there).
+    written and before the commit (tests use it to kill the process there). ``recorded_at`` is
+    the server's clock (it dates the row's recording and the audit entry); ``performed_at``,
+    when given by a client, has been checked against it at the door. ``verified_cosigner``:
+    the physician whose password the server already checked for this refill before it was sent
+    to a pump (the pump link and its recovery); never taken from a client.
     """
     request = whole_seconds(request)
+    lock_patient(session, patient)
     prepared = prepare(session, patient, request)
+    check_follows(request, prepared.previous_any)
     rec = prepared.reconciliation
+    cosigned_by = None
+    if rec is not None and rec.investigate:
+        if verified_cosigner is not None and request.investigate_reason.strip():
+            cosigned_by = verified_cosigner
+        else:
+            cosigned_by = cosign(session, request, performed_by, recorded_at)
+    recorded = recorded_at or request.performed_at
     refill = Refill(
         patient_id=patient.id,
         implant_id=prepared.new_version.implant_id,
@@ -196,6 +401,11 @@ def save(
         low_alarm_at=utc_from_s(prepared.due.low_reservoir_alarm_at_s),
         limited_by=prepared.due.limited_by.value,
         notes="\n".join([*prepared.notes, request.notes]).strip(),
+        follows_refill_id=prepared.previous_any.id if prepared.previous_any else None,
+        recorded_at=recorded,
+        investigate_reason=request.investigate_reason.strip() if cosigned_by else None,
+        cosigned_by=cosigned_by,
+        cosigned_at=recorded if cosigned_by else None,
     )
     session.add(refill)
     if prepared.program_changes:
@@ -224,15 +434,18 @@ def save(
     session.flush()
     audit.record(
         session,
-        request.performed_at,
+        recorded,
         performed_by,
         "refill.save",
         f"patient:{patient.id}",
         {
             "refill": refill.id,
+            "follows": refill.follows_refill_id,
+            "performed_at": request.performed_at.isoformat(),
             "fill_ml": request.fill_ml,
             "withdrawn_ml": request.withdrawn_ml,
             "investigate": refill.investigate,
+            "cosigned_by": cosigned_by,
             "program_version": prepared.new_version.version,
         },
     )

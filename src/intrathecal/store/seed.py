@@ -45,6 +45,7 @@ from intrathecal.store.models import (
 )
 from intrathecal.store.outcomes_demo import seed_outcomes
 from intrathecal.store.types import utc_from_s
+from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
 
 DEMO_SEED = 20260105
@@ -58,6 +59,8 @@ DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
     ("viewer", "Dana Viewer", Role.VIEWER.value, "viewer-demo-123"),
     ("admin", "Eli Admin", Role.ADMIN.value, "admin-demo-1234"),
 )
+
+INVESTIGATED = "needle position confirmed and residual re-aspirated; refill goes ahead"
 
 FIRST = (
     "Alex",
@@ -322,6 +325,18 @@ def _ack_all(
     return tuple(Acknowledgement(f.code, "physician", "demo data") for f in result.unacknowledged)
 
 
+def _aligned_fill(program: Program, fill: float, at: datetime, now: datetime) -> float:
+    """A fill that runs to the low-reservoir alarm three days after ``now`` when a full one would
+    last beyond this week (a partial fill, as clinics use to align visits); else ``fill``."""
+    target_days = (now + timedelta(days=3) - at).total_seconds() / 86_400
+    full = plan(program, fill, at.timestamp())
+    if full.refill_due_at_s <= (now + timedelta(days=7)).timestamp() or target_days < 14:
+        return fill
+    rate = summarize(program).worst_case_volume_ml_per_day
+    partial = round(program.low_reservoir_alarm_ml + rate * target_days, 1)
+    return min(partial, fill)
+
+
 def _implanted(
     session: Session,
     rng: random.Random,
@@ -403,11 +418,14 @@ def _implanted(
     )
     counts["refills"] += 1
     overdue = rng.random() < 0.1
+    # Every sixth implanted patient is due this week (a partial last fill aligns the date), so
+    # the demo's "due this week" worklist is never empty whatever the other draws give.
+    due_soon = not overdue and counts["implanted"] % 6 == 0
     while True:
         due = refill.next_due_at
         at = due - timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 6))
-        if at > now:
-            break
+        if at > now or refill.fill_ml < fill:
+            break  # the next visit is ahead, or the last fill was the aligning partial one
         # An overdue patient missed the visit that would have kept them in time.
         if overdue and at + (due - refill.performed_at) > now - timedelta(days=3):
             break
@@ -415,6 +433,17 @@ def _implanted(
         if step + 1 < len(template.doses) and rng.random() < 0.3:
             step += 1
             text = program_text(template, template.doses[step])
+            # The refill comes forward to the day after the titration: booked, it is the
+            # refill the review of the new program counts on (a record, not a typed date).
+            session.add(
+                Appointment(
+                    patient_id=patient.id,
+                    kind="refill",
+                    starts_at=at,
+                    note="refill brought forward with the titration",
+                    booked_by="nurse",
+                )
+            )
             version = programs.save_version(
                 session,
                 patient,
@@ -422,8 +451,7 @@ def _implanted(
                     text,
                     "titration: pain not controlled",
                     version.version,
-                    _ack_all(session, patient, text, at - timedelta(days=1), at),
-                    next_refill_at=at,
+                    _ack_all(session, patient, text, at - timedelta(days=1)),
                 ),
                 "physician",
                 at - timedelta(days=1),
@@ -436,17 +464,22 @@ def _implanted(
         withdrawn = max(expected + rng.gauss(0, 0.15), 0.0)
         if rng.random() < 0.04:
             withdrawn = max(expected - 2.5, 0.0)  # a discrepancy to investigate
+        this_fill = _aligned_fill(programs.parse(text), fill, at, now) if due_soon else fill
         refill = refills.save(
             session,
             patient,
             refills.RefillRequest(
-                fill_ml=fill,
+                fill_ml=this_fill,
                 performed_at=at,
                 withdrawn_ml=round(withdrawn, 1),
                 program_version=version.version,
                 readback=text,
                 via="typed in",
                 stocks_mcg_per_ml=dict(refills.TYPICAL_STOCK_MCG_PER_ML),
+                # Used only when the reconciliation says INVESTIGATE (the demo's 4%).
+                investigate_reason=INVESTIGATED,
+                cosigner="physician",
+                cosigner_password=DEMO_USERS[0][3],
             ),
             "nurse",
         )
@@ -525,6 +558,8 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
     refill_rows: list[dict[str, Any]] = []
     start_implant = (session.execute(select(func.max(Implant.id))).scalar() or 0) + 1
     start_version = (session.execute(select(func.max(ProgramVersion.id))).scalar() or 0) + 1
+    # Explicit refill ids, so that each refill names the one it follows.
+    next_refill = (session.execute(select(func.max(Refill.id))).scalar() or 0) + 1
     inserted = {"patients": 0, "program_versions": 0, "refills": 0}
 
     def flush() -> None:
@@ -610,11 +645,15 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
             {i.drug.key: i.concentration_mcg_per_ml for i in program.ingredients}
         )
         for k in range(per_patient):
+            refill_id, next_refill = next_refill, next_refill + 1
             at = first_at + timedelta(seconds=interval * k)
             expected = fill - summary.mean_volume_ml_per_day * interval / 86_400 if k else None
             withdrawn = round(expected + rng.gauss(0, 0.15), 2) if expected is not None else None
             refill_rows.append(
                 {
+                    "id": refill_id,
+                    "follows_refill_id": refill_id - 1 if k else None,
+                    "recorded_at": at,
                     "patient_id": pid,
                     "implant_id": iid,
                     "program_version_id": vid,
@@ -648,7 +687,7 @@ def seed_bulk(  # noqa: PLR0915 (one flat loop building rows)
     flush()
     if session.get_bind().dialect.name == "postgresql":
         # Explicit ids leave PostgreSQL's sequences behind; move them past the rows written.
-        for table in ("patients", "implants", "program_versions"):
+        for table in ("patients", "implants", "program_versions", "refills"):
             session.execute(
                 sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

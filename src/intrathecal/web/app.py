@@ -22,6 +22,7 @@ from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
+from intrathecal.web import idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(outcomes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
+    idempotency.install(app)
     return app
 
 
@@ -149,8 +151,8 @@ def _handlers(app: FastAPI) -> None:
     async def conflict(_: Request, exc: ConflictError) -> Response:
         return _errors(
             409,
-            [{"field": "replaces_version", "message": exc.message}],
-            current_version=exc.current_version,
+            [{"field": exc.field, "message": exc.message}],
+            **{exc.current_key: exc.current_version},
         )
 
     @app.exception_handler(NotFoundError)

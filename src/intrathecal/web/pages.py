@@ -203,13 +203,16 @@ def chart_page(
     timeline += [
         (a.occurred_on, "adverse event", f"{a.kind}: {a.description}") for a in chart.adverse_events
     ]
-    if chart.refills:
-        first, last = chart.refills[0], chart.refills[-1]
+    voided = refills.voids(db, patient_id)
+    counted = [r for r in chart.refills if r.id not in voided]
+    if counted:
+        first, last = counted[0], counted[-1]
         timeline.append(
             (
                 first.performed_at.date(),
                 "refills",
-                f"{len(chart.refills)} refills, last {last.performed_at:%Y-%m-%d}",
+                f"{len(counted)} refills, last {last.performed_at:%Y-%m-%d}"
+                + (f" ({len(voided)} more voided)" if voided else ""),
             )
         )
     timeline.sort(key=lambda item: item[0])
@@ -223,6 +226,7 @@ def chart_page(
         device=device,
         timeline=timeline,
         refills=list(reversed(chart.refills[-12:])),
+        voided=voided,
         outcomes=outcomes.chart_section(db, patient_id) if actor.can("outcomes.read") else None,
         **pump_views.chart_context(db, request.app.state.pump_links, patient_id, now(request)),
     )
@@ -265,11 +269,14 @@ def doses_chart(
 
 
 def refills_of(db: Session, patient_id: int) -> list[Any]:
+    """The refills that count (voided ones are left out of the charts), oldest first."""
     from intrathecal.store.models import Refill
 
     return list(
         db.execute(
-            select(Refill).where(Refill.patient_id == patient_id).order_by(Refill.performed_at)
+            select(Refill)
+            .where(Refill.patient_id == patient_id, programs.not_voided())
+            .order_by(Refill.performed_at)
         ).scalars()
     )
 
@@ -398,10 +405,14 @@ def refill_wizard(
     latest = programs.latest(db, patient_id)
     link = refill_pump.link_for(request.app.state.pump_links, implant)
     pump = refill_pump.interrogate(link) if link else None
+    last = programs.last_refill(db, patient_id)
     form = {
         "fill": f"{implant.reservoir_ml:g} mL" if implant else "",
         "withdrawn": "",
         "program_version": str(latest.version) if latest else "",
+        # The refill this one follows, as this page saw it: a second tab saving after the
+        # first gets a conflict instead of a second refill on the same fill.
+        "follows_refill_id": str(last.id) if last else "",
     }
     refill_pump.prefill(form, pump)
     stocks = _stock_defaults(latest.program_toml if latest else "")
@@ -415,7 +426,7 @@ def refill_wizard(
         stocks=stocks,
         plan=None,
         errors=[],
-        last=programs.last_refill(db, patient_id),
+        last=last,
         versions=programs.history(db, patient_id),
         **refill_pump.context(db, pump, implant, now(request)),
     )
@@ -455,7 +466,9 @@ def _refill_step(
     link = refill_pump.link_for(request.app.state.pump_links, implant)
     pump = refill_pump.reading(link, raw)
     stocks_text = {k[6:]: v for k, v in raw.items() if k.startswith("stock_") and v.strip()}
+    password = raw.pop("cosigner_password", "")  # used once, never shown back in the form
     errors: list[str] = []
+    status = 422
     request_obj = None
     try:
         stocks = {
@@ -465,6 +478,7 @@ def _refill_step(
         if fill is None:
             raise InputError("fill", "give the volume to put in, e.g. '20 mL'")
         version = raw.get("program_version", "").strip()
+        follows = raw.get("follows_refill_id", "").strip()
         request_obj = refills.RefillRequest(
             fill_ml=fill,
             performed_at=refill_pump.time_of(pump, now(request)),
@@ -473,6 +487,10 @@ def _refill_step(
             program_version=int(version) if version else None,
             stocks_mcg_per_ml=stocks,
             notes=raw.get("notes", ""),
+            follows_refill_id=int(follows) if follows else None,
+            investigate_reason=raw.get("investigate_reason", ""),
+            cosigner=raw.get("cosigner", ""),
+            cosigner_password=password,
         )
         prepared = refills.prepare(db, patient, request_obj)
     except (InputError, ValueError) as exc:
@@ -481,25 +499,28 @@ def _refill_step(
     if step == "interrogate":
         prepared, errors = None, []  # a fresh reading only; the plan comes with the preview
     if prepared is not None and request_obj is not None and step == "save":
-        if raw.get("confirm") != "yes":
-            errors = ["tick the confirmation that the fill and the program were checked"]
-        elif raw.get("mode") == "pump":
-            # All or nothing: the clinic record is written only after the pump confirmed.
-            row, errors = refill_pump.save_through(
-                link, pump, db, patient, prepared, request_obj, actor.name, now(request), raw
+        try:
+            row, errors = _save_refill(
+                request, db, patient, actor, raw, link, pump, prepared, request_obj
             )
-            if row is not None:
-                db.commit()
-                return RedirectResponse(f"/patients/{patient_id}/refills/{row.id}", status_code=303)
-        else:
-            row = refills.save(db, patient, request_obj, actor.name)
+        except ConflictError as exc:
+            row, errors, status = None, [exc.message], 409
+        except refills.CosignError as exc:
+            row, errors = None, [str(exc)]
+            db.rollback()  # nothing of the refill; the failed co-signature is kept
+            refills.record_failed_cosign(db, exc.cosigner, actor.name, now(request), patient_id)
+            db.commit()
+        except InputError as exc:
+            row, errors = None, [str(exc)]
+        if row is not None:
             db.commit()
             return RedirectResponse(f"/patients/{patient_id}/refills/{row.id}", status_code=303)
+        db.rollback()
     return render(
         request,
         "refill.html",
         actor,
-        status=422 if errors else 200,
+        status=status if errors else 200,
         patient=patient,
         implant=implant,
         form=raw,
@@ -510,6 +531,32 @@ def _refill_step(
         versions=programs.history(db, patient_id),
         **refill_pump.context(db, pump, implant, now(request), prepared),
     )
+
+
+def _save_refill(
+    request: Request,
+    db: Session,
+    patient: Patient,
+    actor: Actor,
+    raw: dict[str, str],
+    link: Any,
+    pump: Any,
+    prepared: refills.RefillPlan,
+    request_obj: refills.RefillRequest,
+) -> tuple[Any, list[str]]:
+    """Save the wizard's refill: (row, []) or (None, why). ConflictError and InputError (the
+    follows check, the co-signature over INVESTIGATE) come before anything is sent to a pump."""
+    if raw.get("confirm") != "yes":
+        return None, ["tick the confirmation that the fill and the program were checked"]
+    refills.check_follows(request_obj, prepared.previous_any)
+    if prepared.reconciliation is not None and prepared.reconciliation.investigate:
+        refills.cosign(db, request_obj, actor.name, now(request))
+    if raw.get("mode") == "pump":
+        # All or nothing: the clinic record is written only after the pump confirmed.
+        return refill_pump.save_through(
+            link, pump, db, patient, prepared, request_obj, actor.name, now(request), raw
+        )
+    return refills.save(db, patient, request_obj, actor.name, recorded_at=now(request)), []
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", response_class=HTMLResponse)
@@ -528,7 +575,41 @@ def refill_record(
         db, now(request), actor.name, "chart.read", f"patient:{patient_id}", {"refill": refill_id}
     )
     db.commit()
-    return render(request, "refill_record.html", actor, patient=patient, r=refill_json(row))
+    r = refill_json(row, refills.voids(db, patient_id))
+    return render(request, "refill_record.html", actor, patient=patient, r=r, error="")
+
+
+@router.post("/patients/{patient_id}/refills/{refill_id}/void", response_class=HTMLResponse)
+async def refill_void(
+    patient_id: int,
+    refill_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("refill.void")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    reason = str((await request.form()).get("reason", ""))
+    return await run_in_threadpool(_refill_void, patient_id, refill_id, request, db, actor, reason)
+
+
+def _refill_void(
+    patient_id: int, refill_id: int, request: Request, db: Session, actor: Actor, reason: str
+) -> Response:
+    from intrathecal.web.api.serialize import refill as refill_json
+
+    patient = records.require_patient(db, patient_id)
+    try:
+        refills.void(db, patient, refill_id, reason, actor.name, now(request))
+    except (InputError, ConflictError) as exc:
+        db.rollback()
+        row = refills.require(db, patient_id, refill_id)
+        r = refill_json(row, refills.voids(db, patient_id))
+        message = exc.message if isinstance(exc, ConflictError) else str(exc)
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return render(
+            request, "refill_record.html", actor, status, patient=patient, r=r, error=message
+        )
+    db.commit()
+    return RedirectResponse(f"/patients/{patient_id}/refills/{refill_id}", status_code=303)
 
 
 # --- calendar and admin ------------------------------------------------------------------------

@@ -315,6 +315,7 @@ def _refill(
         via=str(data["via"]),
         readback=canonical,
         notes=str(data["notes"]),
+        investigate_reason=str(data.get("investigate_reason") or ""),
     )
     try:
         prepared = refills.prepare(session, patient, request)
@@ -331,7 +332,15 @@ def _refill(
         f"stopped after the pump confirmed this refill and before it was recorded"
     )
     notes = "\n".join([request.notes.strip(), *lines]).strip()
-    row = refills.save(session, patient, replace(request, notes=notes), entry.created_by)
+    cosigned = data.get("cosigned_by")
+    row = refills.save(
+        session,
+        patient,
+        replace(request, notes=notes),
+        entry.created_by,
+        recorded_at=now,
+        verified_cosigner=str(cosigned) if cosigned else None,
+    )
     outcome = f"the pump confirmed the refill at {iso(filled.at_s)}; recorded as refill {row.id}"
     return _close(session, entry, now, pump_journal.RECORDED, outcome, refill_id=row.id)
 

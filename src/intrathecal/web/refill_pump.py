@@ -314,7 +314,7 @@ def save_through(
         patient_id=patient.id,
         serial=link.serial,
         kind="refill",
-        payload=_payload(link, prepared, request, bridge_on_pump),
+        payload=_payload(link, prepared, request, bridge_on_pump, performed_by),
         since_seq=max((e.seq for e in pump.interrogation.events), default=0),
         who=performed_by,
         now=clinic_now,
@@ -340,7 +340,14 @@ def save_through(
         ]
     _close(session, entry_id, pump_journal.CONFIRMED, clinic_now, performed_by)
     try:
-        row = refills.save(session, patient, record, performed_by)
+        row = refills.save(
+            session,
+            patient,
+            record,
+            performed_by,
+            recorded_at=clinic_now,
+            verified_cosigner=_cosigner(prepared, request, performed_by),
+        )
     except (InputError, ValueError) as exc:
         session.rollback()
         why = (
@@ -371,7 +378,11 @@ def _close(
 
 
 def _payload(
-    link: PumpLink, prepared: RefillPlan, request: RefillRequest, bridge_on_pump: bool
+    link: PumpLink,
+    prepared: RefillPlan,
+    request: RefillRequest,
+    bridge_on_pump: bool,
+    performed_by: str,
 ) -> dict[str, Any]:
     """What the refill record will hold, as the journal keeps it for recovery."""
     return {
@@ -388,4 +399,15 @@ def _payload(
         "via": link.via,
         "where": link.where,
         "previous_refill_id": prepared.previous.id if prepared.previous is not None else None,
+        # Over INVESTIGATE the page checked the co-signature before anything was sent: recovery
+        # records who co-signed and why (never the password).
+        "investigate_reason": request.investigate_reason,
+        "cosigned_by": _cosigner(prepared, request, performed_by),
     }
+
+
+def _cosigner(prepared: RefillPlan, request: RefillRequest, performed_by: str) -> str | None:
+    rec = prepared.reconciliation
+    if rec is None or not rec.investigate:
+        return None
+    return request.cosigner.strip() or performed_by

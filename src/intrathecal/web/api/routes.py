@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,9 +33,12 @@ from intrathecal.store.models import (
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
+from intrathecal.units import InputError
+from intrathecal.web import client_time
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.idempotency import Idempotency, idempotency
 from intrathecal.web.program_pump import apply_through_link
 from intrathecal.web.read_audit import audit_read, audit_search
 
@@ -202,18 +205,19 @@ def create_patient(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    if db.execute(select(Patient.id).where(Patient.mrn == body.mrn)).first():
-        from intrathecal.units import InputError
+    def work() -> dict[str, Any]:
+        if db.execute(select(Patient.id).where(Patient.mrn == body.mrn)).first():
+            raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
+        at = now(request)
+        row = Patient(
+            mrn=body.mrn, name=body.name, birth_date=body.birth_date, sex=body.sex, created_at=at
+        )
+        records.add(db, row, actor.name, at, "patient.create")
+        return {"ok": True, "patient": serialize.patient(row)}
 
-        raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
-    at = now(request)
-    row = Patient(
-        mrn=body.mrn, name=body.name, birth_date=body.birth_date, sex=body.sex, created_at=at
-    )
-    records.add(db, row, actor.name, at, "patient.create")
-    db.commit()
-    return {"ok": True, "patient": serialize.patient(row)}
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.get("/patients/{patient_id}", tags=["patients"])
@@ -229,6 +233,7 @@ def get_patient(
     begin_read_only(db)  # the rest only reads: no write lock held while it loads
     chart = records.read_chart(db, patient_id)
     current = programs.in_force(db, patient_id)
+    voided = refills.voids(db, patient_id)
     return {
         "ok": True,
         "patient": serialize.patient(chart.patient),
@@ -240,7 +245,7 @@ def get_patient(
         "program_in_force": serialize.program_version(current) if current else None,
         "program_versions": [serialize.program_version(r) for r in chart.programs],
         "program_applications": [serialize.application(r) for r in chart.applications],
-        "refills": [serialize.refill(r) for r in chart.refills[-20:]],
+        "refills": [serialize.refill(r, voided) for r in chart.refills[-20:]],
         "refill_count": len(chart.refills),
         "alarms": [serialize.alarm(r) for r in chart.alarms],
         "appointments": [serialize.appointment(r) for r in chart.appointments],
@@ -260,15 +265,18 @@ def add_indication(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    _patient(db, patient_id)
-    at = now(request)
-    row = Indication(
-        patient_id=patient_id, condition=body.condition, detail=body.detail, recorded_at=at
-    )
-    records.add(db, row, actor.name, at, "indication.add")
-    db.commit()
-    return {"ok": True, "indication": serialize.indication(row)}
+    def work() -> dict[str, Any]:
+        _patient(db, patient_id)
+        at = now(request)
+        row = Indication(
+            patient_id=patient_id, condition=body.condition, detail=body.detail, recorded_at=at
+        )
+        records.add(db, row, actor.name, at, "indication.add")
+        return {"ok": True, "indication": serialize.indication(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/prior-treatments", tags=["patients"], status_code=201)
@@ -278,19 +286,22 @@ def add_prior_treatment(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    _patient(db, patient_id)
-    at = now(request)
-    row = PriorTreatment(
-        patient_id=patient_id,
-        medication=body.medication,
-        dose=body.dose,
-        outcome=body.outcome,
-        recorded_at=at,
-    )
-    records.add(db, row, actor.name, at, "prior-treatment.add")
-    db.commit()
-    return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
+    def work() -> dict[str, Any]:
+        _patient(db, patient_id)
+        at = now(request)
+        row = PriorTreatment(
+            patient_id=patient_id,
+            medication=body.medication,
+            dose=body.dose,
+            outcome=body.outcome,
+            recorded_at=at,
+        )
+        records.add(db, row, actor.name, at, "prior-treatment.add")
+        return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/evaluations", tags=["patients"], status_code=201)
@@ -300,20 +311,23 @@ def add_evaluation(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    patient = _patient(db, patient_id)
-    at = now(request)
-    row = Evaluation(
-        patient_id=patient_id,
-        kind=body.kind,
-        performed_on=body.performed_on,
-        result=body.result,
-        recorded_by=actor.name,
-        recorded_at=at,
-    )
-    records.add_evaluation(db, patient, row, actor.name, at)
-    db.commit()
-    return {"ok": True, "evaluation": serialize.evaluation(row)}
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        at = now(request)
+        row = Evaluation(
+            patient_id=patient_id,
+            kind=body.kind,
+            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
+            result=body.result,
+            recorded_by=actor.name,
+            recorded_at=at,
+        )
+        records.add_evaluation(db, patient, row, actor.name, at)
+        return {"ok": True, "evaluation": serialize.evaluation(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/trials", tags=["patients"], status_code=201)
@@ -323,31 +337,32 @@ def add_trial(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    patient = _patient(db, patient_id)
-    try:
-        default_library().drug(body.drug)
-    except KeyError as exc:
-        from intrathecal.units import InputError
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        try:
+            default_library().drug(body.drug)
+        except KeyError as exc:
+            raise InputError("drug", str(exc.args[0])) from None
+        at = now(request)
+        row = Trial(
+            patient_id=patient_id,
+            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
+            drug=body.drug,
+            dose_mcg=body.dose,
+            mode=body.mode,
+            pain_before=body.pain_before,
+            pain_after=body.pain_after,
+            side_effects=body.side_effects,
+            decision=body.decision,
+            recorded_by=actor.name,
+            recorded_at=at,
+        )
+        records.add_trial(db, patient, row, actor.name, at)
+        return {"ok": True, "trial": serialize.trial(row)}
 
-        raise InputError("drug", str(exc.args[0])) from None
-    at = now(request)
-    row = Trial(
-        patient_id=patient_id,
-        performed_on=body.performed_on,
-        drug=body.drug,
-        dose_mcg=body.dose,
-        mode=body.mode,
-        pain_before=body.pain_before,
-        pain_after=body.pain_after,
-        side_effects=body.side_effects,
-        decision=body.decision,
-        recorded_by=actor.name,
-        recorded_at=at,
-    )
-    records.add_trial(db, patient, row, actor.name, at)
-    db.commit()
-    return {"ok": True, "trial": serialize.trial(row)}
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/implants", tags=["patients"], status_code=201)
@@ -357,9 +372,18 @@ def add_implant(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return idem.run(db, actor.name, 201, lambda: _add_implant(db, patient_id, body, request, actor))
+
+
+def _add_implant(
+    db: Session, patient_id: int, body: schemas.ImplantBody, request: Request, actor: Actor
 ) -> dict[str, Any]:
     patient = _patient(db, patient_id)
     at = now(request)
+    if body.implanted_at > at + client_time.skew(request):
+        raise InputError("implanted_at", "is in the future: record an implant once it is done")
     row = Implant(
         patient_id=patient_id,
         device_key=body.device,
@@ -375,7 +399,6 @@ def add_implant(
         recorded_at=at,
     )
     records.add_implant(db, patient, row, actor.name, at)
-    db.commit()
     return {"ok": True, "implant": serialize.implant(row)}
 
 
@@ -451,25 +474,31 @@ def sign_program(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    """Sign a new version. 409 when ``replaces_version`` is not the latest version."""
-    patient = _patient(db, patient_id)
-    version = programs.save_version(
-        db,
-        patient,
-        programs.Draft(
-            body.program_toml,
-            body.reason,
-            body.replaces_version,
-            acknowledgements(actor, body),
-            body.change_profile,
-            body.next_refill_at,
-        ),
-        actor.name,
-        now(request),
-    )
-    db.commit()
-    return {"ok": True, "program_version": serialize.program_version(version)}
+    """Sign a new version. 409 when ``replaces_version`` is not the latest version. The refill
+    context comes from the records: ``next_refill_at`` may only name a later refill, and
+    ``change_profile`` only the patient's or a stricter one (else 422)."""
+
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        version = programs.save_version(
+            db,
+            patient,
+            programs.Draft(
+                body.program_toml,
+                body.reason,
+                body.replaces_version,
+                acknowledgements(actor, body),
+                body.change_profile,
+                body.next_refill_at,
+            ),
+            actor.name,
+            now(request),
+        )
+        return {"ok": True, "program_version": serialize.program_version(version)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/programs/{version}/apply", tags=["programs"])
@@ -480,35 +509,54 @@ def apply_program(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.apply")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     """Record that a signed version was sent to the pump (a nurse may apply what a physician
     signed)."""
-    patient = _patient(db, patient_id)
-    row = programs.by_version(db, patient_id, version)
-    if body.send_to_pump:
-        links = request.app.state.pump_links
-        applied = apply_through_link(db, links, patient, row, actor.name, now(request))
-    else:
-        applied = programs.apply_version(
-            db, patient, row, actor.name, now(request), body.via, body.readback_toml
-        )
-    db.commit()
-    return {"ok": True, "application": serialize.application(applied)}
+
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        row = programs.by_version(db, patient_id, version)
+        programs.require_same_solution(db, patient, row)
+        if body.send_to_pump:
+            links = request.app.state.pump_links
+            applied = apply_through_link(db, links, patient, row, actor.name, now(request))
+        else:
+            applied = programs.apply_version(
+                db, patient, row, actor.name, now(request), body.via, body.readback_toml
+            )
+        return {"ok": True, "application": serialize.application(applied)}
+
+    return idem.run(db, actor.name, 200, work)
 
 
 # --- refills -----------------------------------------------------------------------------------
 
 
-def refill_request(body: schemas.RefillBody, request: Request) -> refills.RefillRequest:
+def refill_request(body: schemas.RefillPlanBody, request: Request) -> refills.RefillRequest:
+    """The refill as asked, its time kept only within the allowed skew of the server's clock."""
+    performed_at = client_time.kept(
+        body.performed_at, now(request), client_time.skew(request), "performed_at"
+    )
     return refills.RefillRequest(
         fill_ml=body.fill,
-        performed_at=body.performed_at or now(request),
+        performed_at=performed_at,
         withdrawn_ml=body.withdrawn,
         demand_boluses=body.demand_boluses,
         program_version=body.program_version,
         stocks_mcg_per_ml=dict(body.stocks),
         overage_ml=body.overage,
         notes=body.notes,
+    )
+
+
+def refill_to_save(body: schemas.RefillBody, request: Request) -> refills.RefillRequest:
+    return replace(
+        refill_request(body, request),
+        follows_refill_id=body.follows_refill_id,
+        investigate_reason=body.investigate_reason,
+        cosigner=body.cosigner,
+        cosigner_password=body.cosigner_password,
     )
 
 
@@ -547,15 +595,19 @@ def list_refills(
     _patient(db, patient_id)
     base = select(Refill).where(Refill.patient_id == patient_id)
     total = db.execute(select(func.count()).select_from(base.subquery())).scalar_one()
-    rows = db.execute(base.order_by(Refill.performed_at.desc()).limit(limit).offset(offset))
-    return {"ok": True, **page([serialize.refill(r) for r in rows.scalars()], total, limit, offset)}
+    rows = db.execute(
+        base.order_by(Refill.performed_at.desc(), Refill.id.desc()).limit(limit).offset(offset)
+    )
+    voided = refills.voids(db, patient_id)
+    items = [serialize.refill(r, voided) for r in rows.scalars()]
+    return {"ok": True, **page(items, total, limit, offset)}
 
 
 @router.post("/patients/{patient_id}/refills/preview", tags=["refills"])
 @read_only
 def preview_refill(
     patient_id: int,
-    body: schemas.RefillBody,
+    body: schemas.RefillPlanBody,
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     _: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
@@ -572,12 +624,50 @@ def save_refill(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    """Record a refill in one transaction (with the program application when it changes)."""
-    patient = _patient(db, patient_id)
-    row = refills.save(db, patient, refill_request(body, request), actor.name)
-    db.commit()
-    return {"ok": True, "refill": serialize.refill(row)}
+    """Record a refill in one transaction (with the program application when it changes).
+
+    409 when ``follows_refill_id`` is not the patient's last refill (not voided). Over an
+    INVESTIGATE reconciliation: 422 unless ``investigate_reason`` and a physician's
+    co-signature (``cosigner``, ``cosigner_password``) are given."""
+
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        try:
+            row = refills.save(
+                db, patient, refill_to_save(body, request), actor.name, recorded_at=now(request)
+            )
+        except refills.CosignError as exc:
+            db.rollback()  # nothing of the refill; the failed co-signature is kept
+            refills.record_failed_cosign(db, exc.cosigner, actor.name, now(request), patient_id)
+            db.commit()
+            raise
+        return {"ok": True, "refill": serialize.refill(row)}
+
+    return idem.run(db, actor.name, 201, work)
+
+
+@router.post("/patients/{patient_id}/refills/{refill_id}/void", tags=["refills"], status_code=201)
+def void_refill(
+    patient_id: int,
+    refill_id: int,
+    body: schemas.VoidBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("refill.void")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Void a wrong refill by a correction record (who, when, why); nothing is deleted. The due
+    date and the next reconciliation go back to the last refill not voided. 409 if voided."""
+
+    def work() -> dict[str, Any]:
+        patient = _patient(db, patient_id)
+        refills.void(db, patient, refill_id, body.reason, actor.name, now(request))
+        row = refills.require(db, patient_id, refill_id)
+        return {"ok": True, "refill": serialize.refill(row, refills.voids(db, patient_id))}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
@@ -590,7 +680,8 @@ def get_refill(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     audit_read(request, actor, patient_id, "refill", refill=refill_id)
-    return {"ok": True, "refill": serialize.refill(refills.require(db, patient_id, refill_id))}
+    row = refills.require(db, patient_id, refill_id)
+    return {"ok": True, "refill": serialize.refill(row, refills.voids(db, patient_id))}
 
 
 @router.post("/compounding/recipe", tags=["refills"])
@@ -620,19 +711,22 @@ def add_alarm(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    _patient(db, patient_id)
-    at = now(request)
-    row = Alarm(
-        patient_id=patient_id,
-        kind=body.kind,
-        message=body.message,
-        source=body.source,
-        raised_at=at,
-    )
-    records.add(db, row, actor.name, at, "alarm.add")
-    db.commit()
-    return {"ok": True, "alarm": serialize.alarm(row)}
+    def work() -> dict[str, Any]:
+        _patient(db, patient_id)
+        at = now(request)
+        row = Alarm(
+            patient_id=patient_id,
+            kind=body.kind,
+            message=body.message,
+            source=body.source,
+            raised_at=at,
+        )
+        records.add(db, row, actor.name, at, "alarm.add")
+        return {"ok": True, "alarm": serialize.alarm(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/alarms/{alarm_id}/clear", tags=["events"])
@@ -642,10 +736,13 @@ def clear_alarm(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    row = records.clear_alarm(db, patient_id, alarm_id, actor.name, now(request))
-    db.commit()
-    return {"ok": True, "alarm": serialize.alarm(row)}
+    def work() -> dict[str, Any]:
+        row = records.clear_alarm(db, patient_id, alarm_id, actor.name, now(request))
+        return {"ok": True, "alarm": serialize.alarm(row)}
+
+    return idem.run(db, actor.name, 200, work)
 
 
 @router.post("/patients/{patient_id}/appointments", tags=["events"], status_code=201)
@@ -655,18 +752,21 @@ def add_appointment(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("appointment.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    _patient(db, patient_id)
-    row = Appointment(
-        patient_id=patient_id,
-        kind=body.kind,
-        starts_at=body.starts_at,
-        note=body.note,
-        booked_by=actor.name,
-    )
-    records.add(db, row, actor.name, now(request), "appointment.add")
-    db.commit()
-    return {"ok": True, "appointment": serialize.appointment(row)}
+    def work() -> dict[str, Any]:
+        _patient(db, patient_id)
+        row = Appointment(
+            patient_id=patient_id,
+            kind=body.kind,
+            starts_at=body.starts_at,
+            note=body.note,
+            booked_by=actor.name,
+        )
+        records.add(db, row, actor.name, now(request), "appointment.add")
+        return {"ok": True, "appointment": serialize.appointment(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 @router.post("/patients/{patient_id}/adverse-events", tags=["events"], status_code=201)
@@ -676,22 +776,25 @@ def add_adverse_event(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("adverse_event.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    _patient(db, patient_id)
-    at = now(request)
-    row = AdverseEvent(
-        patient_id=patient_id,
-        kind=body.kind,
-        occurred_on=body.occurred_on,
-        serious=body.serious,
-        description=body.description,
-        action=body.action,
-        recorded_by=actor.name,
-        recorded_at=at,
-    )
-    records.add(db, row, actor.name, at, "adverse-event.add")
-    db.commit()
-    return {"ok": True, "adverse_event": serialize.adverse_event(row)}
+    def work() -> dict[str, Any]:
+        _patient(db, patient_id)
+        at = now(request)
+        row = AdverseEvent(
+            patient_id=patient_id,
+            kind=body.kind,
+            occurred_on=client_time.not_after_today(body.occurred_on, at, "occurred_on"),
+            serious=body.serious,
+            description=body.description,
+            action=body.action,
+            recorded_by=actor.name,
+            recorded_at=at,
+        )
+        records.add(db, row, actor.name, at, "adverse-event.add")
+        return {"ok": True, "adverse_event": serialize.adverse_event(row)}
+
+    return idem.run(db, actor.name, 201, work)
 
 
 # --- users and audit (admin) -------------------------------------------------------------------

@@ -148,7 +148,7 @@ class ApplyBody(Strict):
     )
 
 
-class RefillBody(Strict):
+class RefillPlanBody(Strict):
     fill: Volume = Field(description='volume put in, e.g. "20 mL"')
     withdrawn: VolumeOrZero | None = Field(
         default=None, description='residual withdrawn, e.g. "3.2 mL"; null on a first fill'
@@ -159,13 +159,42 @@ class RefillBody(Strict):
         default_factory=dict, description='stock solutions, e.g. {"morphine": "25 mg/mL"}'
     )
     overage: VolumeOrZero = 0.0
-    performed_at: datetime | None = None
+    performed_at: datetime | None = Field(
+        default=None,
+        description="when the refill was done; kept only within the allowed skew of the "
+        "server's clock (default 5 minutes), else 422; leave out to use the server's time",
+    )
     notes: str = ""
 
     @field_validator("performed_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
         return _aware(value) if value is not None else None
+
+
+class RefillBody(RefillPlanBody):
+    follows_refill_id: int | None = Field(
+        ge=1,
+        le=2**31 - 1,
+        description="id of the patient's last refill (not voided) that you reconciled "
+        "against; null for a first refill; 409 if another was saved since",
+    )
+    investigate_reason: str = Field(
+        default="", max_length=2000, description="needed when the reconciliation says INVESTIGATE"
+    )
+    cosigner: str = Field(
+        default="",
+        max_length=64,
+        description="co-signing physician's user name over INVESTIGATE (empty: yourself, if a "
+        "physician)",
+    )
+    cosigner_password: str = Field(
+        default="", max_length=200, description="the co-signing physician's password"
+    )
+
+
+class VoidBody(Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="why the refill is wrong")
 
 
 class RecipeBody(Strict):

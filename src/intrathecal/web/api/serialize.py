@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from intrathecal.store.models import (
     ProgramApplication,
     ProgramVersion,
     Refill,
+    RefillVoid,
     Trial,
     User,
 )
@@ -108,6 +110,7 @@ def program_version(r: ProgramVersion) -> dict[str, Any]:
         "daily_doses_mcg_per_day": json.loads(r.daily_doses_json),
         "signed_by": r.signed_by,
         "signed_at": iso(r.signed_at),
+        "review_context": json.loads(r.review_context_json or "{}"),
     }
 
 
@@ -122,7 +125,8 @@ def application(r: ProgramApplication) -> dict[str, Any]:
     }
 
 
-def refill(r: Refill) -> dict[str, Any]:
+def refill(r: Refill, voided: Mapping[int, RefillVoid] | None = None) -> dict[str, Any]:
+    """A refill; ``voided`` (refill id -> correction) marks it void when it is in there."""
     return {
         "id": r.id,
         "implant_id": r.implant_id,
@@ -144,7 +148,17 @@ def refill(r: Refill) -> dict[str, Any]:
         "low_reservoir_alarm_at": iso(r.low_alarm_at),
         "limited_by": r.limited_by,
         "notes": r.notes,
+        "follows_refill_id": r.follows_refill_id,
+        "recorded_at": iso(r.recorded_at),
+        "investigate_reason": r.investigate_reason,
+        "cosigned_by": r.cosigned_by,
+        "cosigned_at": iso(r.cosigned_at),
+        "voided": refill_void(voided[r.id]) if voided and r.id in voided else None,
     }
+
+
+def refill_void(v: RefillVoid) -> dict[str, Any]:
+    return {"by": v.voided_by, "at": iso(v.voided_at), "reason": v.reason}
 
 
 def alarm(r: Alarm) -> dict[str, Any]:

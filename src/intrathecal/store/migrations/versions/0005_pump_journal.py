@@ -4,7 +4,7 @@ A refill or program sent to a pump is journalled in its own committed transactio
 crash between the pump and the clinic record can be reconciled with the pump's event log.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
