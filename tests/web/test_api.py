@@ -25,7 +25,8 @@ T = "{trial}"  # a patient after a trial, before an implant
 
 # Every endpoint with a valid body and the permission it needs.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
-    ("GET", "/api/v1/me", None, "dashboard.read"),
+    ("GET", "/api/v1/me", None, "account.self"),
+    ("GET", "/api/v1/sessions", None, "users.manage"),
     ("GET", "/api/v1/dashboard", None, "dashboard.read"),
     ("GET", "/api/v1/calendar", None, "dashboard.read"),
     ("GET", "/api/v1/patients", None, "chart.read"),
@@ -149,6 +150,11 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "users.manage",
     ),
     ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+    ("POST", "/api/v1/users/1/deactivate", {}, "users.manage"),
+    ("POST", "/api/v1/users/1/activate", {}, "users.manage"),
+    ("POST", "/api/v1/users/1/role", {"role": "viewer"}, "users.manage"),
+    ("POST", "/api/v1/users/1/password", {"password": "x"}, "users.manage"),
+    ("POST", "/api/v1/users/1/end-sessions", {}, "users.manage"),
     (
         "POST",
         f"/api/v1/patients/{P}/outcomes",
@@ -256,9 +262,9 @@ def test_every_api_route_is_in_the_role_table(clinic: Clinic) -> None:
     listed = {
         (
             m,
-            p.replace("/programs/1/", "/programs/{version}/").replace(
-                "/alarms/1/", "/alarms/{alarm_id}/"
-            ),
+            p.replace("/programs/1/", "/programs/{version}/")
+            .replace("/alarms/1/", "/alarms/{alarm_id}/")
+            .replace("/users/1/", "/users/{user_id}/"),
         )
         for m, p in listed
     }
@@ -485,7 +491,7 @@ def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
 def test_cookie_session_needs_the_csrf_token(clinic: Clinic) -> None:
     client = clinic.client
     signed = client.post(
-        "/api/v1/auth/sign-in", json={"username": "nurse", "password": "nurse-demo-1234"}
+        "/api/v1/auth/sign-in", json={"username": "nurse", "password": "quiet-meadow-compass-27"}
     )
     csrf = signed.json()["csrf_token"]
     assert "httponly" in signed.headers["set-cookie"].lower()
@@ -513,7 +519,7 @@ def test_repeated_failed_sign_ins_slow_down(clinic: Clinic) -> None:
     assert codes[:3] == [401, 401, 401]
     assert 429 in codes[3:]
     refused = clinic.client.post(
-        "/api/v1/auth/sign-in", json={"username": "viewer", "password": "viewer-demo-123"}
+        "/api/v1/auth/sign-in", json={"username": "viewer", "password": "gentle-river-pebble-64"}
     )
     assert refused.status_code == 429  # even the right password waits: no guessing race
     assert int(refused.headers["retry-after"]) >= 1

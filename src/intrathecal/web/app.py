@@ -23,7 +23,9 @@ from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
+from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
+from intrathecal.web.settings import Settings, from_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,12 +56,15 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utc_now,
     pump_links: PumpLinks | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The clinic app on ``database_url`` (default: ``DATABASE_URL`` or ``out/clinic.db``).
 
     The schema is migrated on creation. ``clock`` gives "now" (tests pass a fixed one);
-    ``pump_links`` connects the refill wizard to pumps (default: values typed in).
+    ``pump_links`` connects the refill wizard to pumps (default: values typed in);
+    ``settings`` (default: from the environment, ``web/settings.py``) the base URL and cookies.
     """
+    settings = settings or from_env()
     engine, sessions = open_database(database_url)
     app = FastAPI(
         lifespan=_lifespan,
@@ -75,6 +80,7 @@ def create_app(
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.pump_links = pump_links or TypedLinks()
+    app.state.settings = settings
     app.include_router(router)
     from intrathecal.web import pages
 
@@ -85,6 +91,7 @@ def create_app(
     app.include_router(outcomes_routes.router)
     app.include_router(outcomes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
     _handlers(app)
     return app
 

@@ -25,6 +25,7 @@ from intrathecal.outcomes import (
 from intrathecal.store import audit, records
 from intrathecal.store import outcomes as store
 from intrathecal.web import outcomes as views
+from intrathecal.web import settings
 from intrathecal.web.api.schemas import Strict
 from intrathecal.web.deps import Actor, get_db, now, require
 from intrathecal.web.disclaimer import DISCLAIMER
@@ -180,7 +181,7 @@ def create_link(
         "ok": True,
         "link": {
             "id": link.id,
-            "url": f"{str(request.base_url).rstrip('/')}/q/{made.token}",
+            "url": settings.of(request).link(f"/q/{made.token}"),
             "token": made.token,
             "procedure": link.procedure,
             "timepoint": link.timepoint,

@@ -33,7 +33,9 @@ from intrathecal.store.models import (
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
+from intrathecal.web import settings
 from intrathecal.web.api import schemas, serialize
+from intrathecal.web.api.answers import errors, signed_in
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 
@@ -59,7 +61,12 @@ Offset = Query(0, ge=0)
 # --- sign-in -------------------------------------------------------------------------------
 
 
-@router.post("/auth/sign-in", tags=["auth"])
+@router.post(
+    "/auth/sign-in",
+    tags=["auth"],
+    response_model=schemas.SignInAnswer,
+    responses=errors(401, 422, 429),
+)
 def sign_in(
     body: schemas.SignInBody,
     request: Request,
@@ -89,7 +96,8 @@ def set_session_cookie(response: Response, token: str, request: Request) -> None
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Behind a TLS proxy the app sees plain http: ITP_COOKIE_SECURE=1 sets the flag anyway.
+        secure=settings.of(request).cookie_secure or request.url.scheme == "https",
         max_age=12 * 3600,
         path="/",
     )
@@ -105,12 +113,14 @@ class BadSignInError(Exception):
     pass
 
 
-@router.post("/auth/sign-out", tags=["auth"])
+@router.post(
+    "/auth/sign-out", tags=["auth"], response_model=schemas.OkAnswer, responses=signed_in()
+)
 def sign_out(
     request: Request,
     response: Response,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("account.self")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     db.delete(actor.session)
     audit.record(db, now(request), actor.name, "sign-out", f"user:{actor.name}")
@@ -119,9 +129,9 @@ def sign_out(
     return {"ok": True}
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", tags=["auth"], response_model=schemas.UserAnswer, responses=signed_in())
 @read_only
-def me(actor: Actor = Depends(require("dashboard.read"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
+def me(actor: Actor = Depends(require("account.self"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
     return {"ok": True, "user": serialize.user(actor.user)}
 
 
@@ -683,7 +693,7 @@ def add_adverse_event(
 # --- users and audit (admin) -------------------------------------------------------------------
 
 
-@router.get("/users", tags=["admin"])
+@router.get("/users", tags=["admin"], response_model=schemas.UsersAnswer, responses=signed_in())
 @read_only
 def list_users(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -693,7 +703,13 @@ def list_users(
     return {"ok": True, "users": [serialize.user(u) for u in rows]}
 
 
-@router.post("/users", tags=["admin"], status_code=201)
+@router.post(
+    "/users",
+    tags=["admin"],
+    status_code=201,
+    response_model=schemas.UserAnswer,
+    responses=signed_in(),
+)
 def create_user(
     body: schemas.UserBody,
     request: Request,
@@ -705,6 +721,114 @@ def create_user(
     )
     db.commit()
     return {"ok": True, "user": serialize.user(row)}
+
+
+def _user_action(
+    request: Request, db: Session, actor: Actor, user_id: int, action: str, value: Any = None
+) -> dict[str, Any]:
+    """One admin action on an account, audited, in one transaction."""
+    user = users.require_user(db, user_id)
+    at, by = now(request), actor.name
+    ended = 0
+    if action == "deactivate":
+        users.set_active(db, user, False, at, by)
+    elif action == "activate":
+        users.set_active(db, user, True, at, by)
+    elif action == "role":
+        users.set_role(db, user, value, at, by)
+    elif action == "password":
+        users.reset_password(db, user, value, at, by)
+    else:
+        ended = users.end_sessions(db, user, at, by)
+    db.commit()
+    return {"ok": True, "user": serialize.user(user), "sessions_ended": ended}
+
+
+ADMIN_ACTION = {
+    "tags": ["admin"],
+    "response_model": schemas.EndedAnswer,
+    "responses": signed_in(404),
+}
+
+
+@router.post("/users/{user_id}/deactivate", **ADMIN_ACTION)
+def deactivate_user(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """The user cannot sign in any more and every session of theirs ends."""
+    return _user_action(request, db, actor, user_id, "deactivate")
+
+
+@router.post("/users/{user_id}/activate", **ADMIN_ACTION)
+def activate_user(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return _user_action(request, db, actor, user_id, "activate")
+
+
+@router.post("/users/{user_id}/role", **ADMIN_ACTION)
+def change_role(
+    user_id: int,
+    body: schemas.RoleBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Takes effect on the user's next request (the role is read with every request)."""
+    return _user_action(request, db, actor, user_id, "role", body.role)
+
+
+@router.post("/users/{user_id}/password", **ADMIN_ACTION)
+def reset_password(
+    user_id: int,
+    body: schemas.PasswordBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """A new password (same rule as a new account); the user's sessions end."""
+    return _user_action(request, db, actor, user_id, "password", body.password)
+
+
+@router.post("/users/{user_id}/end-sessions", **ADMIN_ACTION)
+def end_user_sessions(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return _user_action(request, db, actor, user_id, "end-sessions")
+
+
+@router.get(
+    "/sessions", tags=["admin"], response_model=schemas.SessionsAnswer, responses=signed_in()
+)
+@read_only
+def list_sessions(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Sessions not yet expired, newest first."""
+    rows = users.active_sessions(db, now(request))
+    return {
+        "ok": True,
+        "sessions": [
+            {
+                "username": r.username,
+                "role": r.role,
+                "created_at": serialize.iso(r.created_at),
+                "expires_at": serialize.iso(r.expires_at),
+            }
+            for r in rows
+        ],
+    }
 
 
 @router.get("/audit", tags=["admin"])

@@ -54,6 +54,12 @@ def _choice(options: tuple[str, ...]) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+PASSWORD_RULE = (
+    "15 to 128 characters, any characters; not a common or breached password, not containing "
+    "the user name or the service's name (NIST SP 800-63B-4)"
+)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -199,4 +205,71 @@ class UserBody(Strict):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._-]+$")
     full_name: str = Field(min_length=1, max_length=200)
     role: Literal["physician", "nurse", "pharmacist", "viewer", "admin"]
-    password: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=1000, description=PASSWORD_RULE)
+
+
+class PasswordBody(Strict):
+    password: str = Field(min_length=1, max_length=1000, description=PASSWORD_RULE)
+
+
+class RoleBody(Strict):
+    role: Literal["physician", "nurse", "pharmacist", "viewer", "admin"]
+
+
+# --- answers (response models) -----------------------------------------------------------------
+
+
+class Out(BaseModel):
+    """An answer: the keys listed, and possibly more (a client ignores what it does not know)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorAnswer(Out):
+    ok: Literal[False]
+    errors: list[ErrorItem]
+
+
+class OkAnswer(Out):
+    ok: Literal[True]
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    full_name: str
+    role: str
+    active: bool
+
+
+class UserAnswer(OkAnswer):
+    user: UserOut
+
+
+class UsersAnswer(OkAnswer):
+    users: list[UserOut]
+
+
+class SignInAnswer(UserAnswer):
+    token: str
+    csrf_token: str
+
+
+class SessionOut(Out):
+    username: str
+    role: str
+    created_at: str
+    expires_at: str
+
+
+class SessionsAnswer(OkAnswer):
+    sessions: list[SessionOut]
+
+
+class EndedAnswer(UserAnswer):
+    sessions_ended: int
