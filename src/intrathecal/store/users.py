@@ -192,8 +192,9 @@ def end_sessions(session: Session, user: User, now: datetime, by: str, why: str 
     return count
 
 
-def set_active(session: Session, user: User, active: bool, now: datetime, by: str) -> User:
-    """Deactivate (the user cannot sign in; their sessions end) or reactivate an account."""
+def set_active(session: Session, user: User, active: bool, now: datetime, by: str) -> int:
+    """Deactivate (the user cannot sign in; their sessions end) or reactivate an account.
+    Returns how many sessions ended."""
     if not active:
         if user.username == by:
             raise InputError("active", "you cannot deactivate your own account")
@@ -202,10 +203,9 @@ def set_active(session: Session, user: User, active: bool, now: datetime, by: st
         user.active = active
         action = "user.activate" if active else "user.deactivate"
         audit.record(session, now, by, action, f"user:{user.username}")
-    if not active:
-        end_sessions(session, user, now, by, "deactivated")
+    ended = end_sessions(session, user, now, by, "deactivated") if not active else 0
     session.flush()
-    return user
+    return ended
 
 
 def set_role(session: Session, user: User, role: str, now: datetime, by: str) -> User:
@@ -221,14 +221,15 @@ def set_role(session: Session, user: User, role: str, now: datetime, by: str) ->
     return user
 
 
-def reset_password(session: Session, user: User, password: str, now: datetime, by: str) -> User:
-    """A new password under the same rule as a new account; the user's sessions end."""
+def reset_password(session: Session, user: User, password: str, now: datetime, by: str) -> int:
+    """A new password under the same rule as a new account; the user's sessions end (returns
+    how many)."""
     text = passwords.check(password, user.username, user.full_name)
     user.password_hash = hash_password(text)
     audit.record(session, now, by, "user.password-reset", f"user:{user.username}")
-    end_sessions(session, user, now, by, "password reset")
+    ended = end_sessions(session, user, now, by, "password reset")
     session.flush()
-    return user
+    return ended
 
 
 @dataclass(frozen=True)

@@ -730,14 +730,12 @@ def _user_action(
     user = users.require_user(db, user_id)
     at, by = now(request), actor.name
     ended = 0
-    if action == "deactivate":
-        users.set_active(db, user, False, at, by)
-    elif action == "activate":
-        users.set_active(db, user, True, at, by)
+    if action in ("deactivate", "activate"):
+        ended = users.set_active(db, user, action == "activate", at, by)
     elif action == "role":
         users.set_role(db, user, value, at, by)
     elif action == "password":
-        users.reset_password(db, user, value, at, by)
+        ended = users.reset_password(db, user, value, at, by)
     else:
         ended = users.end_sessions(db, user, at, by)
     db.commit()
