@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +22,7 @@ from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
-from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
+from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, ids_in_range
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
 from intrathecal.web.settings import Settings, from_env
@@ -75,6 +75,7 @@ def create_app(
         docs_url="/api/v1/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(ids_in_range)],
     )
     app.state.engine = engine
     app.state.sessions = sessions

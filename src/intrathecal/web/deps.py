@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
 from intrathecal.store.db import begin_read_only
+from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
+from intrathecal.web.api.schemas import MAX_ID
 from intrathecal.web.permissions import allowed
 
 COOKIE = "itp_session"
@@ -78,6 +80,15 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         if getattr(request.scope.get("endpoint"), "read_only", False):
             begin_read_only(session)
         yield session
+
+
+async def ids_in_range(request: Request) -> None:
+    """404 for a whole-number path parameter no row can have (``/patients/9999…``, more than
+    MAX_ID): handed to the database it overflows (a 500). Checked for every route, before the
+    route's own parameters are read."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID:
+            raise NotFoundError(f"{name.removesuffix('_id')} {value}")
 
 
 def now(request: Request) -> datetime:

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
@@ -36,7 +36,7 @@ from intrathecal.units import (
     parse_positive,
 )
 from intrathecal.web import outcomes, pump_views, refill_pump, settings
-from intrathecal.web.api.routes import plan_payload, set_session_cookie
+from intrathecal.web.api.routes import MAX_OFFSET, plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
@@ -192,7 +192,7 @@ def home(
 def patient_list(
     request: Request,
     q: str = "",
-    offset: int = 0,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
@@ -598,7 +598,7 @@ def calendar_page(
 @read_only
 def audit_page(
     request: Request,
-    offset: int = 0,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -41,6 +41,8 @@ from intrathecal.web.disclaimer import DISCLAIMER
 
 router = APIRouter(prefix="/api/v1")
 MAX_PAGE = 200
+# No list is this long; a larger offset would overflow the database's integer (a 500).
+MAX_OFFSET = 10**9
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -55,7 +57,7 @@ def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any
 
 
 Limit = Query(50, ge=1, le=MAX_PAGE)
-Offset = Query(0, ge=0)
+Offset = Query(0, ge=0, le=MAX_OFFSET)
 
 
 # --- sign-in -------------------------------------------------------------------------------
@@ -164,7 +166,7 @@ def get_dashboard(
 @read_only
 def get_calendar(
     request: Request,
-    start: datetime | None = None,
+    start: schemas.ClinicTime | None = None,
     days: int = Query(28, ge=1, le=366),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from intrathecal.store.models import (
     ADVERSE_EVENT_KINDS,
@@ -39,10 +39,25 @@ Length = Annotated[float, _quantity(Kind.LENGTH, True)]
 Concentration = Annotated[float, _quantity(Kind.CONCENTRATION, True)]
 
 
+# The largest id a database row can have (SQLite INTEGER, PostgreSQL BIGINT): a larger number
+# names no record, and handed to the database it overflows.
+MAX_ID = 2**63 - 1
+
+# Times a clinic records or asks about: far enough either way for any patient, near enough
+# that adding a refill interval or a year never leaves the calendar (year 9999 overflowed).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
 def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("needs a UTC offset, e.g. 2026-01-05T10:00:00Z")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     return value
+
+
+# A time with its zone, within the years above (query parameters; bodies check the same).
+ClinicTime = Annotated[datetime, AfterValidator(_aware)]
 
 
 def _choice(options: tuple[str, ...]) -> BeforeValidator:
@@ -140,7 +155,7 @@ class ReviewBody(Strict):
 class ProgramBody(ReviewBody):
     reason: str = Field(min_length=1)
     replaces_version: int | None = Field(
-        description="the version you opened and changed; null for a first program"
+        le=MAX_ID, description="the version you opened and changed; null for a first program"
     )
 
 
@@ -155,7 +170,7 @@ class RefillBody(Strict):
         default=None, description='residual withdrawn, e.g. "3.2 mL"; null on a first fill'
     )
     demand_boluses: int = Field(default=0, ge=0, le=1000)
-    program_version: int | None = Field(default=None, ge=1)
+    program_version: int | None = Field(default=None, ge=1, le=MAX_ID)
     stocks: dict[str, Concentration] = Field(
         default_factory=dict, description='stock solutions, e.g. {"morphine": "25 mg/mL"}'
     )
