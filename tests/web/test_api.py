@@ -552,3 +552,31 @@ def test_chart_reads_are_audited(clinic: Clinic) -> None:
     assert clinic.client.get("/api/v1/audit/verify", headers=clinic.headers("admin")).json()[
         "intact"
     ]
+
+
+def test_readme_role_table_is_the_generated_one() -> None:
+    from pathlib import Path
+
+    from intrathecal.web.permissions import role_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert role_table() in readme
+
+
+def test_every_api_route_declares_its_answer_and_its_errors(clinic: Clinic) -> None:
+    schema = clinic.client.get("/api/v1/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            answers = operation["responses"]
+            ok = next(code for code in answers if code.startswith("2"))
+            declared = answers[ok]["content"]["application/json"]["schema"]
+            assert "$ref" in declared, where  # a named response model, not "any object"
+            signed_in = path != "/api/v1/auth/sign-in"
+            expected = {"422"} | ({"401", "403"} if signed_in else {"401", "429"})
+            if "{" in path:
+                expected.add("404")
+            assert expected <= set(answers), (where, expected - set(answers))
+            for code in expected:
+                error = answers[code]["content"]["application/json"]["schema"]
+                assert error == {"$ref": "#/components/schemas/ErrorAnswer"}, where

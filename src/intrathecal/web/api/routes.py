@@ -140,7 +140,12 @@ def me(actor: Actor = Depends(require("account.self"))) -> dict[str, Any]:  # no
 # --- dashboard and calendar ------------------------------------------------------------------
 
 
-@router.get("/dashboard", tags=["clinic"])
+@router.get(
+    "/dashboard",
+    tags=["clinic"],
+    response_model=schemas.DashboardAnswer,
+    responses=signed_in(),
+)
 @read_only
 def get_dashboard(
     request: Request,
@@ -162,7 +167,12 @@ def get_dashboard(
     }
 
 
-@router.get("/calendar", tags=["clinic"])
+@router.get(
+    "/calendar",
+    tags=["clinic"],
+    response_model=schemas.CalendarAnswer,
+    responses=signed_in(),
+)
 @read_only
 def get_calendar(
     request: Request,
@@ -184,7 +194,12 @@ def get_calendar(
 # --- patients ----------------------------------------------------------------------------------
 
 
-@router.get("/patients", tags=["patients"])
+@router.get(
+    "/patients",
+    tags=["patients"],
+    response_model=schemas.PatientsAnswer,
+    responses=signed_in(),
+)
 @read_only
 def list_patients(
     q: str = "",
@@ -204,7 +219,13 @@ def list_patients(
     return {"ok": True, **page([serialize.patient(p) for p in rows], total, limit, offset)}
 
 
-@router.post("/patients", tags=["patients"], status_code=201)
+@router.post(
+    "/patients",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.PatientAnswer,
+    responses=signed_in(),
+)
 def create_patient(
     body: schemas.PatientBody,
     request: Request,
@@ -224,7 +245,12 @@ def create_patient(
     return {"ok": True, "patient": serialize.patient(row)}
 
 
-@router.get("/patients/{patient_id}", tags=["patients"])
+@router.get(
+    "/patients/{patient_id}",
+    tags=["patients"],
+    response_model=schemas.ChartAnswer,
+    responses=signed_in(404),
+)
 def get_patient(
     patient_id: int,
     request: Request,
@@ -261,7 +287,13 @@ def _patient(db: Session, patient_id: int) -> Patient:
     return records.require_patient(db, patient_id)
 
 
-@router.post("/patients/{patient_id}/indications", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/indications",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.IndicationAnswer,
+    responses=signed_in(404),
+)
 def add_indication(
     patient_id: int,
     body: schemas.IndicationBody,
@@ -279,7 +311,13 @@ def add_indication(
     return {"ok": True, "indication": serialize.indication(row)}
 
 
-@router.post("/patients/{patient_id}/prior-treatments", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/prior-treatments",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.PriorTreatmentAnswer,
+    responses=signed_in(404),
+)
 def add_prior_treatment(
     patient_id: int,
     body: schemas.PriorTreatmentBody,
@@ -301,7 +339,13 @@ def add_prior_treatment(
     return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
 
 
-@router.post("/patients/{patient_id}/evaluations", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/evaluations",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.EvaluationAnswer,
+    responses=signed_in(404),
+)
 def add_evaluation(
     patient_id: int,
     body: schemas.EvaluationBody,
@@ -324,7 +368,13 @@ def add_evaluation(
     return {"ok": True, "evaluation": serialize.evaluation(row)}
 
 
-@router.post("/patients/{patient_id}/trials", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/trials",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.TrialAnswer,
+    responses=signed_in(404),
+)
 def add_trial(
     patient_id: int,
     body: schemas.TrialBody,
@@ -358,7 +408,13 @@ def add_trial(
     return {"ok": True, "trial": serialize.trial(row)}
 
 
-@router.post("/patients/{patient_id}/implants", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/implants",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.ImplantAnswer,
+    responses=signed_in(404),
+)
 def add_implant(
     patient_id: int,
     body: schemas.ImplantBody,
@@ -410,7 +466,12 @@ def acknowledgements(actor: Actor, body: schemas.ReviewBody) -> tuple[Acknowledg
     return tuple(Acknowledgement(a.code, actor.name, a.why) for a in body.acknowledgements)
 
 
-@router.get("/patients/{patient_id}/programs", tags=["programs"])
+@router.get(
+    "/patients/{patient_id}/programs",
+    tags=["programs"],
+    response_model=schemas.ProgramsAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def list_programs(
     patient_id: int,
@@ -427,7 +488,12 @@ def list_programs(
     }
 
 
-@router.post("/patients/{patient_id}/programs/review", tags=["programs"])
+@router.post(
+    "/patients/{patient_id}/programs/review",
+    tags=["programs"],
+    response_model=schemas.ReviewAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def review_program(
     patient_id: int,
@@ -450,7 +516,13 @@ def review_program(
     return {"ok": True, **review_payload(program, result)}
 
 
-@router.post("/patients/{patient_id}/programs", tags=["programs"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/programs",
+    tags=["programs"],
+    status_code=201,
+    response_model=schemas.ProgramVersionAnswer,
+    responses=signed_in(404, 409),
+)
 def sign_program(
     patient_id: int,
     body: schemas.ProgramBody,
@@ -478,7 +550,12 @@ def sign_program(
     return {"ok": True, "program_version": serialize.program_version(version)}
 
 
-@router.post("/patients/{patient_id}/programs/{version}/apply", tags=["programs"])
+@router.post(
+    "/patients/{patient_id}/programs/{version}/apply",
+    tags=["programs"],
+    response_model=schemas.ApplicationAnswer,
+    responses=signed_in(404),
+)
 def apply_program(
     patient_id: int,
     version: int,
@@ -535,7 +612,12 @@ def plan_payload(prepared: refills.RefillPlan) -> dict[str, Any]:
     }
 
 
-@router.get("/patients/{patient_id}/refills", tags=["refills"])
+@router.get(
+    "/patients/{patient_id}/refills",
+    tags=["refills"],
+    response_model=schemas.RefillsAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def list_refills(
     patient_id: int,
@@ -551,7 +633,12 @@ def list_refills(
     return {"ok": True, **page([serialize.refill(r) for r in rows.scalars()], total, limit, offset)}
 
 
-@router.post("/patients/{patient_id}/refills/preview", tags=["refills"])
+@router.post(
+    "/patients/{patient_id}/refills/preview",
+    tags=["refills"],
+    response_model=schemas.RefillPlanAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def preview_refill(
     patient_id: int,
@@ -565,7 +652,13 @@ def preview_refill(
     return {"ok": True, **plan_payload(refills.prepare(db, patient, refill_request(body, request)))}
 
 
-@router.post("/patients/{patient_id}/refills", tags=["refills"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/refills",
+    tags=["refills"],
+    status_code=201,
+    response_model=schemas.RefillAnswer,
+    responses=signed_in(404, 409),
+)
 def save_refill(
     patient_id: int,
     body: schemas.RefillBody,
@@ -580,7 +673,12 @@ def save_refill(
     return {"ok": True, "refill": serialize.refill(row)}
 
 
-@router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
+@router.get(
+    "/patients/{patient_id}/refills/{refill_id}",
+    tags=["refills"],
+    response_model=schemas.RefillAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def get_refill(
     patient_id: int,
@@ -591,7 +689,12 @@ def get_refill(
     return {"ok": True, "refill": serialize.refill(refills.require(db, patient_id, refill_id))}
 
 
-@router.post("/compounding/recipe", tags=["refills"])
+@router.post(
+    "/compounding/recipe",
+    tags=["refills"],
+    response_model=schemas.RecipeAnswer,
+    responses=signed_in(),
+)
 @read_only
 def compounding_recipe(
     body: schemas.RecipeBody,
@@ -611,7 +714,13 @@ def compounding_recipe(
 # --- alarms, appointments, adverse events -------------------------------------------------------
 
 
-@router.post("/patients/{patient_id}/alarms", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/alarms",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AlarmAnswer,
+    responses=signed_in(404),
+)
 def add_alarm(
     patient_id: int,
     body: schemas.AlarmBody,
@@ -633,7 +742,12 @@ def add_alarm(
     return {"ok": True, "alarm": serialize.alarm(row)}
 
 
-@router.post("/patients/{patient_id}/alarms/{alarm_id}/clear", tags=["events"])
+@router.post(
+    "/patients/{patient_id}/alarms/{alarm_id}/clear",
+    tags=["events"],
+    response_model=schemas.AlarmAnswer,
+    responses=signed_in(404),
+)
 def clear_alarm(
     patient_id: int,
     alarm_id: int,
@@ -646,7 +760,13 @@ def clear_alarm(
     return {"ok": True, "alarm": serialize.alarm(row)}
 
 
-@router.post("/patients/{patient_id}/appointments", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/appointments",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AppointmentAnswer,
+    responses=signed_in(404),
+)
 def add_appointment(
     patient_id: int,
     body: schemas.AppointmentBody,
@@ -667,7 +787,13 @@ def add_appointment(
     return {"ok": True, "appointment": serialize.appointment(row)}
 
 
-@router.post("/patients/{patient_id}/adverse-events", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/adverse-events",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AdverseEventAnswer,
+    responses=signed_in(404),
+)
 def add_adverse_event(
     patient_id: int,
     body: schemas.AdverseEventBody,
@@ -831,7 +957,12 @@ def list_sessions(
     }
 
 
-@router.get("/audit", tags=["admin"])
+@router.get(
+    "/audit",
+    tags=["admin"],
+    response_model=schemas.AuditAnswer,
+    responses=signed_in(),
+)
 @read_only
 def list_audit(
     limit: int = Limit,
@@ -847,7 +978,12 @@ def list_audit(
     return {"ok": True, **page([serialize.audit_entry(r) for r in rows], total, limit, offset)}
 
 
-@router.get("/audit/verify", tags=["admin"])
+@router.get(
+    "/audit/verify",
+    tags=["admin"],
+    response_model=schemas.VerifyAnswer,
+    responses=signed_in(),
+)
 @read_only
 def verify_audit(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)

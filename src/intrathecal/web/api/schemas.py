@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -288,3 +288,222 @@ class SessionsAnswer(OkAnswer):
 
 class EndedAnswer(UserAnswer):
     sessions_ended: int
+
+
+# Records as the API writes them (web/api/serialize.py): the keys every client may rely on;
+# quantities keep their unit in the key, times are ISO 8601 in UTC ("…Z").
+Record = dict[str, Any]
+
+
+class PatientOut(Out):
+    id: int
+    mrn: str
+    name: str
+    birth_date: str | None
+    sex: str
+    stage: str
+    next_refill_due_at: str | None
+
+
+class ProgramVersionOut(Out):
+    id: int
+    version: int
+    program_toml: str
+    reason: str
+    signed_by: str
+    signed_at: str | None
+
+
+class RefillOut(Out):
+    id: int
+    performed_at: str | None
+    performed_by: str
+    fill_ml: float
+    withdrawn_ml: float | None
+    investigate: bool | None
+    next_due_at: str | None
+
+
+class AuditEntryOut(Out):
+    seq: int
+    actor: str
+    action: str
+    target: str
+
+
+class PageAnswer(OkAnswer):
+    items: list[Record]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class PatientsAnswer(PageAnswer):
+    items: list[PatientOut]  # type: ignore[assignment]
+
+
+class RefillsAnswer(PageAnswer):
+    items: list[RefillOut]  # type: ignore[assignment]
+
+
+class AuditAnswer(PageAnswer):
+    items: list[AuditEntryOut]  # type: ignore[assignment]
+
+
+class DashboardAnswer(OkAnswer):
+    counts: dict[str, int]
+    due_this_week: list[PatientOut]
+    overdue: list[PatientOut]
+    predicted_low_reservoir_alarms: list[PatientOut]
+    open_alarms: list[Record]
+    devices_nearing_replacement: list[Record]
+    disclaimer: str
+
+
+class CalendarAnswer(OkAnswer):
+    from_: str = Field(alias="from")
+    days: int
+    refills_due: list[PatientOut]
+
+
+class PatientAnswer(OkAnswer):
+    patient: PatientOut
+
+
+class ChartAnswer(PatientAnswer):
+    indications: list[Record]
+    prior_treatments: list[Record]
+    evaluations: list[Record]
+    trials: list[Record]
+    implants: list[Record]
+    program_in_force: ProgramVersionOut | None
+    program_versions: list[ProgramVersionOut]
+    refills: list[RefillOut]
+    refill_count: int
+    alarms: list[Record]
+    appointments: list[Record]
+    adverse_events: list[Record]
+    disclaimer: str
+
+
+class IndicationAnswer(OkAnswer):
+    indication: Record
+
+
+class PriorTreatmentAnswer(OkAnswer):
+    prior_treatment: Record
+
+
+class EvaluationAnswer(OkAnswer):
+    evaluation: Record
+
+
+class TrialAnswer(OkAnswer):
+    trial: Record
+
+
+class ImplantAnswer(OkAnswer):
+    implant: Record
+
+
+class ProgramsAnswer(OkAnswer):
+    in_force_version: int | None
+    versions: list[ProgramVersionOut]
+
+
+class ReviewAnswer(OkAnswer):
+    allowed: bool
+    findings: list[Record]
+    unacknowledged: list[str]
+    acknowledgements: list[Record]
+    comparison: list[Record]
+    daily_volume_ml: float
+    daily_doses_mcg: dict[str, float]
+    worst_case_daily_volume_ml: float
+    notices: list[Record]
+    disclaimer: str
+
+
+class ProgramVersionAnswer(OkAnswer):
+    program_version: ProgramVersionOut
+
+
+class ApplicationAnswer(OkAnswer):
+    application: Record
+
+
+class RefillPlanAnswer(OkAnswer):
+    program_version: int
+    reconciliation: Record | None
+    recipe: Record | None
+    bridge: Record | None
+    next_due_at: str | None
+    low_reservoir_alarm_at: str | None
+    limited_by: str
+    disclaimer: str
+
+
+class RefillAnswer(OkAnswer):
+    refill: RefillOut
+
+
+class RecipeAnswer(OkAnswer):
+    findings: list[Record]
+    disclaimer: str
+
+
+class AlarmAnswer(OkAnswer):
+    alarm: Record
+
+
+class AppointmentAnswer(OkAnswer):
+    appointment: Record
+
+
+class AdverseEventAnswer(OkAnswer):
+    adverse_event: Record
+
+
+class VerifyAnswer(OkAnswer):
+    intact: bool
+    entries: int
+    first_bad_seq: int | None
+    message: str | None
+
+
+class InstrumentsAnswer(OkAnswer):
+    instruments: list[Record]
+    disclaimer: str
+
+
+class StatisticsAnswer(OkAnswer):
+    as_of: str
+    period: str
+    procedures: list[Record]
+    disclaimer: str
+
+
+class PatientOutcomesAnswer(OkAnswer):
+    subject: str
+    responses: list[Record]
+    courses: list[Record]
+    disclaimer: str
+
+
+class OutcomesAddedAnswer(OkAnswer):
+    responses: list[Record]
+
+
+class LinkOut(Out):
+    id: int
+    url: str
+    token: str
+    procedure: str
+    timepoint: str
+    instruments: list[str]
+    expires_at: str
+
+
+class LinkAnswer(OkAnswer):
+    link: LinkOut
