@@ -52,4 +52,4 @@ class SecurityHeaders:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send=with_headers)
+        await self.app(scope, receive, with_headers)

@@ -870,7 +870,7 @@ def _user_action(
     return {"ok": True, "user": serialize.user(user), "sessions_ended": ended}
 
 
-ADMIN_ACTION = {
+ADMIN_ACTION: dict[str, Any] = {
     "tags": ["admin"],
     "response_model": schemas.EndedAnswer,
     "responses": signed_in(404),
