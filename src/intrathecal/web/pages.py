@@ -116,6 +116,8 @@ def sign_in(
         )
     if not username or not password:
         return _sign_in_form(request, next, "Give your user name and password.", status=422)
+    if len(username) > 64 or len(password) > 1000:  # as the API's limits; never hashed
+        return _sign_in_form(request, next, "Wrong user name or password.", status=422)
     result = users.sign_in(db, username, password, client_of(request), now(request))
     db.commit()
     if result.user is None:
