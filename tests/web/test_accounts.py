@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from intrathecal.store import passwords
-from intrathecal.store.models import AuditEntry, User
+from intrathecal.store import passwords, users
+from intrathecal.store.db import open_database
+from intrathecal.store.models import AuditEntry, SignInFailure, User
 from intrathecal.store.seed import DEMO_USERS
 from intrathecal.units import InputError
 from intrathecal.web.permissions import PERMISSIONS
+from tests.store.conftest import NOW, fresh_url
 from tests.web.conftest import PASSWORDS, Clinic, form_token, page_sign_in
 
 GOOD = "lilac-tunnel-brisket-44"  # 23 characters, on no list, no context word
@@ -343,3 +348,44 @@ def test_failed_sign_ins_from_another_address_do_not_keep_the_user_out(clinic: C
     user = TestClient(clinic.client.app, client=("198.51.100.7", 5000))
     assert isinstance(api_sign_in(user, name), str)  # the user, elsewhere, is not
     assert api_sign_in(attacker, name) == 429  # the attacker still waits, right password or not
+
+
+# --- the slow-down rule, for every pattern of attack -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store_sessions(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[sessionmaker[Session]]:
+    engine, sessions = open_database(fresh_url("sqlite", tmp_path_factory.mktemp("slowdown")))
+    with sessions.begin() as session:
+        users.create_user(session, "target", "Target Person", "nurse", GOOD, NOW, "test")
+    yield sessions
+    engine.dispose()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    attacks=st.lists(
+        st.tuples(st.sampled_from(["203.0.113.1", "203.0.113.2", "198.51.100.7"]), st.booleans()),
+        max_size=10,
+    ),
+    minutes=st.integers(min_value=0, max_value=30),
+)
+def test_slow_down_never_keeps_the_user_out_from_their_own_address(
+    store_sessions: sessionmaker[Session], attacks: list[tuple[str, bool]], minutes: int
+) -> None:
+    """Rule: failed sign-ins from other addresses (for this user or for others) never make the
+    user wait at their own address, whatever their number, order or timing."""
+    from sqlalchemy import delete
+
+    at = NOW + timedelta(hours=1)
+    with store_sessions.begin() as session:
+        session.execute(delete(SignInFailure))
+        for i, (address, same_user) in enumerate(attacks):
+            name = "target" if same_user else f"other{i % 3}"
+            result = users.sign_in(session, name, "wrong-guess-0000", address, at)
+            assert result.user is None
+            at += timedelta(seconds=minutes)
+        own = users.sign_in(session, "target", GOOD, "192.0.2.10", at)
+        assert own.wait_s == 0 and own.user is not None
