@@ -81,3 +81,11 @@ def test_dollar_signs_in_chart_labels_are_drawn_not_parsed() -> None:
     at = datetime(2026, 1, 1, tzinfo=UTC)
     svg = doses_svg({name: [(at, 1.0)]}, datetime(2026, 3, 2, tzinfo=UTC), {name: "mg"})
     assert svg.startswith(b"<?xml")
+
+
+def test_calendar_answer_keeps_its_from_key(clinic: Clinic) -> None:
+    answer = clinic.client.get(
+        "/api/v1/calendar?start=2026-03-02T00:00:00Z&days=7", headers=clinic.headers("nurse")
+    )
+    assert answer.status_code == 200
+    assert answer.json()["from"] == "2026-03-02T00:00:00Z" and answer.json()["days"] == 7

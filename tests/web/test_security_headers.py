@@ -123,3 +123,18 @@ def test_settings_from_the_environment() -> None:
     for bad in ({"ITP_BASE_URL": "c.example"}, {"ITP_COOKIE_SECURE": "maybe"}):
         with pytest.raises(settings.SettingsError, match="ITP_"):
             settings.from_env(bad)
+
+
+def test_serve_defaults_the_base_url_to_the_address_served(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from intrathecal.web.serve import default_base_url
+
+    monkeypatch.delenv("ITP_BASE_URL", raising=False)
+    default_base_url("127.0.0.1", 9000)
+    assert settings.from_env().base_url == "http://127.0.0.1:9000"
+    default_base_url("10.0.0.5", 8000)  # a configured (here: earlier) value is kept
+    assert settings.from_env().base_url == "http://127.0.0.1:9000"
+    monkeypatch.delenv("ITP_BASE_URL")
+    default_base_url("0.0.0.0", 8000)
+    assert settings.from_env().base_url == settings.DEFAULT_BASE_URL
