@@ -32,6 +32,7 @@ API_CASES = [
     ("GET", "/api/v1/calendar?start=2026-01-01T00:00:00", None, 422),  # no zone
     ("GET", "/api/v1/calendar?start=9999-12-31T00:00:00Z", None, 422),  # + 28 days overflowed
     ("GET", "/api/v1/calendar?start=0001-01-01T00:00:00Z", None, 422),
+    ("GET", "/api/v1/calendar?start=0.0", None, 422),  # was read as seconds since 1970
     (
         "POST",
         f"/api/v1/patients/{P}/refills/preview",
@@ -89,3 +90,18 @@ def test_calendar_answer_keeps_its_from_key(clinic: Clinic) -> None:
     )
     assert answer.status_code == 200
     assert answer.json()["from"] == "2026-03-02T00:00:00Z" and answer.json()["days"] == 7
+
+
+def test_a_body_that_is_not_json_is_422_in_the_error_shape(clinic: Clinic) -> None:
+    answer = clinic.client.post(
+        "/api/v1/compounding/recipe",
+        content=b"\xff\xfe{not json",
+        headers={**clinic.headers("physician"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "ok": False,
+        "errors": [{"field": "body", "message": "not valid JSON (UTF-8)"}],
+    }
+    missing = clinic.client.get("/api/v1/no-such-thing", headers=clinic.headers("physician"))
+    assert missing.status_code == 404 and missing.json()["ok"] is False

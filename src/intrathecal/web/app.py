@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intrathecal.outcomes import InvalidOutcomesError
 from intrathecal.store.db import open_database
@@ -119,6 +120,18 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Starlette's own refusals (no such path, wrong method, a body that is not JSON) in the
+        same shape as every other error; a body that cannot be read is invalid input (422)."""
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return _errors(422, [{"field": "body", "message": "not valid JSON (UTF-8)"}])
+        if not _is_api(request) and exc.status_code == 404:
+            return _error_page(request, 404, "Not found", "There is no such page.")
+        response = _errors(exc.status_code, [{"field": "path", "message": str(exc.detail)}])
+        response.headers.update(exc.headers or {})
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
         errors = []

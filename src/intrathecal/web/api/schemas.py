@@ -56,8 +56,22 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-# A time with its zone, within the years above (query parameters; bodies check the same).
-ClinicTime = Annotated[datetime, AfterValidator(_aware)]
+def _iso_text(value: object) -> object:
+    """Times come as ISO 8601 text; a number ("0.0") is not read as seconds since 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 time with its zone, e.g. 2026-01-05T10:00:00Z")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            "must be an ISO 8601 time with its zone, e.g. 2026-01-05T10:00:00Z"
+        ) from None
+
+
+# A time as ISO 8601 text with its zone, within the years above.
+ClinicTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_aware)]
 
 
 def _choice(options: tuple[str, ...]) -> BeforeValidator:
@@ -132,7 +146,7 @@ class ImplantBody(Strict):
     catheter_length: Length = Field(description='e.g. "70 cm"')
     tip_level: str = Field(pattern=r"^[CTLS]\d{1,2}$", description='vertebral level, e.g. "T10"')
     setting: Annotated[str, _choice(IMPLANT_SETTINGS)]
-    implanted_at: datetime
+    implanted_at: ClinicTime
 
     @field_validator("implanted_at")
     @classmethod
@@ -149,7 +163,7 @@ class ReviewBody(Strict):
     program_toml: str = Field(min_length=1)
     acknowledgements: list[AcknowledgementBody] = []
     change_profile: str | None = None
-    next_refill_at: datetime | None = None
+    next_refill_at: ClinicTime | None = None
 
 
 class ProgramBody(ReviewBody):
@@ -175,7 +189,7 @@ class RefillBody(Strict):
         default_factory=dict, description='stock solutions, e.g. {"morphine": "25 mg/mL"}'
     )
     overage: VolumeOrZero = 0.0
-    performed_at: datetime | None = None
+    performed_at: ClinicTime | None = None
     notes: str = ""
 
     @field_validator("performed_at")
@@ -199,7 +213,7 @@ class AlarmBody(Strict):
 
 class AppointmentBody(Strict):
     kind: Annotated[str, _choice(APPOINTMENT_KINDS)]
-    starts_at: datetime
+    starts_at: ClinicTime
     note: str = ""
 
     @field_validator("starts_at")
