@@ -105,3 +105,23 @@ def test_a_body_that_is_not_json_is_422_in_the_error_shape(clinic: Clinic) -> No
     }
     missing = clinic.client.get("/api/v1/no-such-thing", headers=clinic.headers("physician"))
     assert missing.status_code == 404 and missing.json()["ok"] is False
+
+
+def test_nul_characters_are_refused_naming_the_field(clinic: Clinic) -> None:
+    """PostgreSQL stores no NUL in text: sent on, it was a 500."""
+    search = clinic.client.get("/api/v1/patients?q=a%00b", headers=clinic.headers("viewer"))
+    assert search.status_code == 422 and search.json()["errors"][0]["field"] == "q"
+    pid = implanted_id(clinic)
+    body = {"kind": "low reservoir", "message": "x\u0000y"}
+    answer = clinic.client.post(
+        f"/api/v1/patients/{pid}/alarms", json=body, headers=clinic.headers("nurse")
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["message"] == "message must not contain a NUL character"
+
+
+def test_ids_beyond_the_integer_column_are_404(clinic: Clinic) -> None:
+    """Ids are INTEGER columns: 2^31 on PostgreSQL overflowed (a 500); 2^31 - 1 is just absent."""
+    for pid, status in ((2**31, 404), (2**31 - 1, 404)):
+        answer = clinic.client.get(f"/api/v1/patients/{pid}", headers=clinic.headers("viewer"))
+        assert answer.status_code == status, answer.text

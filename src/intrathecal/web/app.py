@@ -23,7 +23,7 @@ from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
-from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, ids_in_range
+from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
 from intrathecal.web.settings import Settings, from_env
@@ -76,7 +76,7 @@ def create_app(
         docs_url="/api/v1/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
-        dependencies=[Depends(ids_in_range)],
+        dependencies=[Depends(checked_parameters)],
     )
     app.state.engine = engine
     app.state.sessions = sessions

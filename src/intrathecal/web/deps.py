@@ -22,6 +22,7 @@ from intrathecal.store import users
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
+from intrathecal.units import InputError
 from intrathecal.web.api.schemas import MAX_ID
 from intrathecal.web.permissions import allowed
 
@@ -82,13 +83,16 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-async def ids_in_range(request: Request) -> None:
-    """404 for a whole-number path parameter no row can have (``/patients/9999…``, more than
-    MAX_ID): handed to the database it overflows (a 500). Checked for every route, before the
-    route's own parameters are read."""
+async def checked_parameters(request: Request) -> None:
+    """Every route, before its own parameters are read: 404 for a whole-number path parameter
+    no row can have (``/patients/9999…``, more than MAX_ID), 422 for a NUL character in a path
+    or query parameter. Handed to the database, either was a 500."""
     for name, value in request.path_params.items():
         if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID:
             raise NotFoundError(f"{name.removesuffix('_id')} {value}")
+    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError(name, "must not contain a NUL character")
 
 
 def now(request: Request) -> datetime:

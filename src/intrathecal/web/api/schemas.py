@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from intrathecal.store.models import (
     ADVERSE_EVENT_KINDS,
@@ -39,9 +47,10 @@ Length = Annotated[float, _quantity(Kind.LENGTH, True)]
 Concentration = Annotated[float, _quantity(Kind.CONCENTRATION, True)]
 
 
-# The largest id a database row can have (SQLite INTEGER, PostgreSQL BIGINT): a larger number
-# names no record, and handed to the database it overflows.
-MAX_ID = 2**63 - 1
+# The largest id a database row can have (ids are INTEGER columns: 2^31 - 1 on PostgreSQL, the
+# smaller of the two backends): a larger number names no record, and handed to the database it
+# overflows (a 500).
+MAX_ID = 2**31 - 1
 
 # Times a clinic records or asks about: far enough either way for any patient, near enough
 # that adding a refill interval or a year never leaves the calendar (year 9999 overflowed).
@@ -89,8 +98,30 @@ PASSWORD_RULE = (
 )
 
 
+def _no_nul(value: object, where: str) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        # Raised inside pydantic, which answers for the whole body: the message names the field.
+        raise ValueError(f"{where or 'body'} must not contain a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where or "body")
+            _no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{where}.{index}" if where else str(index))
+
+
 class Strict(BaseModel):
+    """A request body: no unknown key, and no NUL character in any text (no database stores
+    one: PostgreSQL refuses it, a 500 before)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: object) -> object:
+        _no_nul(data, "")
+        return data
 
 
 class SignInBody(Strict):
