@@ -19,6 +19,7 @@ API_CASES = [
     # (method, path, body, status)
     ("GET", f"/api/v1/patients/{BIG}", None, 404),
     ("GET", f"/api/v1/patients/-{BIG}", None, 404),
+    ("GET", "/api/v1/patients/%C2%B9", None, 422),  # "¹": a digit to str.isdigit, not to int()
     ("GET", f"/api/v1/patients/{BIG}/programs", None, 404),
     ("GET", f"/api/v1/patients/{BIG}/refills", None, 404),
     ("GET", f"/api/v1/patients/{P}/refills/{BIG}", None, 404),

@@ -8,6 +8,7 @@ a browser never adds by itself, so no CSRF token is needed there.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -88,7 +89,9 @@ async def checked_parameters(request: Request) -> None:
     no row can have (``/patients/9999…``, more than MAX_ID), 422 for a NUL character in a path
     or query parameter. Handed to the database, either was a 500."""
     for name, value in request.path_params.items():
-        if isinstance(value, str) and value.lstrip("-").isdigit() and abs(int(value)) > MAX_ID:
+        # ASCII digits only: "¹" is a digit to str.isdigit, not to int().
+        digits = isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value) is not None
+        if digits and abs(int(value)) > MAX_ID:
             raise NotFoundError(f"{name.removesuffix('_id')} {value}")
     for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
         if isinstance(value, str) and "\x00" in value:
