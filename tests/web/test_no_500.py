@@ -126,3 +126,16 @@ def test_ids_beyond_the_integer_column_are_404(clinic: Clinic) -> None:
     for pid, status in ((2**31, 404), (2**31 - 1, 404)):
         answer = clinic.client.get(f"/api/v1/patients/{pid}", headers=clinic.headers("viewer"))
         assert answer.status_code == status, answer.text
+
+
+def test_nul_characters_in_a_form_are_refused(clinic: Clinic) -> None:
+    client = TestClient(clinic.client.app, raise_server_exceptions=False)
+    page_sign_in(client, "physician")
+    pid = implanted_id(clinic)
+    page = client.get(f"/patients/{pid}/program")
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    answer = client.post(
+        f"/patients/{pid}/program",
+        data={"csrf_token": token, "program_toml": "x\x00y", "reason": "r"},
+    )
+    assert answer.status_code == 422

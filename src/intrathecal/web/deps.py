@@ -87,13 +87,18 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 async def checked_parameters(request: Request) -> None:
     """Every route, before its own parameters are read: 404 for a whole-number path parameter
     no row can have (``/patients/9999…``, more than MAX_ID), 422 for a NUL character in a path
-    or query parameter. Handed to the database, either was a 500."""
+    or query parameter or a form field. Handed to the database, either was a 500."""
     for name, value in request.path_params.items():
         # ASCII digits only: "¹" is a digit to str.isdigit, not to int().
         digits = isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value) is not None
         if digits and abs(int(value)) > MAX_ID:
             raise NotFoundError(f"{name.removesuffix('_id')} {value}")
-    for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
+    fields = [*request.path_params.items(), *request.query_params.multi_items()]
+    if request.method in UNSAFE and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        fields += (await request.form()).multi_items()  # read once; the route reads it again
+    for name, value in fields:
         if isinstance(value, str) and "\x00" in value:
             raise InputError(name, "must not contain a NUL character")
 
