@@ -275,6 +275,14 @@ def test_admin_page_actions_need_the_csrf_token_and_are_audited(clinic: Clinic) 
     assert csrf is not None
     refused = client.post(f"/admin/users/{user_id}/deactivate", data={})
     assert refused.status_code == 403
+    nurse = TestClient(clinic.client.app)
+    page_sign_in(nurse, "nurse")
+    nurse_csrf = re.search(r'name="csrf_token" value="([^"]+)"', nurse.get("/account").text)
+    assert nurse_csrf is not None
+    not_admin = nurse.post(
+        f"/admin/users/{user_id}/deactivate", data={"csrf_token": nurse_csrf.group(1)}
+    )
+    assert not_admin.status_code == 403
     with clinic.sessions() as session:
         assert session.get(User, user_id).active  # type: ignore[union-attr]
     done = client.post(
