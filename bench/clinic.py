@@ -52,7 +52,7 @@ GOAL_P95_MS = 150.0
 PHASE_LIMIT_S = 12.0  # a phase stops after this long even if requests remain
 # Requests per user in each phase (20 users x 30 = 600 dashboard requests, and so on).
 PER_USER = {"dashboard": 30, "chart": 20, "refill save": 8}
-USERNAME, PASSWORD = "nurse", "nurse-demo-1234"  # a demo account (refills and charts)
+USERNAME, PASSWORD = "nurse", "quiet-meadow-compass-27"  # a demo account (refills and charts)
 
 Request = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
 
@@ -225,7 +225,7 @@ def requests_for(patients: list[int], seed: int) -> dict[str, tuple[Request, int
             "follows_refill_id": items[0]["id"] if items else None,
             "investigate_reason": "benchmark",
             "cosigner": "physician",  # the demo physician co-signs
-            "cosigner_password": "physician-demo-1",
+            "cosigner_password": "amber-harbor-lantern-51",
         }
         return await client.post(f"/api/v1/patients/{pid}/refills", json=body)
 

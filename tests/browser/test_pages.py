@@ -22,7 +22,7 @@ def test_sign_in_with_the_right_password_and_a_wrong_one_refused(page: Page) -> 
     assert page.context.cookies() == []  # no session was given
     screenshot(page, "sign-in")
     page.get_by_label("User name").fill("nurse")
-    page.get_by_label("Password").fill("nurse-demo-1234")
+    page.get_by_label("Password").fill("quiet-meadow-compass-27")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     expect(page.locator("header")).to_contain_text("Nurse Ben Lindqvist (nurse)")

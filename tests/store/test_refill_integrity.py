@@ -29,7 +29,7 @@ from intrathecal.store.models import (
 from intrathecal.units import InputError
 from tests.store.conftest import NOW
 
-PHYSICIAN_PASSWORD = "physician-demo-1"
+PHYSICIAN_PASSWORD = "amber-harbor-lantern-51"
 COSIGN = {
     "investigate_reason": "needle position confirmed",
     "cosigner": "physician",
@@ -144,9 +144,9 @@ def test_two_refills_racing_against_one_fill_store_one_the_other_conflicts(
 
 REFUSED_COSIGNATURES = [
     ("nurse", {"investigate_reason": ""}, "investigate_reason"),
-    ("nurse", {"cosigner": "", "cosigner_password": "nurse-demo-1234"}, "cosigner"),
-    ("nurse", {"cosigner": "nurse", "cosigner_password": "nurse-demo-1234"}, "cosigner"),
-    ("nurse", {"cosigner": "pharmacist", "cosigner_password": "pharmacist-demo-1"}, None),
+    ("nurse", {"cosigner": "", "cosigner_password": "quiet-meadow-compass-27"}, "cosigner"),
+    ("nurse", {"cosigner": "nurse", "cosigner_password": "quiet-meadow-compass-27"}, "cosigner"),
+    ("nurse", {"cosigner": "pharmacist", "cosigner_password": "silver-orchard-kettle-83"}, None),
     ("nurse", {"cosigner_password": "wrong-password"}, "cosigner_password"),
     ("nurse", {"cosigner": "nobody"}, "cosigner_password"),
     ("physician", {"cosigner": "", "cosigner_password": "wrong-password"}, "cosigner_password"),

@@ -273,7 +273,8 @@ with sessions.begin() as session:
     at = last.performed_at + timedelta(days=10)
     refills.save(session, patient, refills.RefillRequest(
         fill_ml=last.fill_ml, performed_at=at, withdrawn_ml=5.0, investigate_reason="checked",
-        cosigner="physician", cosigner_password="physician-demo-1"), "nurse", on_flushed=pause)
+        cosigner="physician", cosigner_password="amber-harbor-lantern-51"),
+    "nurse", on_flushed=pause)
 print("COMMITTED", flush=True)
 """
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +17,30 @@ from intrathecal.web.app import create_app
 from tests.store.conftest import NOW, fresh_url
 
 PASSWORDS = {username: password for username, _, _, password in DEMO_USERS}
+
+
+def form_token(page: str) -> str:
+    """The sign-in form's CSRF token (its cookie came with the page)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def page_sign_in(
+    client: TestClient, username: str, password: str | None = None, next: str = "/"
+) -> httpx.Response:
+    """Sign in through the form, as a browser does: fetch the form, post it with its token."""
+    token = form_token(client.get("/sign-in").text)
+    return client.post(
+        "/sign-in",
+        data={
+            "username": username,
+            "password": PASSWORDS[username] if password is None else password,
+            "next": next,
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
 
 
 @dataclass

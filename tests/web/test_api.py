@@ -25,7 +25,8 @@ T = "{trial}"  # a patient after a trial, before an implant
 
 # Every endpoint with a valid body and the permission it needs.
 ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
-    ("GET", "/api/v1/me", None, "dashboard.read"),
+    ("GET", "/api/v1/me", None, "account.self"),
+    ("GET", "/api/v1/sessions", None, "users.manage"),
     ("GET", "/api/v1/dashboard", None, "dashboard.read"),
     ("GET", "/api/v1/calendar", None, "dashboard.read"),
     ("GET", "/api/v1/patients", None, "chart.read"),
@@ -37,6 +38,12 @@ ENDPOINTS: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ),
     ("GET", f"/api/v1/patients/{P}", None, "chart.read"),
     ("POST", f"/api/v1/patients/{P}/indications", {"condition": "cancer pain"}, "patient.write"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/opioid-status",
+        {"opioid_status": "tolerant", "reason": "oral morphine 90 mg/day for a month"},
+        "patient.write",
+    ),
     (
         "POST",
         f"/api/v1/patients/{P}/prior-treatments",
@@ -155,6 +162,11 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "users.manage",
     ),
     ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+    ("POST", "/api/v1/users/1/deactivate", {}, "users.manage"),
+    ("POST", "/api/v1/users/1/activate", {}, "users.manage"),
+    ("POST", "/api/v1/users/1/role", {"role": "viewer"}, "users.manage"),
+    ("POST", "/api/v1/users/1/password", {"password": "x"}, "users.manage"),
+    ("POST", "/api/v1/users/1/end-sessions", {}, "users.manage"),
     (
         "POST",
         f"/api/v1/patients/{P}/outcomes",
@@ -264,7 +276,8 @@ def test_every_api_route_is_in_the_role_table(clinic: Clinic) -> None:
             m,
             p.replace("/programs/1/", "/programs/{version}/")
             .replace("/alarms/1/", "/alarms/{alarm_id}/")
-            .replace("/refills/1/", "/refills/{refill_id}/"),
+            .replace("/refills/1/", "/refills/{refill_id}/")
+            .replace("/users/1/", "/users/{user_id}/"),
         )
         for m, p in listed
     }
@@ -469,7 +482,7 @@ def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
         "follows_refill_id": last,
         "investigate_reason": "residual re-aspirated",
         "cosigner": "physician",
-        "cosigner_password": "physician-demo-1",
+        "cosigner_password": "amber-harbor-lantern-51",
     }
     answer = clinic.client.post(
         f"/api/v1/patients/{pid}/refills",
@@ -504,7 +517,7 @@ def test_refill_over_http_is_stored_with_reconciliation(clinic: Clinic) -> None:
 def test_cookie_session_needs_the_csrf_token(clinic: Clinic) -> None:
     client = clinic.client
     signed = client.post(
-        "/api/v1/auth/sign-in", json={"username": "nurse", "password": "nurse-demo-1234"}
+        "/api/v1/auth/sign-in", json={"username": "nurse", "password": "quiet-meadow-compass-27"}
     )
     csrf = signed.json()["csrf_token"]
     assert "httponly" in signed.headers["set-cookie"].lower()
@@ -532,7 +545,7 @@ def test_repeated_failed_sign_ins_slow_down(clinic: Clinic) -> None:
     assert codes[:3] == [401, 401, 401]
     assert 429 in codes[3:]
     refused = clinic.client.post(
-        "/api/v1/auth/sign-in", json={"username": "viewer", "password": "viewer-demo-123"}
+        "/api/v1/auth/sign-in", json={"username": "viewer", "password": "gentle-river-pebble-64"}
     )
     assert refused.status_code == 429  # even the right password waits: no guessing race
     assert int(refused.headers["retry-after"]) >= 1
@@ -565,3 +578,31 @@ def test_chart_reads_are_audited(clinic: Clinic) -> None:
     assert clinic.client.get("/api/v1/audit/verify", headers=clinic.headers("admin")).json()[
         "intact"
     ]
+
+
+def test_readme_role_table_is_the_generated_one() -> None:
+    from pathlib import Path
+
+    from intrathecal.web.permissions import role_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert role_table() in readme
+
+
+def test_every_api_route_declares_its_answer_and_its_errors(clinic: Clinic) -> None:
+    schema = clinic.client.get("/api/v1/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            answers = operation["responses"]
+            ok = next(code for code in answers if code.startswith("2"))
+            declared = answers[ok]["content"]["application/json"]["schema"]
+            assert "$ref" in declared, where  # a named response model, not "any object"
+            signed_in = path != "/api/v1/auth/sign-in"
+            expected = {"422"} | ({"401", "403"} if signed_in else {"401", "429"})
+            if "{" in path:
+                expected.add("404")
+            assert expected <= set(answers), (where, expected - set(answers))
+            for code in expected:
+                error = answers[code]["content"]["application/json"]["schema"]
+                assert error == {"$ref": "#/components/schemas/ErrorAnswer"}, where

@@ -18,6 +18,7 @@ from intrathecal.outcomes import INSTRUMENTS, Period, practice_statistics
 from intrathecal.outcomes.statistics import percent
 from intrathecal.store import outcomes as store
 from intrathecal.store.models import AuditEntry, OutcomeResponse, Patient
+from intrathecal.web import settings
 from intrathecal.web.outcomes import share_text
 from tests.store.conftest import NOW
 from tests.web.conftest import Clinic
@@ -112,7 +113,9 @@ def link_url(clinic: Clinic, pid: int, procedure: str) -> str:
         data={"csrf_token": csrf, "procedure": procedure, "timepoint": "baseline"},
     )
     assert page.status_code == 200, page.text
-    found = re.search(r'id="patient-link"[^>]*value="http://testserver(/q/[^"]+)"', page.text)
+    # The link starts with the configured base URL (ITP_BASE_URL), not the request's host.
+    base = re.escape(settings.DEFAULT_BASE_URL)
+    found = re.search(rf'id="patient-link"[^>]*value="{base}(/q/[^"]+)"', page.text)
     assert found is not None
     return found.group(1)
 

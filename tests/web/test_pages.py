@@ -10,17 +10,13 @@ from sqlalchemy import func, select
 
 from intrathecal.store.models import ProgramVersion, Refill
 from intrathecal.web.disclaimer import DISCLAIMER
-from tests.web.conftest import PASSWORDS, Clinic
+from tests.web.conftest import Clinic, page_sign_in
 from tests.web.test_api import current_toml, implanted_id
 
 
 def signed_in(clinic: Clinic, username: str) -> tuple[TestClient, str]:
     client = TestClient(clinic.client.app)
-    answer = client.post(
-        "/sign-in",
-        data={"username": username, "password": PASSWORDS[username]},
-        follow_redirects=False,
-    )
+    answer = page_sign_in(client, username)
     assert answer.status_code == 303
     page = client.get("/admin/audit" if username == "admin" else "/")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -112,7 +108,7 @@ def test_refill_wizard_preview_then_save_then_printable_record(clinic: Clinic) -
         # Used only if the reconciliation says INVESTIGATE.
         "investigate_reason": "checked",
         "cosigner": "physician",
-        "cosigner_password": "physician-demo-1",
+        "cosigner_password": "amber-harbor-lantern-51",
     }
     preview = client.post(f"/patients/{pid}/refill", data=form)
     assert preview.status_code == 200, preview.text
@@ -139,4 +135,7 @@ def test_admin_audit_page_shows_the_chain_intact(clinic: Clinic) -> None:
     client, _ = signed_in(clinic, "admin")
     page = client.get("/admin/audit")
     assert page.status_code == 200 and "Chain intact" in page.text
-    assert client.get("/").status_code == 403  # the admin does not read the clinic's worklists
+    # The admin does not read the clinic's worklists: "/" is the admin's own page instead.
+    home = client.get("/", follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/admin"
+    assert client.get("/calendar").status_code == 403

@@ -33,7 +33,7 @@ from intrathecal.web.pump_link import TypedLinks
 from intrathecal.web.refill_pump import checksum_of
 from tests.store.conftest import NOW, fresh_url
 from tests.store.pump_scenario import morphine_program, pump_patient
-from tests.web.conftest import PASSWORDS
+from tests.web.conftest import page_sign_in
 
 DAY_S = 86_400.0
 _mrns = count(1)
@@ -58,11 +58,7 @@ def clinic_app(
     with app.state.sessions.begin() as session:
         ensure_users(session, NOW)
     client = TestClient(app)
-    answer = client.post(
-        "/sign-in",
-        data={"username": "nurse", "password": PASSWORDS["nurse"]},
-        follow_redirects=False,
-    )
+    answer = page_sign_in(client, "nurse")
     assert answer.status_code == 303
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text)
     assert csrf is not None

@@ -20,7 +20,7 @@ from tests.web.test_pages import signed_in
 COSIGN = {
     "investigate_reason": "needle position confirmed",
     "cosigner": "physician",
-    "cosigner_password": "physician-demo-1",
+    "cosigner_password": "amber-harbor-lantern-51",
 }
 
 
@@ -271,7 +271,7 @@ def test_investigate_needs_a_reason_and_a_physicians_cosignature(clinic: Clinic)
     assert (refill["investigate"], refill["cosigned_by"]) == (True, "physician")
     assert refill["investigate_reason"] == "needle position confirmed"
     assert refill["cosigned_at"] == NOW.isoformat().replace("+00:00", "Z")
-    assert "cosigner_password" not in saved.text and "physician-demo-1" not in saved.text
+    assert "cosigner_password" not in saved.text and "amber-harbor-lantern-51" not in saved.text
     page_client, _ = signed_in(clinic, "viewer")
     page = page_client.get(f"/patients/{pid}/refills/{refill['id']}")
     assert 'id="cosigned"' in page.text and "needle position confirmed" in page.text
@@ -348,7 +348,7 @@ def test_two_browser_tabs_cannot_save_the_same_refill_twice(clinic: Clinic) -> N
     second = client.post(f"/patients/{pid}/refill", data=tab_b, follow_redirects=False)
     assert second.status_code == 409
     assert "another refill or a void was saved" in second.text
-    assert "physician-demo-1" not in second.text  # a password is never sent back
+    assert "amber-harbor-lantern-51" not in second.text  # a password is never sent back
     assert count(clinic, Refill) == before + 1
 
 

@@ -53,11 +53,11 @@ SEEDER = "seed"
 
 # Demo accounts, one per role; printed by `make run`. Demo only: change them for real use.
 DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
-    ("physician", "Dr Ada Okafor", Role.PHYSICIAN.value, "physician-demo-1"),
-    ("nurse", "Nurse Ben Lindqvist", Role.NURSE.value, "nurse-demo-1234"),
-    ("pharmacist", "Pharm. Chloe Martin", Role.PHARMACIST.value, "pharmacist-demo-1"),
-    ("viewer", "Dana Viewer", Role.VIEWER.value, "viewer-demo-123"),
-    ("admin", "Eli Admin", Role.ADMIN.value, "admin-demo-1234"),
+    ("physician", "Dr Ada Okafor", Role.PHYSICIAN.value, "amber-harbor-lantern-51"),
+    ("nurse", "Nurse Ben Lindqvist", Role.NURSE.value, "quiet-meadow-compass-27"),
+    ("pharmacist", "Pharm. Chloe Martin", Role.PHARMACIST.value, "silver-orchard-kettle-83"),
+    ("viewer", "Dana Viewer", Role.VIEWER.value, "gentle-river-pebble-64"),
+    ("admin", "Eli Admin", Role.ADMIN.value, "copper-window-falcon-19"),
 )
 
 INVESTIGATED = "needle position confirmed and residual re-aspirated; refill goes ahead"

@@ -1,4 +1,5 @@
-"""Users, password hashes (argon2id), sessions and the sign-in slow-down."""
+"""Users, password hashes (argon2id), sessions, the sign-in slow-down and the admin's actions
+on accounts (deactivate, reset a password, change a role, end sessions), each audited."""
 
 from __future__ import annotations
 
@@ -12,29 +13,37 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from intrathecal.store import audit
+from intrathecal.store import audit, passwords
+from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Role, SessionToken, SignInFailure, User
 from intrathecal.units import InputError
 
 HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 SESSION_LIFETIME = timedelta(hours=12)
-# Slow-down: after FREE_FAILURES failed sign-ins in WINDOW for one user name (or 4x as many from
-# one client), each further attempt waits 2^(n - FREE_FAILURES) s after the last failure, capped.
+# Slow-down: after FREE_FAILURES failed sign-ins in WINDOW for one user name from one source
+# address (or 4x as many from one address over all user names: password spraying), each further
+# attempt from that address waits 2^(n - FREE_FAILURES) s after the last failure, capped. Keyed
+# by (address, user), never by user alone: an attacker elsewhere cannot keep a known user out.
 FREE_FAILURES = 3
 WINDOW = timedelta(minutes=15)
 MAX_WAIT = timedelta(minutes=15)
-MIN_PASSWORD = 10
+ROLES = tuple(r.value for r in Role)
 
 
 def hash_password(password: str) -> str:
-    return HASHER.hash(password)
+    return HASHER.hash(passwords.normalise(password))
 
 
 def check_password(stored_hash: str, password: str) -> bool:
     try:
-        return HASHER.verify(stored_hash, password)
+        return HASHER.verify(stored_hash, passwords.normalise(password))
     except (VerificationError, InvalidHashError):
         return False
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise InputError("role", f"{role!r} is not a role; one of {list(ROLES)}")
 
 
 def create_user(
@@ -46,10 +55,10 @@ def create_user(
     now: datetime,
     by: str,
 ) -> User:
-    if role not in {r.value for r in Role}:
-        raise InputError("role", f"{role!r} is not a role; one of {[r.value for r in Role]}")
-    if len(password) < MIN_PASSWORD:
-        raise InputError("password", f"must be at least {MIN_PASSWORD} characters")
+    _check_role(role)
+    if not username.strip() or len(username) > 64:
+        raise InputError("username", "must be 1 to 64 characters")
+    passwords.check(password, username, full_name)
     if session.execute(select(User.id).where(User.username == username)).first():
         raise InputError("username", f"{username!r} is taken")
     user = User(
@@ -83,9 +92,12 @@ def _wait(failures: int, last: datetime | None, now: datetime) -> float:
 
 def sign_in(session: Session, username: str, password: str, client: str, now: datetime) -> SignIn:
     since = now - WINDOW
+    username, client = username[:64], client[:64]
     by_user = session.execute(
         select(func.count(), func.max(SignInFailure.at)).where(
-            SignInFailure.username == username, SignInFailure.at >= since
+            SignInFailure.username == username,
+            SignInFailure.client == client,
+            SignInFailure.at >= since,
         )
     ).one()
     by_client = session.execute(
@@ -100,10 +112,14 @@ def sign_in(session: Session, username: str, password: str, client: str, now: da
     if user is None or not user.active or not check_password(user.password_hash, password):
         if user is None:
             HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
-        session.add(SignInFailure(username=username[:64], client=client[:64], at=now))
-        audit.record(session, now, username[:64] or "-", "sign-in.failed", f"client:{client}")
+        session.add(SignInFailure(username=username, client=client, at=now))
+        audit.record(session, now, username or "-", "sign-in.failed", f"client:{client}")
         return SignIn(None, 0.0)
-    session.execute(delete(SignInFailure).where(SignInFailure.username == username))
+    session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.username == username, SignInFailure.client == client
+        )
+    )
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.add(
         SessionToken(
@@ -135,3 +151,101 @@ def session_user(session: Session, token: str, now: datetime) -> tuple[User, Ses
 def sign_out(session: Session, token: str, now: datetime, actor: str) -> None:
     session.execute(delete(SessionToken).where(SessionToken.token_hash == token_hash(token)))
     audit.record(session, now, actor, "sign-out", f"user:{actor}")
+
+
+# --- the admin's actions on accounts ---------------------------------------------------------
+
+
+def require_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError(f"user {user_id}")
+    return user
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return session.execute(
+        select(func.count()).where(
+            User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id
+        )
+    ).scalar_one()
+
+
+def _keep_an_admin(session: Session, user: User, field: str) -> None:
+    """Refuse to leave the clinic without an active admin (no one could manage users)."""
+    if user.role == Role.ADMIN.value and user.active and _other_active_admins(session, user) == 0:
+        raise InputError(field, f"{user.username} is the last active admin; add another first")
+
+
+def end_sessions(session: Session, user: User, now: datetime, by: str, why: str = "") -> int:
+    """End every session of ``user`` (the next request with their token gets 401)."""
+    ended = session.execute(delete(SessionToken).where(SessionToken.user_id == user.id))
+    count = int(getattr(ended, "rowcount", 0) or 0)
+    audit.record(
+        session,
+        now,
+        by,
+        "user.sessions-ended",
+        f"user:{user.username}",
+        {"count": count, "why": why},
+    )
+    return count
+
+
+def set_active(session: Session, user: User, active: bool, now: datetime, by: str) -> int:
+    """Deactivate (the user cannot sign in; their sessions end) or reactivate an account.
+    Returns how many sessions ended."""
+    if not active:
+        if user.username == by:
+            raise InputError("active", "you cannot deactivate your own account")
+        _keep_an_admin(session, user, "active")
+    if user.active != active:
+        user.active = active
+        action = "user.activate" if active else "user.deactivate"
+        audit.record(session, now, by, action, f"user:{user.username}")
+    ended = end_sessions(session, user, now, by, "deactivated") if not active else 0
+    session.flush()
+    return ended
+
+
+def set_role(session: Session, user: User, role: str, now: datetime, by: str) -> User:
+    _check_role(role)
+    if role != user.role:
+        if user.role == Role.ADMIN.value:
+            _keep_an_admin(session, user, "role")
+        audit.record(
+            session, now, by, "user.role", f"user:{user.username}", {"from": user.role, "to": role}
+        )
+        user.role = role
+        session.flush()
+    return user
+
+
+def reset_password(session: Session, user: User, password: str, now: datetime, by: str) -> int:
+    """A new password under the same rule as a new account; the user's sessions end (returns
+    how many)."""
+    text = passwords.check(password, user.username, user.full_name)
+    user.password_hash = hash_password(text)
+    audit.record(session, now, by, "user.password-reset", f"user:{user.username}")
+    ended = end_sessions(session, user, now, by, "password reset")
+    session.flush()
+    return ended
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    username: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+
+
+def active_sessions(session: Session, now: datetime) -> list[ActiveSession]:
+    """Sessions not yet expired, newest first (no token: only its hash is stored anyway)."""
+    rows = session.execute(
+        select(User.username, User.role, SessionToken.created_at, SessionToken.expires_at)
+        .join(User, User.id == SessionToken.user_id)
+        .where(SessionToken.expires_at > now, User.active.is_(True))
+        .order_by(SessionToken.created_at.desc())
+    ).all()
+    return [ActiveSession(*row) for row in rows]

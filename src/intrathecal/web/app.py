@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from intrathecal.outcomes import InvalidOutcomesError
 from intrathecal.store.audit import AuditBrokenError
@@ -24,8 +25,10 @@ from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web import idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
-from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError
+from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
+from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
+from intrathecal.web.settings import Settings, from_env
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,12 +59,15 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utc_now,
     pump_links: PumpLinks | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The clinic app on ``database_url`` (default: ``DATABASE_URL`` or ``out/clinic.db``).
 
     The schema is migrated on creation. ``clock`` gives "now" (tests pass a fixed one);
-    ``pump_links`` connects the refill wizard to pumps (default: values typed in).
+    ``pump_links`` connects the refill wizard to pumps (default: values typed in);
+    ``settings`` (default: from the environment, ``web/settings.py``) the base URL and cookies.
     """
+    settings = settings or from_env()
     engine, sessions = open_database(database_url)
     app = FastAPI(
         lifespan=_lifespan,
@@ -72,11 +78,13 @@ def create_app(
         docs_url="/api/v1/docs",
         openapi_url="/api/v1/openapi.json",
         redoc_url=None,
+        dependencies=[Depends(checked_parameters)],
     )
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.clock = clock
     app.state.pump_links = pump_links or TypedLinks()
+    app.state.settings = settings
     app.include_router(router)
     from intrathecal.web import pages
 
@@ -87,6 +95,7 @@ def create_app(
     app.include_router(outcomes_routes.router)
     app.include_router(outcomes_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.add_middleware(SecurityHeaders)
     _handlers(app)
     idempotency.install(app)
     return app
@@ -114,6 +123,18 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Starlette's own refusals (no such path, wrong method, a body that is not JSON) in the
+        same shape as every other error; a body that cannot be read is invalid input (422)."""
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+            return _errors(422, [{"field": "body", "message": "not valid JSON (UTF-8)"}])
+        if not _is_api(request) and exc.status_code == 404:
+            return _error_page(request, 404, "Not found", "There is no such page.")
+        response = _errors(exc.status_code, [{"field": "path", "message": str(exc.detail)}])
+        response.headers.update(exc.headers or {})
+        return response
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
         errors = []

@@ -8,6 +8,7 @@ a browser never adds by itself, so no CSRF token is needed there.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
 from intrathecal.store.db import begin_read_only
+from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
+from intrathecal.units import InputError
+from intrathecal.web.api.schemas import MAX_ID
 from intrathecal.web.permissions import allowed
 
 COOKIE = "itp_session"
@@ -78,6 +82,25 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         if getattr(request.scope.get("endpoint"), "read_only", False):
             begin_read_only(session)
         yield session
+
+
+async def checked_parameters(request: Request) -> None:
+    """Every route, before its own parameters are read: 404 for a whole-number path parameter
+    no row can have (``/patients/9999…``, more than MAX_ID), 422 for a NUL character in a path
+    or query parameter or a form field. Handed to the database, either was a 500."""
+    for name, value in request.path_params.items():
+        # ASCII digits only: "¹" is a digit to str.isdigit, not to int().
+        digits = isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value) is not None
+        if digits and abs(int(value)) > MAX_ID:
+            raise NotFoundError(f"{name.removesuffix('_id')} {value}")
+    fields = [*request.path_params.items(), *request.query_params.multi_items()]
+    if request.method in UNSAFE and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        fields += (await request.form()).multi_items()  # read once; the route reads it again
+    for name, value in fields:
+        if isinstance(value, str) and "\x00" in value:
+            raise InputError(name, "must not contain a NUL character")
 
 
 def now(request: Request) -> datetime:

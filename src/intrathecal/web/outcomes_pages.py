@@ -31,6 +31,7 @@ from intrathecal.store import audit, records
 from intrathecal.store import outcomes as store
 from intrathecal.units import InputError
 from intrathecal.web import outcomes as views
+from intrathecal.web import settings
 from intrathecal.web.deps import Actor, get_db, now, require
 from intrathecal.web.pages import refills_of, render
 from intrathecal.web.read_audit import audit_read
@@ -203,7 +204,7 @@ def _link_create(
         patient=patient,
         errors={},
         link=made.link,
-        url=f"{str(request.base_url).rstrip('/')}/q/{made.token}",
+        url=settings.of(request).link(f"/q/{made.token}"),
         procedure_label=procedure_label(made.link.procedure),
         asked=views.instruments(store.link_instruments(made.link)),
     )

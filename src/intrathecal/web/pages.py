@@ -4,12 +4,13 @@ asks the review API on every change (small vanilla JS, no build step, nothing fr
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
@@ -23,8 +24,8 @@ from intrathecal.safety.comparison import compare
 from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, dashboard, programs, records, refills, users
 from intrathecal.store.db import begin_read_only
-from intrathecal.store.errors import BlockedError, ConflictError
-from intrathecal.store.models import AuditEntry, Patient
+from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
+from intrathecal.store.models import AuditEntry, Patient, User
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.summary import device_value_text, device_values
 from intrathecal.units import (
@@ -34,10 +35,11 @@ from intrathecal.units import (
     parse_non_negative,
     parse_positive,
 )
-from intrathecal.web import outcomes, pump_views, refill_pump
-from intrathecal.web.api.routes import plan_payload, set_session_cookie
+from intrathecal.web import outcomes, pump_views, refill_pump, settings
+from intrathecal.web.api.routes import MAX_OFFSET, plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
 from intrathecal.web.read_audit import audit_read, audit_search
 
 router = APIRouter(include_in_schema=False)
@@ -67,19 +69,56 @@ def render(
     )
 
 
+# The sign-in form has no session yet: its CSRF token is a random value kept in a cookie of its
+# own and echoed by the form (double submit). A page elsewhere can neither read the cookie nor
+# send it (SameSite=Strict), so it cannot sign a browser in to an account of its choosing.
+SIGN_IN_COOKIE = "itp_sign_in"
+
+
+def _sign_in_form(request: Request, next: str, error: str, status: int = 200) -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = render(
+        request, "sign_in.html", None, status=status, next=next, error=error, form_token=token
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=settings.of(request).cookie_secure or request.url.scheme == "https",
+        max_age=3600,
+        path="/sign-in",
+    )
+    return response
+
+
+def _safe_next(next: str) -> str:
+    return next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
+
+
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "sign_in.html", None, next=next, error="")
+    return _sign_in_form(request, next, "")
 
 
 @router.post("/sign-in")
 def sign_in(
     request: Request,
-    username: str = Form(...),
-    password: str = Form(...),
+    username: str = Form(""),
+    password: str = Form(""),
     next: str = Form("/"),
+    csrf_token: str = Form(""),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
+        return _sign_in_form(
+            request, next, "The sign-in form had expired; please sign in again.", status=403
+        )
+    if not username or not password:
+        return _sign_in_form(request, next, "Give your user name and password.", status=422)
+    if len(username) > 64 or len(password) > 1000:  # as the API's limits; never hashed
+        return _sign_in_form(request, next, "Wrong user name or password.", status=422)
     result = users.sign_in(db, username, password, client_of(request), now(request))
     db.commit()
     if result.user is None:
@@ -88,17 +127,13 @@ def sign_in(
             if result.wait_s
             else "Wrong user name or password."
         )
-        return render(
-            request,
-            "sign_in.html",
-            None,
-            status=429 if result.wait_s else 401,
-            next=next,
-            error=error,
-        )
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
+        return _sign_in_form(request, next, error, status=429 if result.wait_s else 401)
+    target = _safe_next(next)
+    if target == "/" and not allowed(result.user.role, "dashboard.read"):
+        target = "/admin" if allowed(result.user.role, "users.manage") else "/account"
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, result.token, request)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
     return response
 
 
@@ -106,7 +141,7 @@ def sign_in(
 def sign_out(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("account.self")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     db.delete(actor.session)
     audit.record(db, now(request), actor.name, "sign-out", f"user:{actor.name}")
@@ -116,13 +151,28 @@ def sign_out(
     return response
 
 
+@router.get("/account", response_class=HTMLResponse)
+@read_only
+def account_page(
+    request: Request,
+    actor: Actor = Depends(require("account.self")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    """Who is signed in and what the role may do (every role has it, to sign out from)."""
+    may = [DESCRIPTIONS[p] for p, roles in PERMISSIONS.items() if actor.role in roles]
+    return render(request, "account.html", actor, may=may)
+
+
 @router.get("/", response_class=HTMLResponse)
 @read_only
 def home(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
+    actor: Actor = Depends(require("account.self")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    if not actor.can("dashboard.read"):
+        # The admin's home is the admin page; a role with neither gets its account page.
+        target = "/admin" if actor.can("users.manage") else "/account"
+        return RedirectResponse(target, status_code=303)
     board = dashboard.build(db, now(request), limit=DASHBOARD_ROWS)
     card = (
         outcomes.dashboard_card(request.app.state, db, now(request).date())
@@ -145,7 +195,7 @@ def home(
 def patient_list(
     request: Request,
     q: str = "",
-    offset: int = 0,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
@@ -638,7 +688,7 @@ def calendar_page(
 @read_only
 def audit_page(
     request: Request,
-    offset: int = 0,
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
@@ -650,3 +700,105 @@ def audit_page(
     return render(
         request, "audit.html", actor, rows=rows, verification=audit.verify(db), offset=offset
     )
+
+
+# --- the admin's home: users, roles, sessions, recent audit ----------------------------------
+
+ADMIN_ACTIONS = ("deactivate", "activate", "role", "password", "end-sessions")
+
+
+def _admin_page(
+    request: Request,
+    db: Session,
+    actor: Actor,
+    status: int = 200,
+    error: str = "",
+    error_user: int | None = None,
+    done: str = "",
+) -> HTMLResponse:
+    at = now(request)
+    rows = list(db.execute(select(User).order_by(User.id)).scalars())
+    sessions = users.active_sessions(db, at)
+    per_user: dict[str, int] = {}
+    for s in sessions:
+        per_user[s.username] = per_user.get(s.username, 0) + 1
+    recent = list(
+        db.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(20)).scalars()
+    )
+    return render(
+        request,
+        "admin.html",
+        actor,
+        status=status,
+        users=rows,
+        per_user=per_user,
+        sessions=sessions,
+        recent=recent,
+        roles=users.ROLES,
+        error=error,
+        error_user=error_user,
+        done=done,
+    )
+
+
+@router.get("/admin", response_class=HTMLResponse)
+@read_only
+def admin_home(
+    request: Request,
+    done: str = "",
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    return _admin_page(request, db, actor, done=done[:200])
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def admin_create_user(
+    request: Request,
+    username: str = Form(""),
+    full_name: str = Form(""),
+    role: str = Form(""),
+    password: str = Form(""),
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    try:
+        if not full_name.strip():
+            raise InputError("full_name", "give the user's full name")
+        users.create_user(db, username, full_name, role, password, now(request), actor.name)
+    except InputError as exc:
+        db.rollback()
+        return _admin_page(request, db, actor, status=422, error=str(exc))
+    db.commit()
+    return RedirectResponse(f"/admin?done=created+{username}", status_code=303)
+
+
+@router.post("/admin/users/{user_id}/{action}", response_class=HTMLResponse)
+def admin_user_action(
+    user_id: int,
+    action: str,
+    request: Request,
+    role: str = Form(""),
+    password: str = Form(""),
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> Response:
+    """Deactivate or reactivate, change the role, reset the password, end the sessions."""
+    if action not in ADMIN_ACTIONS:
+        raise NotFoundError(f"admin action {action!r}")
+    user = users.require_user(db, user_id)
+    at, by = now(request), actor.name
+    try:
+        if action in ("deactivate", "activate"):
+            users.set_active(db, user, action == "activate", at, by)
+        elif action == "role":
+            users.set_role(db, user, role, at, by)
+        elif action == "password":
+            users.reset_password(db, user, password, at, by)
+        else:
+            users.end_sessions(db, user, at, by)
+    except InputError as exc:
+        db.rollback()
+        return _admin_page(request, db, actor, status=422, error=str(exc), error_user=user_id)
+    db.commit()
+    return RedirectResponse(f"/admin?done={action}+{user.username}", status_code=303)

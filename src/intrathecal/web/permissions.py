@@ -17,6 +17,8 @@ CLINICAL = frozenset({PHYSICIAN, NURSE, PHARMACIST, VIEWER})
 # not read charts (least privilege); pharmacists read charts to compound the prescriptions
 # but not patients' questionnaires (mood, function), which compounding does not need.
 PERMISSIONS: dict[str, frozenset[str]] = {
+    # Every signed-in user: see who they are, sign out (never behind a clinical permission).
+    "account.self": frozenset({*CLINICAL, ADMIN}),
     "dashboard.read": CLINICAL,
     "chart.read": CLINICAL,
     "patient.write": frozenset({PHYSICIAN}),
@@ -36,9 +38,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 DESCRIPTIONS: dict[str, str] = {
+    "account.self": "see who they are signed in as; sign out",
     "dashboard.read": "see the dashboard and the refill calendar",
     "chart.read": "open patient charts (each read is audited)",
-    "patient.write": "add patients, indications, prior treatments, evaluations, trials, implants",
+    "patient.write": "add patients, indications, prior treatments, evaluations, trials, "
+    "implants; record a patient's opioid status",
     "program.review": "run the program review (nothing is stored)",
     "program.sign": "prescribe: sign a new program version",
     "program.apply": "send a signed program version to the pump",
@@ -51,10 +55,27 @@ DESCRIPTIONS: dict[str, str] = {
     "outcomes.read": "read questionnaires, a patient's course and the clinic's outcome "
     "statistics; download the reports and the de-identified export",
     "outcomes.write": "enter questionnaires and create one-time links for patients",
-    "users.manage": "create users and list them",
+    "users.manage": "create, list and deactivate users, reset passwords, change roles, end "
+    "sessions (all audited)",
     "audit.read": "read and verify the audit log",
 }
 
 
 def allowed(role: str, permission: str) -> bool:
     return role in PERMISSIONS[permission]
+
+
+ROLE_ORDER = (PHYSICIAN, NURSE, PHARMACIST, VIEWER, ADMIN)
+
+
+def role_table() -> str:
+    """The role x permission table of the README, made from the two dicts above (a test checks
+    that the README holds exactly this)."""
+    lines = [
+        "| permission | may | " + " | ".join(ROLE_ORDER) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in ROLE_ORDER) + " |",
+    ]
+    for permission, roles in PERMISSIONS.items():
+        marks = " | ".join("✓" if r in roles else "" for r in ROLE_ORDER)
+        lines.append(f"| `{permission}` | {DESCRIPTIONS[permission]} | {marks} |")
+    return "\n".join(lines)

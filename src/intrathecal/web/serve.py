@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import socket
 import sys
@@ -48,8 +49,17 @@ def _stop(signum: int, _: FrameType | None) -> None:
     raise KeyboardInterrupt(signum)
 
 
+def default_base_url(host: str, port: int) -> None:
+    """Links the app builds start with ITP_BASE_URL; unset, with the address served here (the
+    workers inherit it). A wildcard address names no host a patient can reach: set it then."""
+    if host not in ("0.0.0.0", "::", ""):
+        shown = f"[{host}]" if ":" in host else host
+        os.environ.setdefault("ITP_BASE_URL", f"http://{shown}:{port}")
+
+
 def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") -> None:
     """Serve the clinic app on ``host:port`` until interrupted (SIGINT or SIGTERM)."""
+    default_base_url(host, port)
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         # asyncio binds host:port itself, as TCP; one process, one socket.
         uvicorn.run(APP, host=host, port=port, log_level=log_level, access_log=False)

@@ -25,6 +25,9 @@ from intrathecal.outcomes import (
 from intrathecal.store import audit, records
 from intrathecal.store import outcomes as store
 from intrathecal.web import outcomes as views
+from intrathecal.web import settings
+from intrathecal.web.api import schemas
+from intrathecal.web.api.answers import signed_in
 from intrathecal.web.api.schemas import Strict
 from intrathecal.web.deps import Actor, get_db, now, require
 from intrathecal.web.disclaimer import DISCLAIMER
@@ -59,7 +62,11 @@ class LinkBody(Strict):
     days_from_baseline: int | None = None
 
 
-@router.get("/outcomes/instruments")
+@router.get(
+    "/outcomes/instruments",
+    response_model=schemas.InstrumentsAnswer,
+    responses=signed_in(),
+)
 def list_instruments(
     _: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
@@ -71,7 +78,11 @@ def list_instruments(
     }
 
 
-@router.get("/outcomes/statistics")
+@router.get(
+    "/outcomes/statistics",
+    response_model=schemas.StatisticsAnswer,
+    responses=signed_in(),
+)
 def statistics(
     request: Request,
     procedure: str = "",
@@ -100,7 +111,11 @@ def statistics(
     }
 
 
-@router.get("/patients/{patient_id}/outcomes")
+@router.get(
+    "/patients/{patient_id}/outcomes",
+    response_model=schemas.PatientOutcomesAnswer,
+    responses=signed_in(404),
+)
 def patient_outcomes(
     patient_id: int,
     request: Request,
@@ -128,7 +143,12 @@ def patient_outcomes(
     }
 
 
-@router.post("/patients/{patient_id}/outcomes", status_code=201)
+@router.post(
+    "/patients/{patient_id}/outcomes",
+    status_code=201,
+    response_model=schemas.OutcomesAddedAnswer,
+    responses=signed_in(404),
+)
 def add_outcomes(
     patient_id: int,
     body: OutcomeBody,
@@ -152,7 +172,12 @@ def add_outcomes(
     return {"ok": True, "responses": [views.response_dict(r) for r in rows]}
 
 
-@router.post("/patients/{patient_id}/outcomes/links", status_code=201)
+@router.post(
+    "/patients/{patient_id}/outcomes/links",
+    status_code=201,
+    response_model=schemas.LinkAnswer,
+    responses=signed_in(404),
+)
 def create_link(
     patient_id: int,
     body: LinkBody,
@@ -180,7 +205,7 @@ def create_link(
         "ok": True,
         "link": {
             "id": link.id,
-            "url": f"{str(request.base_url).rstrip('/')}/q/{made.token}",
+            "url": settings.of(request).link(f"/q/{made.token}"),
             "token": made.token,
             "procedure": link.procedure,
             "timepoint": link.timepoint,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -34,8 +34,9 @@ from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import InputError
-from intrathecal.web import client_time
+from intrathecal.web import client_time, settings
 from intrathecal.web.api import schemas, serialize
+from intrathecal.web.api.answers import errors, signed_in
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.idempotency import Idempotency, idempotency
@@ -44,6 +45,8 @@ from intrathecal.web.read_audit import audit_read, audit_search
 
 router = APIRouter(prefix="/api/v1")
 MAX_PAGE = 200
+# No list is this long; a larger offset would overflow the database's integer (a 500).
+MAX_OFFSET = 10**9
 
 
 def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any]:
@@ -58,13 +61,18 @@ def page(items: list[Any], total: int, limit: int, offset: int) -> dict[str, Any
 
 
 Limit = Query(50, ge=1, le=MAX_PAGE)
-Offset = Query(0, ge=0)
+Offset = Query(0, ge=0, le=MAX_OFFSET)
 
 
 # --- sign-in -------------------------------------------------------------------------------
 
 
-@router.post("/auth/sign-in", tags=["auth"])
+@router.post(
+    "/auth/sign-in",
+    tags=["auth"],
+    response_model=schemas.SignInAnswer,
+    responses=errors(401, 422, 429),
+)
 def sign_in(
     body: schemas.SignInBody,
     request: Request,
@@ -94,7 +102,8 @@ def set_session_cookie(response: Response, token: str, request: Request) -> None
         token,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Behind a TLS proxy the app sees plain http: ITP_COOKIE_SECURE=1 sets the flag anyway.
+        secure=settings.of(request).cookie_secure or request.url.scheme == "https",
         max_age=12 * 3600,
         path="/",
     )
@@ -110,12 +119,14 @@ class BadSignInError(Exception):
     pass
 
 
-@router.post("/auth/sign-out", tags=["auth"])
+@router.post(
+    "/auth/sign-out", tags=["auth"], response_model=schemas.OkAnswer, responses=signed_in()
+)
 def sign_out(
     request: Request,
     response: Response,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("account.self")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     db.delete(actor.session)
     audit.record(db, now(request), actor.name, "sign-out", f"user:{actor.name}")
@@ -124,16 +135,21 @@ def sign_out(
     return {"ok": True}
 
 
-@router.get("/me", tags=["auth"])
+@router.get("/me", tags=["auth"], response_model=schemas.UserAnswer, responses=signed_in())
 @read_only
-def me(actor: Actor = Depends(require("dashboard.read"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
+def me(actor: Actor = Depends(require("account.self"))) -> dict[str, Any]:  # noqa: B008 (FastAPI dependency)
     return {"ok": True, "user": serialize.user(actor.user)}
 
 
 # --- dashboard and calendar ------------------------------------------------------------------
 
 
-@router.get("/dashboard", tags=["clinic"])
+@router.get(
+    "/dashboard",
+    tags=["clinic"],
+    response_model=schemas.DashboardAnswer,
+    responses=signed_in(),
+)
 @read_only
 def get_dashboard(
     request: Request,
@@ -155,11 +171,16 @@ def get_dashboard(
     }
 
 
-@router.get("/calendar", tags=["clinic"])
+@router.get(
+    "/calendar",
+    tags=["clinic"],
+    response_model=schemas.CalendarAnswer,
+    responses=signed_in(),
+)
 @read_only
 def get_calendar(
     request: Request,
-    start: datetime | None = None,
+    start: schemas.ClinicTime | None = None,
     days: int = Query(28, ge=1, le=366),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
@@ -177,7 +198,12 @@ def get_calendar(
 # --- patients ----------------------------------------------------------------------------------
 
 
-@router.get("/patients", tags=["patients"])
+@router.get(
+    "/patients",
+    tags=["patients"],
+    response_model=schemas.PatientsAnswer,
+    responses=signed_in(),
+)
 @read_only
 def list_patients(
     request: Request,
@@ -199,7 +225,13 @@ def list_patients(
     return {"ok": True, **page([serialize.patient(p) for p in rows], total, limit, offset)}
 
 
-@router.post("/patients", tags=["patients"], status_code=201)
+@router.post(
+    "/patients",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.PatientAnswer,
+    responses=signed_in(),
+)
 def create_patient(
     body: schemas.PatientBody,
     request: Request,
@@ -212,7 +244,12 @@ def create_patient(
             raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
         at = now(request)
         row = Patient(
-            mrn=body.mrn, name=body.name, birth_date=body.birth_date, sex=body.sex, created_at=at
+            mrn=body.mrn,
+            name=body.name,
+            birth_date=body.birth_date,
+            sex=body.sex,
+            created_at=at,
+            opioid_status=body.opioid_status,
         )
         records.add(db, row, actor.name, at, "patient.create")
         return {"ok": True, "patient": serialize.patient(row)}
@@ -220,7 +257,45 @@ def create_patient(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.get("/patients/{patient_id}", tags=["patients"])
+@router.post(
+    "/patients/{patient_id}/opioid-status",
+    tags=["patients"],
+    response_model=schemas.PatientAnswer,
+    responses=signed_in(404),
+)
+def set_opioid_status(
+    patient_id: int,
+    body: schemas.OpioidStatusBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
+    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Record the patient's opioid status, which selects the starting range the program review
+    uses; the change is audited with the status before it and why."""
+
+    def work() -> dict[str, Any]:
+        row = _patient(db, patient_id)
+        before, row.opioid_status = row.opioid_status, body.opioid_status
+        audit.record(
+            db,
+            now(request),
+            actor.name,
+            "patient.opioid_status",
+            f"patient:{patient_id}",
+            {"from": before, "to": body.opioid_status, "reason": body.reason},
+        )
+        return {"ok": True, "patient": serialize.patient(row)}
+
+    return idem.run(db, actor.name, 200, work)
+
+
+@router.get(
+    "/patients/{patient_id}",
+    tags=["patients"],
+    response_model=schemas.ChartAnswer,
+    responses=signed_in(404),
+)
 def get_patient(
     patient_id: int,
     request: Request,
@@ -258,7 +333,13 @@ def _patient(db: Session, patient_id: int) -> Patient:
     return records.require_patient(db, patient_id)
 
 
-@router.post("/patients/{patient_id}/indications", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/indications",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.IndicationAnswer,
+    responses=signed_in(404),
+)
 def add_indication(
     patient_id: int,
     body: schemas.IndicationBody,
@@ -279,7 +360,13 @@ def add_indication(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/prior-treatments", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/prior-treatments",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.PriorTreatmentAnswer,
+    responses=signed_in(404),
+)
 def add_prior_treatment(
     patient_id: int,
     body: schemas.PriorTreatmentBody,
@@ -304,7 +391,13 @@ def add_prior_treatment(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/evaluations", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/evaluations",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.EvaluationAnswer,
+    responses=signed_in(404),
+)
 def add_evaluation(
     patient_id: int,
     body: schemas.EvaluationBody,
@@ -330,7 +423,13 @@ def add_evaluation(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/trials", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/trials",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.TrialAnswer,
+    responses=signed_in(404),
+)
 def add_trial(
     patient_id: int,
     body: schemas.TrialBody,
@@ -365,7 +464,13 @@ def add_trial(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/implants", tags=["patients"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/implants",
+    tags=["patients"],
+    status_code=201,
+    response_model=schemas.ImplantAnswer,
+    responses=signed_in(404),
+)
 def add_implant(
     patient_id: int,
     body: schemas.ImplantBody,
@@ -425,7 +530,12 @@ def acknowledgements(actor: Actor, body: schemas.ReviewBody) -> tuple[Acknowledg
     return tuple(Acknowledgement(a.code, actor.name, a.why) for a in body.acknowledgements)
 
 
-@router.get("/patients/{patient_id}/programs", tags=["programs"])
+@router.get(
+    "/patients/{patient_id}/programs",
+    tags=["programs"],
+    response_model=schemas.ProgramsAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def list_programs(
     patient_id: int,
@@ -444,7 +554,12 @@ def list_programs(
     }
 
 
-@router.post("/patients/{patient_id}/programs/review", tags=["programs"])
+@router.post(
+    "/patients/{patient_id}/programs/review",
+    tags=["programs"],
+    response_model=schemas.ReviewAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def review_program(
     patient_id: int,
@@ -467,7 +582,13 @@ def review_program(
     return {"ok": True, **review_payload(program, result)}
 
 
-@router.post("/patients/{patient_id}/programs", tags=["programs"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/programs",
+    tags=["programs"],
+    status_code=201,
+    response_model=schemas.ProgramVersionAnswer,
+    responses=signed_in(404, 409),
+)
 def sign_program(
     patient_id: int,
     body: schemas.ProgramBody,
@@ -501,7 +622,12 @@ def sign_program(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/programs/{version}/apply", tags=["programs"])
+@router.post(
+    "/patients/{patient_id}/programs/{version}/apply",
+    tags=["programs"],
+    response_model=schemas.ApplicationAnswer,
+    responses=signed_in(404),
+)
 def apply_program(
     patient_id: int,
     version: int,
@@ -581,7 +707,12 @@ def plan_payload(prepared: refills.RefillPlan) -> dict[str, Any]:
     }
 
 
-@router.get("/patients/{patient_id}/refills", tags=["refills"])
+@router.get(
+    "/patients/{patient_id}/refills",
+    tags=["refills"],
+    response_model=schemas.RefillsAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def list_refills(
     patient_id: int,
@@ -603,7 +734,12 @@ def list_refills(
     return {"ok": True, **page(items, total, limit, offset)}
 
 
-@router.post("/patients/{patient_id}/refills/preview", tags=["refills"])
+@router.post(
+    "/patients/{patient_id}/refills/preview",
+    tags=["refills"],
+    response_model=schemas.RefillPlanAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def preview_refill(
     patient_id: int,
@@ -617,7 +753,13 @@ def preview_refill(
     return {"ok": True, **plan_payload(refills.prepare(db, patient, refill_request(body, request)))}
 
 
-@router.post("/patients/{patient_id}/refills", tags=["refills"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/refills",
+    tags=["refills"],
+    status_code=201,
+    response_model=schemas.RefillAnswer,
+    responses=signed_in(404, 409),
+)
 def save_refill(
     patient_id: int,
     body: schemas.RefillBody,
@@ -648,7 +790,13 @@ def save_refill(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/refills/{refill_id}/void", tags=["refills"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/refills/{refill_id}/void",
+    tags=["refills"],
+    status_code=201,
+    response_model=schemas.RefillAnswer,
+    responses=signed_in(404, 409),
+)
 def void_refill(
     patient_id: int,
     refill_id: int,
@@ -670,7 +818,12 @@ def void_refill(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.get("/patients/{patient_id}/refills/{refill_id}", tags=["refills"])
+@router.get(
+    "/patients/{patient_id}/refills/{refill_id}",
+    tags=["refills"],
+    response_model=schemas.RefillAnswer,
+    responses=signed_in(404),
+)
 @read_only
 def get_refill(
     patient_id: int,
@@ -684,7 +837,12 @@ def get_refill(
     return {"ok": True, "refill": serialize.refill(row, refills.voids(db, patient_id))}
 
 
-@router.post("/compounding/recipe", tags=["refills"])
+@router.post(
+    "/compounding/recipe",
+    tags=["refills"],
+    response_model=schemas.RecipeAnswer,
+    responses=signed_in(),
+)
 @read_only
 def compounding_recipe(
     body: schemas.RecipeBody,
@@ -704,7 +862,13 @@ def compounding_recipe(
 # --- alarms, appointments, adverse events -------------------------------------------------------
 
 
-@router.post("/patients/{patient_id}/alarms", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/alarms",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AlarmAnswer,
+    responses=signed_in(404),
+)
 def add_alarm(
     patient_id: int,
     body: schemas.AlarmBody,
@@ -729,7 +893,12 @@ def add_alarm(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/alarms/{alarm_id}/clear", tags=["events"])
+@router.post(
+    "/patients/{patient_id}/alarms/{alarm_id}/clear",
+    tags=["events"],
+    response_model=schemas.AlarmAnswer,
+    responses=signed_in(404),
+)
 def clear_alarm(
     patient_id: int,
     alarm_id: int,
@@ -745,7 +914,13 @@ def clear_alarm(
     return idem.run(db, actor.name, 200, work)
 
 
-@router.post("/patients/{patient_id}/appointments", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/appointments",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AppointmentAnswer,
+    responses=signed_in(404),
+)
 def add_appointment(
     patient_id: int,
     body: schemas.AppointmentBody,
@@ -769,7 +944,13 @@ def add_appointment(
     return idem.run(db, actor.name, 201, work)
 
 
-@router.post("/patients/{patient_id}/adverse-events", tags=["events"], status_code=201)
+@router.post(
+    "/patients/{patient_id}/adverse-events",
+    tags=["events"],
+    status_code=201,
+    response_model=schemas.AdverseEventAnswer,
+    responses=signed_in(404),
+)
 def add_adverse_event(
     patient_id: int,
     body: schemas.AdverseEventBody,
@@ -800,7 +981,7 @@ def add_adverse_event(
 # --- users and audit (admin) -------------------------------------------------------------------
 
 
-@router.get("/users", tags=["admin"])
+@router.get("/users", tags=["admin"], response_model=schemas.UsersAnswer, responses=signed_in())
 @read_only
 def list_users(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
@@ -810,7 +991,13 @@ def list_users(
     return {"ok": True, "users": [serialize.user(u) for u in rows]}
 
 
-@router.post("/users", tags=["admin"], status_code=201)
+@router.post(
+    "/users",
+    tags=["admin"],
+    status_code=201,
+    response_model=schemas.UserAnswer,
+    responses=signed_in(),
+)
 def create_user(
     body: schemas.UserBody,
     request: Request,
@@ -824,7 +1011,118 @@ def create_user(
     return {"ok": True, "user": serialize.user(row)}
 
 
-@router.get("/audit", tags=["admin"])
+def _user_action(
+    request: Request, db: Session, actor: Actor, user_id: int, action: str, value: Any = None
+) -> dict[str, Any]:
+    """One admin action on an account, audited, in one transaction."""
+    user = users.require_user(db, user_id)
+    at, by = now(request), actor.name
+    ended = 0
+    if action in ("deactivate", "activate"):
+        ended = users.set_active(db, user, action == "activate", at, by)
+    elif action == "role":
+        users.set_role(db, user, value, at, by)
+    elif action == "password":
+        ended = users.reset_password(db, user, value, at, by)
+    else:
+        ended = users.end_sessions(db, user, at, by)
+    db.commit()
+    return {"ok": True, "user": serialize.user(user), "sessions_ended": ended}
+
+
+ADMIN_ACTION: dict[str, Any] = {
+    "tags": ["admin"],
+    "response_model": schemas.EndedAnswer,
+    "responses": signed_in(404),
+}
+
+
+@router.post("/users/{user_id}/deactivate", **ADMIN_ACTION)
+def deactivate_user(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """The user cannot sign in any more and every session of theirs ends."""
+    return _user_action(request, db, actor, user_id, "deactivate")
+
+
+@router.post("/users/{user_id}/activate", **ADMIN_ACTION)
+def activate_user(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return _user_action(request, db, actor, user_id, "activate")
+
+
+@router.post("/users/{user_id}/role", **ADMIN_ACTION)
+def change_role(
+    user_id: int,
+    body: schemas.RoleBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Takes effect on the user's next request (the role is read with every request)."""
+    return _user_action(request, db, actor, user_id, "role", body.role)
+
+
+@router.post("/users/{user_id}/password", **ADMIN_ACTION)
+def reset_password(
+    user_id: int,
+    body: schemas.PasswordBody,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """A new password (same rule as a new account); the user's sessions end."""
+    return _user_action(request, db, actor, user_id, "password", body.password)
+
+
+@router.post("/users/{user_id}/end-sessions", **ADMIN_ACTION)
+def end_user_sessions(
+    user_id: int,
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    return _user_action(request, db, actor, user_id, "end-sessions")
+
+
+@router.get(
+    "/sessions", tags=["admin"], response_model=schemas.SessionsAnswer, responses=signed_in()
+)
+@read_only
+def list_sessions(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
+) -> dict[str, Any]:
+    """Sessions not yet expired, newest first."""
+    rows = users.active_sessions(db, now(request))
+    return {
+        "ok": True,
+        "sessions": [
+            {
+                "username": r.username,
+                "role": r.role,
+                "created_at": serialize.iso(r.created_at),
+                "expires_at": serialize.iso(r.expires_at),
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get(
+    "/audit",
+    tags=["admin"],
+    response_model=schemas.AuditAnswer,
+    responses=signed_in(),
+)
 @read_only
 def list_audit(
     limit: int = Limit,
@@ -840,7 +1138,12 @@ def list_audit(
     return {"ok": True, **page([serialize.audit_entry(r) for r in rows], total, limit, offset)}
 
 
-@router.get("/audit/verify", tags=["admin"])
+@router.get(
+    "/audit/verify",
+    tags=["admin"],
+    response_model=schemas.VerifyAnswer,
+    responses=signed_in(),
+)
 @read_only
 def verify_audit(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)

@@ -4,9 +4,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from intrathecal.store.models import (
     ADVERSE_EVENT_KINDS,
@@ -39,10 +47,40 @@ Length = Annotated[float, _quantity(Kind.LENGTH, True)]
 Concentration = Annotated[float, _quantity(Kind.CONCENTRATION, True)]
 
 
+# The largest id a database row can have (ids are INTEGER columns: 2^31 - 1 on PostgreSQL, the
+# smaller of the two backends): a larger number names no record, and handed to the database it
+# overflows (a 500).
+MAX_ID = 2**31 - 1
+
+# Times a clinic records or asks about: far enough either way for any patient, near enough
+# that adding a refill interval or a year never leaves the calendar (year 9999 overflowed).
+FIRST_YEAR, LAST_YEAR = 1900, 2200
+
+
 def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
+    if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("needs a UTC offset, e.g. 2026-01-05T10:00:00Z")
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
     return value
+
+
+def _iso_text(value: object) -> object:
+    """Times come as ISO 8601 text; a number ("0.0") is not read as seconds since 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 time with its zone, e.g. 2026-01-05T10:00:00Z")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            "must be an ISO 8601 time with its zone, e.g. 2026-01-05T10:00:00Z"
+        ) from None
+
+
+# A time as ISO 8601 text with its zone, within the years above.
+ClinicTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_aware)]
 
 
 def _choice(options: tuple[str, ...]) -> BeforeValidator:
@@ -54,8 +92,36 @@ def _choice(options: tuple[str, ...]) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+PASSWORD_RULE = (
+    "15 to 128 characters, any characters; not a common or breached password, not containing "
+    "the user name or the service's name (NIST SP 800-63B-4)"
+)
+
+
+def _no_nul(value: object, where: str) -> None:
+    if isinstance(value, str) and "\x00" in value:
+        # Raised inside pydantic, which answers for the whole body: the message names the field.
+        raise ValueError(f"{where or 'body'} must not contain a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where or "body")
+            _no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_nul(item, f"{where}.{index}" if where else str(index))
+
+
 class Strict(BaseModel):
+    """A request body: no unknown key, and no NUL character in any text (no database stores
+    one: PostgreSQL refuses it, a 500 before)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: object) -> object:
+        _no_nul(data, "")
+        return data
 
 
 class SignInBody(Strict):
@@ -68,6 +134,11 @@ class PatientBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     birth_date: date
     sex: Literal["female", "male", "other"]
+    opioid_status: Literal["naive", "tolerant"] | None = Field(
+        default=None,
+        description="selects a drug's starting range in the program review where the library "
+        "has both; leave out when not known (the stricter opioid-naive range is then used)",
+    )
 
     @field_validator("birth_date")
     @classmethod
@@ -75,6 +146,11 @@ class PatientBody(Strict):
         if value > date.today() or value.year < 1900:
             raise ValueError("must be a date between 1900 and today")
         return value
+
+
+class OpioidStatusBody(Strict):
+    opioid_status: Literal["naive", "tolerant"]
+    reason: str = Field(min_length=1, max_length=500, description="why the status changes")
 
 
 class IndicationBody(Strict):
@@ -111,7 +187,7 @@ class ImplantBody(Strict):
     catheter_length: Length = Field(description='e.g. "70 cm"')
     tip_level: str = Field(pattern=r"^[CTLS]\d{1,2}$", description='vertebral level, e.g. "T10"')
     setting: Annotated[str, _choice(IMPLANT_SETTINGS)]
-    implanted_at: datetime
+    implanted_at: ClinicTime
 
     @field_validator("implanted_at")
     @classmethod
@@ -128,13 +204,13 @@ class ReviewBody(Strict):
     program_toml: str = Field(min_length=1)
     acknowledgements: list[AcknowledgementBody] = []
     change_profile: str | None = None
-    next_refill_at: datetime | None = None
+    next_refill_at: ClinicTime | None = None
 
 
 class ProgramBody(ReviewBody):
     reason: str = Field(min_length=1)
     replaces_version: int | None = Field(
-        description="the version you opened and changed; null for a first program"
+        le=MAX_ID, description="the version you opened and changed; null for a first program"
     )
 
 
@@ -154,12 +230,12 @@ class RefillPlanBody(Strict):
         default=None, description='residual withdrawn, e.g. "3.2 mL"; null on a first fill'
     )
     demand_boluses: int = Field(default=0, ge=0, le=1000)
-    program_version: int | None = Field(default=None, ge=1)
+    program_version: int | None = Field(default=None, ge=1, le=MAX_ID)
     stocks: dict[str, Concentration] = Field(
         default_factory=dict, description='stock solutions, e.g. {"morphine": "25 mg/mL"}'
     )
     overage: VolumeOrZero = 0.0
-    performed_at: datetime | None = Field(
+    performed_at: ClinicTime | None = Field(
         default=None,
         description="when the refill was done; kept only within the allowed skew of the "
         "server's clock (default 5 minutes), else 422; leave out to use the server's time",
@@ -212,7 +288,7 @@ class AlarmBody(Strict):
 
 class AppointmentBody(Strict):
     kind: Annotated[str, _choice(APPOINTMENT_KINDS)]
-    starts_at: datetime
+    starts_at: ClinicTime
     note: str = ""
 
     @field_validator("starts_at")
@@ -233,4 +309,303 @@ class UserBody(Strict):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9._-]+$")
     full_name: str = Field(min_length=1, max_length=200)
     role: Literal["physician", "nurse", "pharmacist", "viewer", "admin"]
-    password: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=1, max_length=1000, description=PASSWORD_RULE)
+
+
+class PasswordBody(Strict):
+    password: str = Field(min_length=1, max_length=1000, description=PASSWORD_RULE)
+
+
+class RoleBody(Strict):
+    role: Literal["physician", "nurse", "pharmacist", "viewer", "admin"]
+
+
+# --- answers (response models) -----------------------------------------------------------------
+
+
+class Out(BaseModel):
+    """An answer: the keys listed, and possibly more (a client ignores what it does not know)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorItem(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorAnswer(Out):
+    ok: Literal[False]
+    errors: list[ErrorItem]
+
+
+class OkAnswer(Out):
+    ok: Literal[True]
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    full_name: str
+    role: str
+    active: bool
+
+
+class UserAnswer(OkAnswer):
+    user: UserOut
+
+
+class UsersAnswer(OkAnswer):
+    users: list[UserOut]
+
+
+class SignInAnswer(UserAnswer):
+    token: str
+    csrf_token: str
+
+
+class SessionOut(Out):
+    username: str
+    role: str
+    created_at: str
+    expires_at: str
+
+
+class SessionsAnswer(OkAnswer):
+    sessions: list[SessionOut]
+
+
+class EndedAnswer(UserAnswer):
+    sessions_ended: int
+
+
+# Records as the API writes them (web/api/serialize.py): the keys every client may rely on;
+# quantities keep their unit in the key, times are ISO 8601 in UTC ("…Z").
+Record = dict[str, Any]
+
+
+class PatientOut(Out):
+    id: int
+    mrn: str
+    name: str
+    birth_date: str | None
+    sex: str
+    stage: str
+    next_refill_due_at: str | None
+    opioid_status: str | None = None  # in a patient's own answers, not in the worklists
+
+
+class ProgramVersionOut(Out):
+    id: int
+    version: int
+    program_toml: str
+    reason: str
+    signed_by: str
+    signed_at: str | None
+
+
+class VoidOut(Out):
+    by: str
+    at: str | None
+    reason: str
+
+
+class RefillOut(Out):
+    id: int
+    performed_at: str | None
+    performed_by: str
+    fill_ml: float
+    withdrawn_ml: float | None
+    investigate: bool | None
+    next_due_at: str | None
+    follows_refill_id: int | None = None
+    recorded_at: str | None = None
+    investigate_reason: str | None = None
+    cosigned_by: str | None = None
+    cosigned_at: str | None = None
+    voided: VoidOut | None = None
+
+
+class AuditEntryOut(Out):
+    seq: int
+    actor: str
+    action: str
+    target: str
+
+
+class PageAnswer(OkAnswer):
+    items: list[Record]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class PatientsAnswer(PageAnswer):
+    items: list[PatientOut]  # type: ignore[assignment]
+
+
+class RefillsAnswer(PageAnswer):
+    items: list[RefillOut]  # type: ignore[assignment]
+
+
+class AuditAnswer(PageAnswer):
+    items: list[AuditEntryOut]  # type: ignore[assignment]
+
+
+class DashboardAnswer(OkAnswer):
+    counts: dict[str, int]
+    due_this_week: list[PatientOut]
+    overdue: list[PatientOut]
+    predicted_low_reservoir_alarms: list[PatientOut]
+    open_alarms: list[Record]
+    devices_nearing_replacement: list[Record]
+    disclaimer: str
+
+
+class CalendarAnswer(OkAnswer):
+    from_: str = Field(alias="from")
+    days: int
+    refills_due: list[PatientOut]
+
+
+class PatientAnswer(OkAnswer):
+    patient: PatientOut
+
+
+class ChartAnswer(PatientAnswer):
+    indications: list[Record]
+    prior_treatments: list[Record]
+    evaluations: list[Record]
+    trials: list[Record]
+    implants: list[Record]
+    program_in_force: ProgramVersionOut | None
+    program_versions: list[ProgramVersionOut]
+    refills: list[RefillOut]
+    refill_count: int
+    alarms: list[Record]
+    appointments: list[Record]
+    adverse_events: list[Record]
+    disclaimer: str
+
+
+class IndicationAnswer(OkAnswer):
+    indication: Record
+
+
+class PriorTreatmentAnswer(OkAnswer):
+    prior_treatment: Record
+
+
+class EvaluationAnswer(OkAnswer):
+    evaluation: Record
+
+
+class TrialAnswer(OkAnswer):
+    trial: Record
+
+
+class ImplantAnswer(OkAnswer):
+    implant: Record
+
+
+class ProgramsAnswer(OkAnswer):
+    in_force_version: int | None
+    versions: list[ProgramVersionOut]
+
+
+class ReviewAnswer(OkAnswer):
+    allowed: bool
+    findings: list[Record]
+    unacknowledged: list[str]
+    acknowledgements: list[Record]
+    comparison: list[Record]
+    daily_volume_ml: float
+    daily_doses_mcg: dict[str, float]
+    worst_case_daily_volume_ml: float
+    notices: list[Record]
+    disclaimer: str
+
+
+class ProgramVersionAnswer(OkAnswer):
+    program_version: ProgramVersionOut
+
+
+class ApplicationAnswer(OkAnswer):
+    application: Record
+
+
+class RefillPlanAnswer(OkAnswer):
+    program_version: int
+    reconciliation: Record | None
+    recipe: Record | None
+    bridge: Record | None
+    next_due_at: str | None
+    low_reservoir_alarm_at: str | None
+    limited_by: str
+    disclaimer: str
+
+
+class RefillAnswer(OkAnswer):
+    refill: RefillOut
+
+
+class RecipeAnswer(OkAnswer):
+    findings: list[Record]
+    disclaimer: str
+
+
+class AlarmAnswer(OkAnswer):
+    alarm: Record
+
+
+class AppointmentAnswer(OkAnswer):
+    appointment: Record
+
+
+class AdverseEventAnswer(OkAnswer):
+    adverse_event: Record
+
+
+class VerifyAnswer(OkAnswer):
+    intact: bool
+    entries: int
+    first_bad_seq: int | None
+    message: str | None
+
+
+class InstrumentsAnswer(OkAnswer):
+    instruments: list[Record]
+    disclaimer: str
+
+
+class StatisticsAnswer(OkAnswer):
+    as_of: str
+    period: str
+    procedures: list[Record]
+    disclaimer: str
+
+
+class PatientOutcomesAnswer(OkAnswer):
+    subject: str
+    responses: list[Record]
+    courses: list[Record]
+    disclaimer: str
+
+
+class OutcomesAddedAnswer(OkAnswer):
+    responses: list[Record]
+
+
+class LinkOut(Out):
+    id: int
+    url: str
+    token: str
+    procedure: str
+    timepoint: str
+    instruments: list[str]
+    expires_at: str
+
+
+class LinkAnswer(OkAnswer):
+    link: LinkOut

@@ -37,7 +37,8 @@ def iso(value: datetime | date | None) -> str | None:
 
 
 def patient(p: Patient | PatientRow) -> dict[str, Any]:
-    return {
+    own = {"opioid_status": p.opioid_status} if isinstance(p, Patient) else {}
+    return own | {
         "id": p.id,
         "mrn": p.mrn,
         "name": p.name,
