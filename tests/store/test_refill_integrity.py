@@ -305,6 +305,7 @@ def test_a_booked_earlier_refill_is_the_context_and_is_stored_with_the_version(
             kind="refill",
             starts_at=NOW + timedelta(hours=2),
             booked_by="nurse",
+            booked_at=NOW,
         )
         session.add(booked)
         session.flush()

@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from intrathecal.safety.review import Acknowledgement
-from intrathecal.store import programs
+from intrathecal.store import programs, refills
 from intrathecal.store.errors import BlockedError
-from intrathecal.store.models import Patient
+from intrathecal.store.models import Appointment, Patient
 from intrathecal.units import InputError
 from tests.store.conftest import NOW
 from tests.store.test_refill_integrity import implanted
+from tests.web.conftest import PASSWORDS
 
 
 def with_dose(text: str, dose: str) -> str:
@@ -115,3 +116,52 @@ def test_a_concentration_change_cannot_be_applied_outside_a_refill(
             programs.require_same_solution(session, patient, saved)
     assert refused.value.field == "version"
     assert "refill" in refused.value.message
+
+
+def test_a_refill_appointment_booked_before_the_last_fill_does_not_bring_the_refill_forward(
+    seeded: sessionmaker[Session],
+) -> None:
+    # The visit booked for the fill that has now happened is stale: counting it as the next
+    # refill would move the review's next refill to tonight and hide EMPTIES_BEFORE_REFILL.
+    # Only a refill booked after the last fill (server clock) brings the refill forward.
+    with seeded() as session:
+        patient = implanted(session, "morphine")
+        last = programs.last_refill(session, patient.id)
+        assert last is not None
+        stale = Appointment(
+            patient_id=patient.id,
+            kind="refill",
+            starts_at=NOW + timedelta(hours=12),
+            booked_by="nurse",
+            booked_at=NOW - timedelta(days=20),
+        )
+        session.add(stale)
+        session.flush()
+        fresh = refills.save(
+            session,
+            patient,
+            refills.RefillRequest(
+                fill_ml=last.fill_ml,
+                performed_at=NOW,
+                withdrawn_ml=0.0,
+                follows_refill_id=last.id,
+                investigate_reason="needle position confirmed",
+                cosigner="physician",
+                cosigner_password=PASSWORDS["physician"],
+            ),
+            "nurse",
+            recorded_at=NOW,
+        )
+        scheduled, source = programs.scheduled_refill(session, patient.id, fresh, NOW)
+        assert (scheduled, source) == (fresh.next_due_at, f"due date of refill {fresh.id}")
+        booked = Appointment(
+            patient_id=patient.id,
+            kind="refill",
+            starts_at=NOW + timedelta(days=2),
+            booked_by="nurse",
+            booked_at=NOW,
+        )
+        session.add(booked)
+        session.flush()
+        scheduled, source = programs.scheduled_refill(session, patient.id, fresh, NOW)
+        assert (scheduled, source) == (booked.starts_at, f"refill appointment {booked.id}")

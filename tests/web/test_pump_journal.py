@@ -44,7 +44,7 @@ from intrathecal.web.pump_link import PumpEvent, PumpLinkError, RefillReadBack
 from intrathecal.web.refill_pump import checksum_of
 from tests.store.conftest import NOW, fresh_url
 from tests.store.pump_scenario import FILLED_AT, morphine_program, pump_patient, sign
-from tests.web.conftest import PASSWORDS
+from tests.web.conftest import PASSWORDS, page_sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 _mrns = count(1)
@@ -143,11 +143,7 @@ def journal_app(
     with app.state.sessions.begin() as session:
         ensure_users(session, NOW)
     client = TestClient(app)
-    answer = client.post(
-        "/sign-in",
-        data={"username": "nurse", "password": PASSWORDS["nurse"]},
-        follow_redirects=False,
-    )
+    answer = page_sign_in(client, "nurse")
     assert answer.status_code == 303
     yield url, client, app.state.sessions, links, clock
     app.state.engine.dispose()
@@ -489,9 +485,11 @@ def test_the_api_applies_a_program_through_the_pump_link(rig: Rig) -> None:
     assert isinstance(program, dict) and program["checksum"] == checksum_of(MORE)
     (entry,) = journal_of(rig, patient.id)
     assert entry.status == pump_journal.RECORDED and not entry.by_recovery
-    # A version for 20 mg/mL while the reservoir holds 10 mg/mL: the pump stages it and refuses
-    # to activate it; the entry is not done and nothing is recorded.
+    # A version for 20 mg/mL while the reservoir holds 10 mg/mL: the clinic refuses it before
+    # anything is sent (a new solution needs a refill, with its bridge); nothing is journalled
+    # or recorded. (The pump would stage it and refuse to activate it too.)
     rows = len(applications_of(rig, patient.id))
+    entries = len(journal_of(rig, patient.id))
     with rig.sessions.begin() as session:
         found = session.get(Patient, patient.id)
         assert found is not None
@@ -502,9 +500,10 @@ def test_the_api_applies_a_program_through_the_pump_link(rig: Rig) -> None:
         headers={"Authorization": f"Bearer {token}"},
     )
     assert refused.status_code == 422, refused.text
-    assert "refused the program" in refused.text and "program is unchanged" in refused.text
+    assert refused.json()["errors"][0]["field"] == "version"
+    assert "needs a refill" in refused.text
     assert len(applications_of(rig, patient.id)) == rows
-    assert journal_of(rig, patient.id)[-1].status == pump_journal.NOT_DONE
+    assert len(journal_of(rig, patient.id)) == entries
 
 
 # --- the journal's one rule: an entry closes once -------------------------------------------

@@ -109,6 +109,11 @@ def test_read_audit_of_a_missing_patient_is_404_and_writes_nothing(clinic: Clini
     [
         ("/api/v1/patients?q=MRN1&limit=5", {"read": "patients", "q": "MRN1", "stage": ""}),
         ("/patients?q=Okafor", {"read": "patient list", "q": "Okafor"}),
+        # The worklists and the calendar show patients' names and due dates: reads too.
+        ("/api/v1/dashboard", {"read": "dashboard worklists"}),
+        ("/", {"read": "dashboard worklists"}),
+        ("/api/v1/calendar?days=7", {"read": "refill calendar", "days": 7}),
+        ("/calendar", {"read": "refill calendar"}),
     ],
 )
 def test_read_audit_of_a_search_keeps_its_query(

@@ -419,7 +419,7 @@ def test_wrong_cosignature_passwords_are_kept_and_slow_down_guessing(clinic: Cli
             "username": "dr.guess",
             "full_name": "Dr Guess",
             "role": "physician",
-            "password": "guess-me-not-1",
+            "password": "tidal-granite-window-harbor-58",
         },
         headers=clinic.headers("admin"),
     )

@@ -393,6 +393,9 @@ class Appointment(Base):
     starts_at: Mapped[datetime] = mapped_column(index=True)
     note: Mapped[str] = mapped_column(Text, default="")
     booked_by: Mapped[str] = mapped_column(String(64))
+    # The server's clock when it was booked (0007; None for older rows): only a refill booked
+    # after the last fill can bring the review's next refill forward.
+    booked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AdverseEvent(Base):

@@ -170,7 +170,8 @@ def scheduled_refill(
 ) -> tuple[datetime, str]:
     """When the next refill is scheduled, from the records: the last fill's due date, or an
     earlier refill appointment booked for after now (a clinician brings a refill forward by
-    booking it)."""
+    booking it). Only an appointment booked after the last fill counts: one booked before it was
+    for the visit that fill was (a stale booking must not bring the next refill forward)."""
     booked = session.execute(
         select(Appointment)
         .where(
@@ -179,6 +180,7 @@ def scheduled_refill(
             Appointment.starts_at >= now,
             Appointment.starts_at >= refill.performed_at,
             Appointment.starts_at < refill.next_due_at,
+            Appointment.booked_at >= (refill.recorded_at or refill.performed_at),
         )
         .order_by(Appointment.starts_at)
         .limit(1)

@@ -442,6 +442,7 @@ def _implanted(
                     starts_at=at,
                     note="refill brought forward with the titration",
                     booked_by="nurse",
+                    booked_at=at - timedelta(days=1),
                 )
             )
             version = programs.save_version(
@@ -517,6 +518,7 @@ def _implanted(
             starts_at=refill.next_due_at - timedelta(days=2),
             note="refill visit",
             booked_by="nurse",
+            booked_at=refill.performed_at,  # booked at the fill, for the next one
         )
     )
 

@@ -173,6 +173,7 @@ def home(
         # The admin's home is the admin page; a role with neither gets its account page.
         target = "/admin" if actor.can("users.manage") else "/account"
         return RedirectResponse(target, status_code=303)
+    audit_search(request, actor, "dashboard worklists")  # names and due dates of patients
     board = dashboard.build(db, now(request), limit=DASHBOARD_ROWS)
     card = (
         outcomes.dashboard_card(request.app.state, db, now(request).date())
@@ -674,6 +675,7 @@ def calendar_page(
 ) -> HTMLResponse:
     start = now(request).replace(hour=0, minute=0, second=0, microsecond=0)
     start -= timedelta(days=start.weekday())
+    audit_search(request, actor, "refill calendar", start=start.isoformat())
     due = dashboard.calendar(db, start, start + timedelta(days=28))
     days: dict[Any, list[dashboard.PatientRow]] = {
         start.date() + timedelta(days=i): [] for i in range(28)

@@ -154,8 +154,9 @@ def me(actor: Actor = Depends(require("account.self"))) -> dict[str, Any]:  # no
 def get_dashboard(
     request: Request,
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
+    audit_search(request, actor, "dashboard worklists")  # names and due dates of patients
     board = dashboard.build(db, now(request))
     return {
         "ok": True,
@@ -183,9 +184,10 @@ def get_calendar(
     start: schemas.ClinicTime | None = None,
     days: int = Query(28, ge=1, le=366),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     begin = start or now(request)
+    audit_search(request, actor, "refill calendar", start=begin.isoformat(), days=days)
     due = dashboard.calendar(db, begin, begin + timedelta(days=days))
     return {
         "ok": True,
@@ -937,6 +939,7 @@ def add_appointment(
             starts_at=body.starts_at,
             note=body.note,
             booked_by=actor.name,
+            booked_at=now(request),
         )
         records.add(db, row, actor.name, now(request), "appointment.add")
         return {"ok": True, "appointment": serialize.appointment(row)}

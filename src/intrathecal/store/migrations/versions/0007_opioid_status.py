@@ -1,9 +1,14 @@
-"""the patient's opioid status, which selects a drug's starting range in the program review
+"""the patient's opioid status, and when an appointment was booked
+
+The opioid status selects a drug's starting range in the program review.
 
 Issue 9: a first program (or a drug new to an admixture) is checked against the library's
 starting range, opioid-naive or opioid-tolerant where the library has both. The status is a
 record of the patient (NULL: not stated, the stricter naive range applies), never a field sent
-with the program.
+with the program. An appointment's booked_at (server clock) lets the review count a refill
+appointment as the next refill only when it was booked after the last fill: a stale booking (the
+visit that already happened) must not bring the refill forward and hide EMPTIES_BEFORE_REFILL.
+Older appointments get NULL and do not count (the due date, the stricter reading, does).
 
 Revision ID: 0007
 Revises: 0006
@@ -21,11 +26,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases: a batch copy of "patients" on SQLite would drop a table
+# that every record refers to (the foreign keys refuse it).
 def upgrade() -> None:
-    with op.batch_alter_table("patients") as batch:
-        batch.add_column(sa.Column("opioid_status", sa.String(10), nullable=True))
+    op.add_column("patients", sa.Column("opioid_status", sa.String(10), nullable=True))
+    op.add_column("appointments", sa.Column("booked_at", sa.DateTime(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("patients") as batch:
-        batch.drop_column("opioid_status")
+    op.execute("ALTER TABLE appointments DROP COLUMN booked_at")
+    op.execute("ALTER TABLE patients DROP COLUMN opioid_status")
