@@ -155,6 +155,20 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "refill.perform",
     ),
     ("POST", f"/api/v1/patients/{P}/refills/1/void", {"reason": "x"}, "refill.void"),
+    # Voids of the other records (their own tests: tests/web/test_record_voids.py).
+    ("POST", f"/api/v1/patients/{P}/indications/1/void", {"reason": "x"}, "patient.write"),
+    ("POST", f"/api/v1/patients/{P}/prior-treatments/1/void", {"reason": "x"}, "patient.write"),
+    ("POST", f"/api/v1/patients/{P}/evaluations/1/void", {"reason": "x"}, "patient.write"),
+    ("POST", f"/api/v1/patients/{P}/trials/1/void", {"reason": "x"}, "patient.write"),
+    ("POST", f"/api/v1/patients/{P}/implants/1/void", {"reason": "x"}, "patient.write"),
+    ("POST", f"/api/v1/patients/{P}/alarms/1/void", {"reason": "x"}, "alarm.write"),
+    ("POST", f"/api/v1/patients/{P}/appointments/1/void", {"reason": "x"}, "appointment.write"),
+    (
+        "POST",
+        f"/api/v1/patients/{P}/adverse-events/1/void",
+        {"reason": "x"},
+        "adverse_event.write",
+    ),
     (
         "POST",
         "/api/v1/users",
@@ -274,7 +288,9 @@ def test_every_api_route_is_in_the_role_table(clinic: Clinic) -> None:
     listed = {
         (
             m,
-            p.replace("/programs/1/", "/programs/{version}/")
+            p.replace("/refills/1/void", "/refills/{refill_id}/void")
+            .replace("/1/void", "/{record_id}/void")
+            .replace("/programs/1/", "/programs/{version}/")
             .replace("/alarms/1/", "/alarms/{alarm_id}/")
             .replace("/refills/1/", "/refills/{refill_id}/")
             .replace("/users/1/", "/users/{user_id}/"),

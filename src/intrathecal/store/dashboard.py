@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
 from intrathecal.store.models import Alarm, Implant, Patient, Stage
+from intrathecal.store.records import not_voided
 
 LIST_LIMIT = 100
 
@@ -61,10 +62,21 @@ def build(
     due = (implanted, Patient.next_refill_due_at >= now, Patient.next_refill_due_at < week)
     overdue = (implanted, Patient.next_refill_due_at < now)
     low = (implanted, Patient.low_alarm_at < week)
+    # A voided implant is no one's device; one replaced only by a voided implant is current again.
+    # Each filter is a NOT EXISTS on record_voids' unique (kind, record_id); the inner one runs
+    # only for implants that have a newer one.
     newer = aliased(Implant)
-    current = ~select(newer.id).where(newer.replaces_implant_id == Implant.id).exists()
-    replace = (current, Implant.replace_by < now + timedelta(days=replace_within_days))
-    unanswered = (Alarm.cleared_at.is_(None),)
+    current = ~(
+        select(newer.id)
+        .where(newer.replaces_implant_id == Implant.id, not_voided("implant", newer))
+        .exists()
+    )
+    replace = (
+        current,
+        not_voided("implant", Implant),
+        Implant.replace_by < now + timedelta(days=replace_within_days),
+    )
+    unanswered = (Alarm.cleared_at.is_(None), not_voided("alarm", Alarm))
 
     def patients(where: tuple[Any, ...], order: Any) -> list[PatientRow]:
         query = select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)

@@ -5,8 +5,9 @@ implant, program versions, refills every few weeks, alarms, appointments, advers
 replacement implant when the battery runs out.
 
 Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``,
-``refill_voids`` and ``audit_entries`` are only ever inserted; a wrong refill is voided by a
-``refill_voids`` row (who, when, why), never edited or deleted. A new program version names the
+``refill_voids``, ``record_voids`` and ``audit_entries`` are only ever inserted; a wrong refill
+is voided by a ``refill_voids`` row (who, when, why), any other wrong clinical record by a
+``record_voids`` row, never edited or deleted. A new program version names the
 version it replaces; a unique (patient, version) pair lets only one of two concurrent writers
 win. The few columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an
 alarm's clearance, ``audit_head``) are derived status or bookkeeping, each change written to the
@@ -345,6 +346,24 @@ class RefillVoid(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     refill_id: Mapped[int] = mapped_column(ForeignKey("refills.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    voided_by: Mapped[str] = mapped_column(String(64))
+    voided_at: Mapped[datetime]
+
+
+class RecordVoid(Base):
+    """A correction of any other clinical record (indication, prior treatment, evaluation, trial,
+    implant, alarm, appointment, adverse event): the record it names was wrong and no longer
+    counts; the row stays (0008). ``kind`` names the table (store/records.py ``VOIDABLE``); the
+    unique pair allows one void per record and is the index every "not voided" filter reads."""
+
+    __tablename__ = "record_voids"
+    __table_args__ = (UniqueConstraint("kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[int] = mapped_column(Integer)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     reason: Mapped[str] = mapped_column(Text)
     voided_by: Mapped[str] = mapped_column(String(64))

@@ -40,6 +40,7 @@ from intrathecal.store.models import (
     Refill,
     RefillVoid,
 )
+from intrathecal.store.records import not_voided as record_not_voided
 from intrathecal.therapy.findings import Finding
 from intrathecal.therapy.parse import parse_program
 from intrathecal.therapy.program import Program
@@ -94,8 +95,12 @@ def in_force(session: Session, patient_id: int) -> ProgramVersion | None:
 
 
 def current_implant(session: Session, patient_id: int) -> Implant | None:
+    """The patient's latest implant that is not voided."""
     return session.execute(
-        select(Implant).where(Implant.patient_id == patient_id).order_by(Implant.id.desc()).limit(1)
+        select(Implant)
+        .where(Implant.patient_id == patient_id, record_not_voided("implant", Implant))
+        .order_by(Implant.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -129,7 +134,7 @@ def recorded_change_profile(session: Session, patient_id: int) -> tuple[str | No
     conditions = list(
         session.execute(
             select(Indication.condition)
-            .where(Indication.patient_id == patient_id)
+            .where(Indication.patient_id == patient_id, record_not_voided("indication", Indication))
             .order_by(Indication.id)
         ).scalars()
     )
@@ -169,9 +174,10 @@ def scheduled_refill(
     session: Session, patient_id: int, refill: Refill, now: datetime
 ) -> tuple[datetime, str]:
     """When the next refill is scheduled, from the records: the last fill's due date, or an
-    earlier refill appointment booked for after now (a clinician brings a refill forward by
-    booking it). Only an appointment booked after the last fill counts: one booked before it was
-    for the visit that fill was (a stale booking must not bring the next refill forward)."""
+    earlier refill appointment booked for after now and not voided (a clinician brings a refill
+    forward by booking it). Only an appointment booked after the last fill counts: one booked
+    before it was for the visit that fill was (a stale booking must not bring the refill
+    forward)."""
     booked = session.execute(
         select(Appointment)
         .where(
@@ -181,6 +187,7 @@ def scheduled_refill(
             Appointment.starts_at >= refill.performed_at,
             Appointment.starts_at < refill.next_due_at,
             Appointment.booked_at >= (refill.recorded_at or refill.performed_at),
+            record_not_voided("appointment", Appointment),
         )
         .order_by(Appointment.starts_at)
         .limit(1)

@@ -1,4 +1,10 @@
-"""Adding the journey's records (each audited), and reading a patient's chart."""
+"""Adding the journey's records (each audited), voiding a wrong one by a correction record, and
+reading a patient's chart.
+
+Records are never edited or deleted: a wrong indication, prior treatment, evaluation, trial,
+implant, alarm, appointment or adverse event is voided by a ``record_voids`` row (who, when, why;
+:func:`void`). It stays on the chart, marked; what follows the records (the current implant, the
+open alarms, the scheduled refill, the change profile) skips it (:func:`not_voided`)."""
 
 from __future__ import annotations
 
@@ -6,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from intrathecal.library import default_library
 from intrathecal.store import audit
-from intrathecal.store.errors import NotFoundError
+from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import (
     AdverseEvent,
     Alarm,
@@ -24,6 +30,7 @@ from intrathecal.store.models import (
     PriorTreatment,
     ProgramApplication,
     ProgramVersion,
+    RecordVoid,
     Refill,
     Stage,
     Trial,
@@ -82,7 +89,9 @@ def add_implant(
     row.replace_by = row.implanted_at + timedelta(days=device.service_life_days.value)
     previous = (
         session.execute(
-            select(Implant).where(Implant.patient_id == patient.id).order_by(Implant.id.desc())
+            select(Implant)
+            .where(Implant.patient_id == patient.id, not_voided("implant", Implant))
+            .order_by(Implant.id.desc())
         )
         .scalars()
         .first()
@@ -101,9 +110,98 @@ def clear_alarm(
         raise NotFoundError(f"alarm {alarm_id} of patient {patient_id}")
     if alarm.cleared_at is not None:
         raise InputError("alarm", f"was cleared by {alarm.cleared_by} already")
+    if voided(session, patient_id).get(("alarm", alarm_id)) is not None:
+        raise InputError("alarm", "is void: a void is not cleared")
     alarm.cleared_at, alarm.cleared_by = now, actor
     audit.record(session, now, actor, "alarm.clear", f"patient:{patient_id}", {"alarm": alarm_id})
     return alarm
+
+
+# The records a void may correct: kind (also the audit action's prefix and the API's path, plural)
+# -> model. Refills have their own correction (store/refills.py ``void``): their due dates and
+# reconciliation follow the refill before.
+VOIDABLE: dict[str, type[Base]] = {
+    "indication": Indication,
+    "prior-treatment": PriorTreatment,
+    "evaluation": Evaluation,
+    "trial": Trial,
+    "implant": Implant,
+    "alarm": Alarm,
+    "appointment": Appointment,
+    "adverse-event": AdverseEvent,
+}
+MAX_VOID_REASON = 500  # characters
+
+
+def not_voided(kind: str, model: Any) -> ColumnElement[bool]:
+    """Filter for records of ``kind`` (rows of ``model``) that count: one NOT EXISTS on the
+    unique (kind, record_id) index."""
+    return ~(
+        select(RecordVoid.id)
+        .where(RecordVoid.kind == kind, RecordVoid.record_id == model.id)
+        .exists()
+    )
+
+
+def voided(session: Session, patient_id: int) -> dict[tuple[str, int], RecordVoid]:
+    """The patient's voided records: (kind, record id) -> its correction record."""
+    rows = session.execute(select(RecordVoid).where(RecordVoid.patient_id == patient_id))
+    return {(v.kind, v.record_id): v for v in rows.scalars()}
+
+
+def require_record(session: Session, patient_id: int, kind: str, record_id: int) -> Base:
+    model = VOIDABLE.get(kind)
+    if model is None:
+        raise NotFoundError(f"record kind {kind!r}")
+    row = session.get(model, record_id)
+    if row is None or getattr(row, "patient_id", None) != patient_id:
+        raise NotFoundError(f"{kind.replace('-', ' ')} {record_id} of patient {patient_id}")
+    return row
+
+
+def void(
+    session: Session,
+    patient: Patient,
+    kind: str,
+    record_id: int,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> RecordVoid:
+    """Void a wrong record by a correction record (who, when by the server's clock, why); the
+    row stays. 404 unless the record is the patient's; 409 when it is voided already."""
+    why = reason.strip()
+    if not why:
+        raise InputError("reason", "say why the record is void")
+    if len(why) > MAX_VOID_REASON:
+        raise InputError("reason", f"at most {MAX_VOID_REASON} characters")
+    # Voids of one patient queue behind each other (and behind refills, which read implants).
+    session.execute(select(Patient.id).where(Patient.id == patient.id).with_for_update())
+    require_record(session, patient.id, kind, record_id)
+    done = session.execute(
+        select(RecordVoid).where(RecordVoid.kind == kind, RecordVoid.record_id == record_id)
+    ).scalar_one_or_none()
+    if done is not None:
+        raise ConflictError(
+            f"{kind.replace('-', ' ')} {record_id} was voided by {done.voided_by} at "
+            f"{done.voided_at:%Y-%m-%d %H:%M} UTC already",
+            record_id,
+            field=kind,
+            current_key="voided_record",
+        )
+    row = RecordVoid(
+        kind=kind,
+        record_id=record_id,
+        patient_id=patient.id,
+        reason=why,
+        voided_by=actor,
+        voided_at=now,
+    )
+    session.add(row)
+    session.flush()
+    detail = {"id": record_id, "reason": why}
+    audit.record(session, now, actor, f"{kind}.void", f"patient:{patient.id}", detail)
+    return row
 
 
 def require_patient(session: Session, patient_id: int) -> Patient:

@@ -36,7 +36,7 @@ from intrathecal.units import (
     parse_positive,
 )
 from intrathecal.web import outcomes, pump_views, refill_pump, settings
-from intrathecal.web.api.routes import MAX_OFFSET, plan_payload, set_session_cookie
+from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
@@ -227,32 +227,14 @@ def chart_page(
         if program
         else []
     )
-    timeline: list[tuple[Any, str, str]] = []
-    timeline += [(e.performed_on, "evaluation", f"{e.kind}: {e.result}") for e in chart.evaluations]
-    timeline += [
-        (
-            t.performed_on,
-            "trial",
-            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: pain "
-            f"{t.pain_before}→{t.pain_after} ({t.relief_percent:.0f}% relief); "
-            f"{t.decision}",
-        )
-        for t in chart.trials
-    ]
-    timeline += [
-        (
-            i.implanted_at.date(),
-            "implant",
-            f"{i.device_key} serial {i.serial}, tip {i.tip_level}, {i.setting}",
-        )
-        for i in chart.implants
+    void = records.voided(db, patient_id)
+    timeline = [
+        (when, kind, text + (" (voided)" if (VOID_KIND.get(kind), rid) in void else ""))
+        for when, kind, text, rid in _with_ids(chart)
     ]
     timeline += [
         (v.signed_at.date(), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
         for v in chart.programs
-    ]
-    timeline += [
-        (a.occurred_on, "adverse event", f"{a.kind}: {a.description}") for a in chart.adverse_events
     ]
     voided = refills.voids(db, patient_id)
     counted = [r for r in chart.refills if r.id not in voided]
@@ -278,9 +260,84 @@ def chart_page(
         timeline=timeline,
         refills=list(reversed(chart.refills[-12:])),
         voided=voided,
+        void=void,
+        record_rows=_record_rows(chart, void),
+        void_paths=VOIDS,
         outcomes=outcomes.chart_section(db, patient_id) if actor.can("outcomes.read") else None,
         **pump_views.chart_context(db, request.app.state.pump_links, patient_id, now(request)),
     )
+
+
+# Timeline kind -> the record kind a void names (store/records.py VOIDABLE).
+VOID_KIND = {
+    "evaluation": "evaluation",
+    "trial": "trial",
+    "implant": "implant",
+    "adverse event": "adverse-event",
+}
+
+
+def _with_ids(chart: records.Chart) -> list[tuple[Any, str, str, int]]:
+    """The journey's records as (date, kind, text, id)."""
+    rows: list[tuple[Any, str, str, int]] = []
+    rows += [
+        (e.performed_on, "evaluation", f"{e.kind}: {e.result}", e.id) for e in chart.evaluations
+    ]
+    rows += [
+        (
+            t.performed_on,
+            "trial",
+            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: pain "
+            f"{t.pain_before}→{t.pain_after} ({t.relief_percent:.0f}% relief); "
+            f"{t.decision}",
+            t.id,
+        )
+        for t in chart.trials
+    ]
+    rows += [
+        (
+            i.implanted_at.date(),
+            "implant",
+            f"{i.device_key} serial {i.serial}, tip {i.tip_level}, {i.setting}",
+            i.id,
+        )
+        for i in chart.implants
+    ]
+    rows += [
+        (a.occurred_on, "adverse event", f"{a.kind}: {a.description}", a.id)
+        for a in chart.adverse_events
+    ]
+    return rows
+
+
+def _record_rows(chart: records.Chart, void: dict[tuple[str, int], Any]) -> list[dict[str, Any]]:
+    """Every record a void may correct, for the chart's Records card: kind, id, when, text, its
+    void (or None) and the permission that voids it."""
+    rows = [
+        ("indication", i.id, i.recorded_at.date(), f"{i.condition} {i.detail}".strip())
+        for i in chart.indications
+    ]
+    rows += [
+        ("prior-treatment", t.id, t.recorded_at.date(), f"{t.medication} {t.dose} ({t.outcome})")
+        for t in chart.prior_treatments
+    ]
+    rows += [(VOID_KIND[k], rid, when, text) for when, k, text, rid in _with_ids(chart)]
+    rows += [("alarm", a.id, a.raised_at.date(), f"{a.kind}: {a.message}") for a in chart.alarms]
+    rows += [
+        ("appointment", a.id, a.starts_at.date(), f"{a.kind} {a.starts_at:%H:%M} UTC {a.note}")
+        for a in chart.appointments
+    ]
+    return [
+        {
+            "kind": kind,
+            "id": rid,
+            "when": when,
+            "text": text,
+            "void": void.get((kind, rid)),
+            "permission": VOIDS[kind][1],
+        }
+        for kind, rid, when, text in rows
+    ]
 
 
 @router.get("/patients/{patient_id}/reservoir.svg")
@@ -661,6 +718,55 @@ def _refill_void(
         )
     db.commit()
     return RedirectResponse(f"/patients/{patient_id}/refills/{refill_id}", status_code=303)
+
+
+def _void_page(kind: str, collection: str, permission: str) -> None:
+    """Register the chart's Void form for one kind: ``POST /patients/{id}/<collection>/{record
+    id}/void`` with the reason and the CSRF token; back to the chart, or an error page."""
+
+    async def void_record(
+        patient_id: int,
+        record_id: int,
+        request: Request,
+        db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+        actor: Actor = Depends(require(permission)),  # noqa: B008 (FastAPI dependency)
+    ) -> Response:
+        reason = str((await request.form()).get("reason", ""))
+        return await run_in_threadpool(
+            _record_void, kind, patient_id, record_id, request, db, actor, reason
+        )
+
+    void_record.__name__ = f"void_{kind.replace('-', '_')}_page"
+    router.post(
+        f"/patients/{{patient_id}}/{collection}/{{record_id}}/void", response_class=HTMLResponse
+    )(void_record)
+
+
+def _record_void(
+    kind: str,
+    patient_id: int,
+    record_id: int,
+    request: Request,
+    db: Session,
+    actor: Actor,
+    reason: str,
+) -> Response:
+    patient = records.require_patient(db, patient_id)
+    try:
+        records.void(db, patient, kind, record_id, reason, actor.name, now(request))
+    except (InputError, ConflictError) as exc:
+        db.rollback()
+        conflict = isinstance(exc, ConflictError)
+        message = exc.message if isinstance(exc, ConflictError) else str(exc)
+        context = {"title": "Not voided", "message": f"{message}. Nothing was changed."}
+        return render(request, "error.html", actor, 409 if conflict else 422, **context)
+    db.commit()
+    return RedirectResponse(f"/patients/{patient_id}#records", status_code=303)
+
+
+# One form per kind, on the API's table (web/api/routes.py VOIDS: collection path, permission).
+for _kind, (_collection, _permission) in VOIDS.items():
+    _void_page(_kind, _collection, _permission)
 
 
 # --- calendar and admin ------------------------------------------------------------------------

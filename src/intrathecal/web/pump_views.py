@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from intrathecal.engine.demand import iso
-from intrathecal.store import programs
+from intrathecal.store import programs, records
 from intrathecal.store.models import Implant, Patient, Stage
 from intrathecal.web import refill_pump
 from intrathecal.web.pump_link import PumpAlarm, PumpLinks
@@ -35,7 +35,11 @@ def dashboard_context(session: Session, links: PumpLinks) -> dict[str, Any]:
     """``pump_alarms``: [(patient, alarm)] critical first; ``None`` without a pump link."""
     if links.alarms([]) is None:  # typed-in values: no pumps to read, no query spent
         return {"pump_alarms": None}
-    newest = select(func.max(Implant.id)).group_by(Implant.patient_id)
+    newest = (
+        select(func.max(Implant.id))
+        .where(records.not_voided("implant", Implant))  # a voided implant is no one's pump
+        .group_by(Implant.patient_id)
+    )
     rows = session.execute(
         select(Implant, Patient)
         .join(Patient, Patient.id == Implant.patient_id)

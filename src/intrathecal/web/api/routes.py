@@ -311,22 +311,27 @@ def get_patient(
     chart = records.read_chart(db, patient_id)
     current = programs.in_force(db, patient_id)
     voided = refills.voids(db, patient_id)
+    void = records.voided(db, patient_id)
+
+    def mark(kind: str, rows: list[Any]) -> list[dict[str, Any]]:
+        return [serialize.marked(kind, SERIALIZERS[kind](r), void) for r in rows]
+
     return {
         "ok": True,
         "patient": serialize.patient(chart.patient),
-        "indications": [serialize.indication(r) for r in chart.indications],
-        "prior_treatments": [serialize.prior_treatment(r) for r in chart.prior_treatments],
-        "evaluations": [serialize.evaluation(r) for r in chart.evaluations],
-        "trials": [serialize.trial(r) for r in chart.trials],
-        "implants": [serialize.implant(r) for r in chart.implants],
+        "indications": mark("indication", chart.indications),
+        "prior_treatments": mark("prior-treatment", chart.prior_treatments),
+        "evaluations": mark("evaluation", chart.evaluations),
+        "trials": mark("trial", chart.trials),
+        "implants": mark("implant", chart.implants),
         "program_in_force": serialize.program_version(current) if current else None,
         "program_versions": [serialize.program_version(r) for r in chart.programs],
         "program_applications": [serialize.application(r) for r in chart.applications],
         "refills": [serialize.refill(r, voided) for r in chart.refills[-20:]],
         "refill_count": len(chart.refills),
-        "alarms": [serialize.alarm(r) for r in chart.alarms],
-        "appointments": [serialize.appointment(r) for r in chart.appointments],
-        "adverse_events": [serialize.adverse_event(r) for r in chart.adverse_events],
+        "alarms": mark("alarm", chart.alarms),
+        "appointments": mark("appointment", chart.appointments),
+        "adverse_events": mark("adverse-event", chart.adverse_events),
         "disclaimer": DISCLAIMER,
     }
 
@@ -979,6 +984,74 @@ def add_adverse_event(
         return {"ok": True, "adverse_event": serialize.adverse_event(row)}
 
     return idem.run(db, actor.name, 201, work)
+
+
+# --- voids: a wrong record corrected by a correction record, never edited ---------------------
+
+# kind -> (its collection's path, the permission that adds such a record)
+VOIDS: dict[str, tuple[str, str]] = {
+    "indication": ("indications", "patient.write"),
+    "prior-treatment": ("prior-treatments", "patient.write"),
+    "evaluation": ("evaluations", "patient.write"),
+    "trial": ("trials", "patient.write"),
+    "implant": ("implants", "patient.write"),
+    "alarm": ("alarms", "alarm.write"),
+    "appointment": ("appointments", "appointment.write"),
+    "adverse-event": ("adverse-events", "adverse_event.write"),
+}
+SERIALIZERS: dict[str, Any] = {
+    "indication": serialize.indication,
+    "prior-treatment": serialize.prior_treatment,
+    "evaluation": serialize.evaluation,
+    "trial": serialize.trial,
+    "implant": serialize.implant,
+    "alarm": serialize.alarm,
+    "appointment": serialize.appointment,
+    "adverse-event": serialize.adverse_event,
+}
+
+
+def _void_route(kind: str, collection: str, permission: str) -> None:
+    """Register ``POST /patients/{patient_id}/<collection>/{record_id}/void`` for one kind."""
+
+    def void_record(
+        patient_id: int,
+        record_id: int,
+        body: schemas.RecordVoidBody,
+        request: Request,
+        db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+        actor: Actor = Depends(require(permission)),  # noqa: B008 (FastAPI dependency)
+        idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
+    ) -> dict[str, Any]:
+        def work() -> dict[str, Any]:
+            patient = _patient(db, patient_id)
+            row = records.void(db, patient, kind, record_id, body.reason, actor.name, now(request))
+            record = records.require_record(db, patient_id, kind, record_id)
+            done = serialize.refill_void(row)
+            shown = SERIALIZERS[kind](record) | {"voided": done}
+            return {"ok": True, "kind": kind, "record": shown, "voided": done}
+
+        return idem.run(db, actor.name, 201, work)
+
+    label = kind.replace("-", " ")
+    void_record.__name__ = f"void_{kind.replace('-', '_')}"
+    void_record.__doc__ = (
+        f"Void a wrong {label} by a correction record (who, when by the server's clock, why); "
+        f"the {label} stays on the chart, marked, and nothing is deleted. 404 unless it is this "
+        f"patient's; 409 if it is voided already."
+    )
+    router.post(
+        f"/patients/{{patient_id}}/{collection}/{{record_id}}/void",
+        tags=["events" if permission != "patient.write" else "patients"],
+        status_code=201,
+        response_model=schemas.RecordVoidAnswer,
+        responses=signed_in(404, 409),
+        summary=f"Void {label}",
+    )(void_record)
+
+
+for _kind, (_collection, _permission) in VOIDS.items():
+    _void_route(_kind, _collection, _permission)
 
 
 # --- users and audit (admin) -------------------------------------------------------------------

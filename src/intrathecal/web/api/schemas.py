@@ -273,6 +273,10 @@ class VoidBody(Strict):
     reason: str = Field(min_length=1, max_length=2000, description="why the refill is wrong")
 
 
+class RecordVoidBody(Strict):
+    reason: str = Field(min_length=1, max_length=500, description="why the record is wrong")
+
+
 class RecipeBody(Strict):
     concentrations: dict[str, Concentration] = Field(min_length=1)
     stocks: dict[str, Concentration] = Field(min_length=1)
@@ -553,6 +557,12 @@ class RefillAnswer(OkAnswer):
 class RecipeAnswer(OkAnswer):
     findings: list[Record]
     disclaimer: str
+
+
+class RecordVoidAnswer(OkAnswer):
+    kind: str  # "indication", "prior-treatment", ... (store/records.py VOIDABLE)
+    record: Record  # the record as the chart shows it, with its "voided"
+    voided: VoidOut
 
 
 class AlarmAnswer(OkAnswer):

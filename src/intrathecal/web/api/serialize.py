@@ -21,6 +21,7 @@ from intrathecal.store.models import (
     PriorTreatment,
     ProgramApplication,
     ProgramVersion,
+    RecordVoid,
     Refill,
     RefillVoid,
     Trial,
@@ -158,8 +159,16 @@ def refill(r: Refill, voided: Mapping[int, RefillVoid] | None = None) -> dict[st
     }
 
 
-def refill_void(v: RefillVoid) -> dict[str, Any]:
+def refill_void(v: RefillVoid | RecordVoid) -> dict[str, Any]:
     return {"by": v.voided_by, "at": iso(v.voided_at), "reason": v.reason}
+
+
+def marked(
+    kind: str, record: dict[str, Any], voided: Mapping[tuple[str, int], RecordVoid]
+) -> dict[str, Any]:
+    """A serialized record with ``voided``: its correction (who, when, why) or None."""
+    found = voided.get((kind, record["id"]))
+    return record | {"voided": refill_void(found) if found else None}
 
 
 def alarm(r: Alarm) -> dict[str, Any]:
