@@ -160,7 +160,7 @@ def test_titrate_within_limits_is_allowed_and_written(tmp_path: Path) -> None:
 
 def test_convert_trial_above_the_daily_dose_limit_is_blocked() -> None:
     # Baclofen 1000 mcg effective for 6 h (not > 8 h): 2 x 1000 = 2000 mcg/day, above the
-    # 1500 mcg/day hard daily limit; the concentration assumed for the review is stated.
+    # 1000 mcg/day hard daily limit; the concentration assumed for the review is stated.
     payload = run_json(
         "convert", "trial", "baclofen", "--bolus", "1000 mcg", "--effect", "6 h", code=1
     )

@@ -28,6 +28,7 @@ from intrathecal.safety.review import (
     Acknowledgement,
     RefillContext,
     ReviewInput,
+    check_acknowledgements,
     review,
 )
 from intrathecal.therapy.findings import Finding, Severity
@@ -112,15 +113,7 @@ def combine(
         findings += [_prefixed(part.prefix, f) for f in result.findings if part.keep(f)]
         unacknowledged += [_prefixed(part.prefix, f) for f in result.unacknowledged if part.keep(f)]
     findings += extra
-    by_code = {f.code: f for f in findings}
-    for ack in acknowledgements:
-        if not ack.who.strip() or not ack.why.strip():
-            raise InputError("ack", f"acknowledging {ack.code} needs who and why")
-        finding = by_code.get(ack.code)
-        if finding is None:
-            raise InputError("ack", f"{ack.code} is not a finding of this answer")
-        if finding.severity is Severity.HARD:
-            raise InputError("ack", f"{ack.code} is a hard limit: it cannot be acknowledged")
+    check_acknowledgements(findings, acknowledgements, "answer")
     acknowledged = {a.code for a in acknowledgements}
     unacknowledged += [
         f for f in extra if f.severity is Severity.SOFT and f.code not in acknowledged

@@ -153,11 +153,16 @@ class PumpClient:
 
     # -- requests -----------------------------------------------------------------------------
 
+    def request_id_for(self, request_type: str) -> str:
+        """A fresh id for each request (a caller that must find its requests in the pump's log
+        later names them instead)."""
+        return uuid.uuid4().hex
+
     def request(
         self, request_type: str, /, *, to_pump: bool = True, **fields: Any
     ) -> dict[str, Any]:
         """Send one request (retrying with the same request id) and return the raw reply."""
-        request_id = uuid.uuid4().hex
+        request_id = self.request_id_for(request_type)
         self.last_request_id = request_id
         payload: dict[str, Any] = {"type": request_type, "request_id": request_id, **fields}
         if to_pump:

@@ -444,21 +444,28 @@ CHAIN: tuple[tuple[str, Check], ...] = (
 )
 
 
-def review(
-    review_input: ReviewInput, acknowledgements: Sequence[Acknowledgement] = ()
-) -> ReviewResult:
-    findings: list[Finding] = []
-    for _, check in CHAIN:
-        findings.extend(check(review_input))
+def check_acknowledgements(
+    findings: Sequence[Finding], acknowledgements: Sequence[Acknowledgement], of: str = "review"
+) -> None:
+    """Each acknowledgement names who and why, and a soft finding of these (never a hard one)."""
     by_code = {f.code: f for f in findings}
     for ack in acknowledgements:
         if not ack.who.strip() or not ack.why.strip():
             raise InputError("ack", f"acknowledging {ack.code} needs who and why")
         finding = by_code.get(ack.code)
         if finding is None:
-            raise InputError("ack", f"{ack.code} is not a finding of this review")
+            raise InputError("ack", f"{ack.code} is not a finding of this {of}")
         if finding.severity is Severity.HARD:
             raise InputError("ack", f"{ack.code} is a hard limit: it cannot be acknowledged")
+
+
+def review(
+    review_input: ReviewInput, acknowledgements: Sequence[Acknowledgement] = ()
+) -> ReviewResult:
+    findings: list[Finding] = []
+    for _, check in CHAIN:
+        findings.extend(check(review_input))
+    check_acknowledgements(findings, acknowledgements)
     return ReviewResult(
         findings=tuple(findings),
         acknowledgements=tuple(acknowledgements),

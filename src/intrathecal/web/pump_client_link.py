@@ -57,34 +57,8 @@ class NamingClient(PumpClient):
         super().__init__(*args, **kwargs)
         self.names = dict(names)
 
-    def request(
-        self, request_type: str, /, *, to_pump: bool = True, **fields: Any
-    ) -> dict[str, Any]:
-        name = self.names.get(request_type)
-        if name is None:
-            return super().request(request_type, to_pump=to_pump, **fields)
-        self.last_request_id = name
-        payload: dict[str, Any] = {"type": request_type, "request_id": name, **fields}
-        if to_pump:
-            payload["serial"] = self.serial
-        last: Exception | None = None
-        for _ in range(self.retries + 1):
-            try:
-                reply = self._exchange(payload)
-            except (OSError, ConnectionError, ValueError) as exc:
-                last = exc
-                self.close()
-                continue
-            if reply.get("request_id") not in (None, name):
-                last = ConnectionError("the reply names another request")
-                self.close()
-                continue
-            return reply
-        raise PumpUnavailableError(
-            "unavailable",
-            [{"field": "server", "message": f"no reply from {self.host}:{self.port}: {last}"}],
-            None,
-        )
+    def request_id_for(self, request_type: str) -> str:
+        return self.names.get(request_type) or super().request_id_for(request_type)
 
 
 class ClientLinks:
