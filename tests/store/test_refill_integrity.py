@@ -8,6 +8,7 @@ import json
 import re
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -417,3 +418,30 @@ def test_migration_0004_chains_a_clinics_refills_and_goes_down_and_up(database_u
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+
+
+def test_the_cosignature_is_checked_before_the_write_transaction(
+    seeded: sessionmaker[Session],
+) -> None:
+    # The password check (argon2, ~0.1 s) runs on a read-only session before the refill's write
+    # transaction, so it never holds SQLite's write lock; a wrong password gives None and the
+    # save checks again (and records the failure) as it always did.
+    with seeded() as session:
+        patient = implanted(session)
+        last = programs.last_refill(session, patient.id)
+        assert last is not None
+        good = request(last)
+    assert refills.verify_cosignature(seeded, good, "nurse", NOW) == "physician"
+    wrong = replace(good, cosigner_password="not-the-password-at-all")
+    assert refills.verify_cosignature(seeded, wrong, "nurse", NOW) is None
+    assert (
+        refills.verify_cosignature(seeded, replace(good, investigate_reason=""), "nurse", NOW)
+        is None
+    )
+    with seeded() as session:
+        patient = session.get(Patient, patient.id)
+        assert patient is not None
+        saved = refills.save(
+            session, patient, good, "nurse", recorded_at=NOW, verified_cosigner="physician"
+        )
+        assert saved.investigate and saved.cosigned_by == "physician"

@@ -781,11 +781,22 @@ def save_refill(
     INVESTIGATE reconciliation: 422 unless ``investigate_reason`` and a physician's
     co-signature (``cosigner``, ``cosigner_password``) are given."""
 
+    to_save = refill_to_save(body, request)
+    # The password of a co-signature is checked before the write transaction takes its lock.
+    verified = refills.verify_cosignature(
+        request.app.state.sessions, to_save, actor.name, now(request)
+    )
+
     def work() -> dict[str, Any]:
         patient = _patient(db, patient_id)
         try:
             row = refills.save(
-                db, patient, refill_to_save(body, request), actor.name, recorded_at=now(request)
+                db,
+                patient,
+                to_save,
+                actor.name,
+                recorded_at=now(request),
+                verified_cosigner=verified,
             )
         except refills.CosignError as exc:
             db.rollback()  # nothing of the refill; the failed co-signature is kept
