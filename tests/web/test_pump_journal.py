@@ -622,3 +622,37 @@ def test_a_lost_reply_leaves_the_entry_sent_until_the_log_confirms_it(rig: Rig) 
     assert len(rows) == 2 and rows[-1].performed_at == NOW
     # The bridge was chosen off (no form field): said on the record as in the wizard.
     assert "bridge bolus not sent to the pump (not chosen)" in rows[-1].notes
+
+
+def test_a_refill_typed_in_after_the_crash_is_not_recorded_twice_by_recovery(rig: Rig) -> None:
+    # The wizard dies after the pump confirmed the refill; a nurse then records the same refill
+    # by hand (typed in) before recovery runs. Recovery finds the pump refilled, but the refill
+    # the journal follows is no longer the last: it records nothing more and names the record.
+    patient = new_patient(rig)
+    assert run_wizard(rig, patient.id, "activate").returncode == -signal.SIGKILL
+    last = refills_of(rig, patient.id)[-1]
+    with rig.sessions.begin() as session:
+        found = session.get(Patient, patient.id)
+        assert found is not None
+        typed = refills.save(
+            session,
+            found,
+            refills.RefillRequest(
+                fill_ml=20.0,
+                performed_at=NOW,
+                withdrawn_ml=16.8,
+                program_version=2,
+                follows_refill_id=last.id,
+            ),
+            "nurse",
+            recorded_at=NOW,
+        )
+        typed_id = typed.id
+    (resolution,) = recover_now(rig)
+    assert resolution.status == pump_journal.RECORDED
+    rows = refills_of(rig, patient.id)
+    assert [r.id for r in rows][-1] == typed_id and len(rows) == 2  # one record, not two
+    (entry,) = journal_of(rig, patient.id)
+    assert entry.refill_id == typed_id and "not recorded twice" in entry.outcome
+    with rig.sessions() as session:
+        assert audit.verify(session).ok

@@ -30,7 +30,7 @@ from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
 from intrathecal.store import programs, pump_journal, refills
 from intrathecal.store.db import READ_ONLY
-from intrathecal.store.errors import NotFoundError
+from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import Patient, PumpJournalEntry
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
@@ -316,6 +316,7 @@ def _refill(
         readback=canonical,
         notes=str(data["notes"]),
         investigate_reason=str(data.get("investigate_reason") or ""),
+        follows_refill_id=data.get("follows_refill_id", refills.Follows.LATEST),
     )
     try:
         prepared = refills.prepare(session, patient, request)
@@ -333,14 +334,26 @@ def _refill(
     )
     notes = "\n".join([request.notes.strip(), *lines]).strip()
     cosigned = data.get("cosigned_by")
-    row = refills.save(
-        session,
-        patient,
-        replace(request, notes=notes),
-        entry.created_by,
-        recorded_at=now,
-        verified_cosigner=str(cosigned) if cosigned else None,
-    )
+    try:
+        row = refills.save(
+            session,
+            patient,
+            replace(request, notes=notes),
+            entry.created_by,
+            recorded_at=now,
+            verified_cosigner=str(cosigned) if cosigned else None,
+        )
+    except ConflictError as exc:
+        # Someone recorded a refill after this one was sent (typed in after the crash): the
+        # pump's refill is not recorded a second time; the people who saw it check that record.
+        session.rollback()
+        outcome = (
+            f"the pump confirmed the refill at {iso(filled.at_s)}, but refill "
+            f"{exc.current_version} was recorded after it was sent: not recorded twice; check "
+            f"refill {exc.current_version} against the pump's log"
+        )
+        ids = {"refill_id": exc.current_version} if exc.current_version is not None else {}
+        return _close(session, entry, now, pump_journal.RECORDED, outcome, **ids)
     outcome = f"the pump confirmed the refill at {iso(filled.at_s)}; recorded as refill {row.id}"
     return _close(session, entry, now, pump_journal.RECORDED, outcome, refill_id=row.id)
 

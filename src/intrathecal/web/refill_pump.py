@@ -399,6 +399,9 @@ def _payload(
         "via": link.via,
         "where": link.where,
         "previous_refill_id": prepared.previous.id if prepared.previous is not None else None,
+        # The refill this one follows, as the wizard saw it: recovery records it only if no
+        # other refill was recorded since (say, typed in after the crash).
+        "follows_refill_id": prepared.previous_any.id if prepared.previous_any else None,
         # Over INVESTIGATE the page checked the co-signature before anything was sent: recovery
         # records who co-signed and why (never the password).
         "investigate_reason": request.investigate_reason,
