@@ -16,7 +16,7 @@ import pytest
 from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -400,3 +400,25 @@ def test_legacy_chain_is_sealed_by_the_migration_and_the_keyed_chain_follows(
 
 def test_the_test_suite_uses_a_fixed_key() -> None:
     assert os.environ[audit_key.ENV_KEY] == TEST_AUDIT_KEY
+
+
+def test_keyed_chain_a_deleted_correction_record_is_found(
+    seeded: sessionmaker[Session],
+) -> None:
+    # Deleting a void would make the refill it voided count again (due dates, reconciliation)
+    # with nothing in the log to say so: the log records the void, so verify finds it missing.
+    from intrathecal.store import records
+    from intrathecal.store.models import Indication, Patient
+
+    with seeded.begin() as session:
+        patient = session.execute(select(Patient).limit(1)).scalar_one()
+        row = Indication(patient_id=patient.id, condition="cancer pain", detail="", recorded_at=NOW)
+        records.add(session, row, "physician", NOW, "indication.add")
+        records.void(session, patient, "indication", row.id, "wrong patient", "physician", NOW)
+    with seeded() as session:
+        assert audit.verify(session).ok
+    with seeded.begin() as session:
+        tamper(session, "DELETE FROM record_voids")
+    with seeded() as session:
+        result = audit.verify(session)
+        assert not result.ok and "record voids but 0 are stored" in result.problem

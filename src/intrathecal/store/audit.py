@@ -29,18 +29,41 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from intrathecal.store.models import AuditEntry, AuditHead, Patient, ProgramVersion, Refill
+from intrathecal.store.models import (
+    AuditEntry,
+    AuditHead,
+    Patient,
+    ProgramVersion,
+    RecordVoid,
+    Refill,
+    RefillVoid,
+)
 
 GENESIS = "0" * 64
 KEY = "intrathecal_audit_key"  # session.info key: the HMAC key (bytes), set by store.db
 
-# Records whose creation the log must account for: the action that records one row each, and
-# the key under which a seeding entry ("seed.demo", "seed.bulk") counts the rows it inserted.
+# Records whose creation the log must account for, one row each, never updated or deleted:
+# the action that records one (a void of any other record is "<kind>.void"), and the key under
+# which a seeding entry ("seed.demo", "seed.bulk") counts the rows it inserted. More rows than
+# entries: entries were removed; fewer (where the count is exact): records were deleted.
 ACCOUNTED: dict[str, tuple[type[Any], str]] = {
     "patients": (Patient, "patient.create"),
     "program_versions": (ProgramVersion, "program.sign"),
     "refills": (Refill, "refill.save"),
+    "refill_voids": (RefillVoid, "refill.void"),
+    "record_voids": (RecordVoid, "*.void"),
 }
+
+
+# Tables whose every row has exactly one entry (no seed summary counts them), so fewer rows
+# than entries means a correction was deleted: the record it voided would silently count again.
+EXACT = frozenset({"refill_voids", "record_voids"})
+
+
+def _accounts(pattern: str, action: str) -> bool:
+    if pattern == "*.void":
+        return action.endswith(".void") and action != "refill.void"
+    return action == pattern
 
 
 class AuditBrokenError(RuntimeError):
@@ -210,7 +233,7 @@ def _raw_entries(session: Session, batch: int = 5000) -> Iterator[tuple[int, Any
 def _implied(counts: dict[str, int], row: _Row) -> None:
     seeded = row.action.startswith("seed.")
     for table, (_, action) in ACCOUNTED.items():
-        if row.action == action:
+        if _accounts(action, row.action):
             counts[table] += 1
         elif seeded and isinstance(row.detail.get(table), int):
             counts[table] += row.detail[table]
@@ -267,6 +290,12 @@ def verify(session: Session) -> Verification:
             problem = (
                 f"{stored} {table.replace('_', ' ')} are stored but the log records the "
                 f"creation of {implied[table]}: entries were removed"
+            )
+            return Verification(False, count, count + 1, problem, legacy)
+        if table in EXACT and stored < implied[table]:
+            problem = (
+                f"the log records the creation of {implied[table]} {table.replace('_', ' ')} "
+                f"but {stored} are stored: records were deleted"
             )
             return Verification(False, count, count + 1, problem, legacy)
     note = f" ({legacy} unkeyed entries from before the key, sealed)" if legacy else ""
