@@ -242,8 +242,7 @@ def dose_history(
 def _drugs_change(old: Program | None, new: Program) -> bool:
     if old is None:
         return False
-    before = [(i.drug.key, i.concentration_mcg_per_ml) for i in old.ingredients]
-    return before != [(i.drug.key, i.concentration_mcg_per_ml) for i in new.ingredients]
+    return old.solution != new.solution
 
 
 def require_same_solution(session: Session, patient: Patient, version: ProgramVersion) -> None:
@@ -504,8 +503,7 @@ def _same_program(sent: str, readback: str) -> bool:
         return False
     return (
         a.device.key == b.device.key
-        and [(i.drug.key, i.concentration_mcg_per_ml) for i in a.ingredients]
-        == [(i.drug.key, i.concentration_mcg_per_ml) for i in b.ingredients]
+        and a.solution == b.solution
         and a.basal == b.basal
         and a.periodic == b.periodic
         and a.demand == b.demand

@@ -170,9 +170,7 @@ def prepare(session: Session, patient: Patient, request: RefillRequest) -> Refil
     bridged = None
     if old_version is not None and old_version.id != new_version.id:
         old_program = programs.parse(old_version.program_toml)
-        if [(i.drug.key, i.concentration_mcg_per_ml) for i in old_program.ingredients] != [
-            (i.drug.key, i.concentration_mcg_per_ml) for i in new_program.ingredients
-        ]:
+        if old_program.solution != new_program.solution:
             bridged = bridge(old_program, new_program)
     naive = previous is None
     due = plan(new_program, request.fill_ml, request.performed_at.timestamp(), naive_pump=naive)

@@ -77,6 +77,11 @@ class Program:
         return self.ingredients[0]
 
     @property
+    def solution(self) -> tuple[tuple[str, float], ...]:
+        """What is in the reservoir: each drug with its concentration, in admixture order."""
+        return tuple((i.drug.key, i.concentration_mcg_per_ml) for i in self.ingredients)
+
+    @property
     def weekly(self) -> bool:
         """True when any step or bolus is limited to some weekdays: the cycle is then a week."""
         return any(s.days != ALL_DAYS for s in self.basal) or any(
