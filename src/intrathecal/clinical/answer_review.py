@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from intrathecal.clinical.bridge import Bridge, Priming
 from intrathecal.clinical.compounding import Recipe
 from intrathecal.clinical.refill import ConcentrationPlan, FillPlan
-from intrathecal.clinical.titration import Titration
+from intrathecal.clinical.titration import Titration, scaled_basal
 from intrathecal.library.records import DeviceKind, Library
 from intrathecal.safety.refill_due import refill_due
 from intrathecal.safety.review import (
@@ -144,19 +144,7 @@ def scaled_program(program: Program, factor: float) -> tuple[Program, tuple[str,
     """``program`` with every concentration x ``factor`` and every volume / ``factor``: the same
     doses in a stronger (or weaker) solution. Basal rates are rounded down to the device step
     (the side of less drug), each rounding said."""
-    step = program.device.rate_step_ml_per_day.value
-    notes: list[str] = []
-    basal = []
-    for index, s in enumerate(program.basal):
-        # 12 significant digits first: binary noise is not a rounding worth reporting.
-        exact = float(f"{s.rate_ml_per_day / factor:.12g}")
-        rounded = round_to_step(exact, step, Toward.DOWN)
-        if rounded.changed:
-            notes.append(
-                f"basal[{index}]: {format_volume_rate(exact)} rounded down to the device step "
-                f"{format_volume_rate(step)}: {format_volume_rate(rounded.value)}"
-            )
-        basal.append(dataclasses.replace(s, rate_ml_per_day=rounded.value))
+    basal, notes = scaled_basal(program, factor, divide=True)
     demand = program.demand
     new = dataclasses.replace(
         program,
@@ -164,7 +152,7 @@ def scaled_program(program: Program, factor: float) -> tuple[Program, tuple[str,
             dataclasses.replace(i, concentration_mcg_per_ml=i.concentration_mcg_per_ml * factor)
             for i in program.ingredients
         ),
-        basal=tuple(basal),
+        basal=basal,
         periodic=tuple(
             dataclasses.replace(b, volume_ml=b.volume_ml / factor) for b in program.periodic
         ),

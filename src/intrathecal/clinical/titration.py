@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from intrathecal.safety.change import allowed_increase_mcg_per_day, change_bounds, change_findings
 from intrathecal.therapy.checks import program_findings
 from intrathecal.therapy.findings import Finding
-from intrathecal.therapy.program import Program
+from intrathecal.therapy.program import BasalStep, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.therapy.timeline import daily_volumes_ml
 from intrathecal.units import (
@@ -77,23 +77,12 @@ def titrate(
     history = dose_24h_ago_mcg_per_day or {}
     if factor > 1 and cap:
         factor = _cap_increase(program, factor, old, history, profile, constraints)
-    step = program.device.rate_step_ml_per_day.value
-    basal = []
-    for index, s in enumerate(program.basal):
-        # 12 significant digits first: 0.2 x 0.9 is 0.18000000000000002 in binary, not a
-        # rounding worth reporting.
-        scaled = float(f"{s.rate_ml_per_day * factor:.12g}")
-        rounded = round_to_step(scaled, step, Toward.DOWN)
-        if rounded.changed:
-            constraints.append(
-                f"basal[{index}]: {format_volume_rate(rounded.requested)} rounded down to the "
-                f"device step {format_volume_rate(step)}: {format_volume_rate(rounded.value)}"
-            )
-        basal.append(dataclasses.replace(s, rate_ml_per_day=rounded.value))
+    basal, notes = scaled_basal(program, factor)
+    constraints.extend(notes)
     periodic = tuple(
         dataclasses.replace(b, volume_ml=b.volume_ml * factor) for b in program.periodic
     )
-    new_program = dataclasses.replace(program, basal=tuple(basal), periodic=periodic, notices=())
+    new_program = dataclasses.replace(program, basal=basal, periodic=periodic, notices=())
     new = summarize(new_program).doses_mcg_per_day
     findings = list(program_findings(new_program))
     for index, ingredient in enumerate(program.ingredients):
@@ -162,3 +151,24 @@ def _cap_increase(
                     f"{format_dose_rate(hard.value, unit)} ({hard.provenance})"
                 )
     return factor
+
+
+def scaled_basal(
+    program: Program, factor: float, *, divide: bool = False
+) -> tuple[tuple[BasalStep, ...], list[str]]:
+    """Each basal rate x ``factor`` (/ ``factor`` with ``divide``), rounded down to the device
+    step (the side of less drug), with a note for each rounding."""
+    step = program.device.rate_step_ml_per_day.value
+    basal, notes = [], []
+    for index, s in enumerate(program.basal):
+        # 12 significant digits first: 0.2 x 0.9 is 0.18000000000000002 in binary, not a
+        # rounding worth reporting.
+        rate = s.rate_ml_per_day / factor if divide else s.rate_ml_per_day * factor
+        rounded = round_to_step(float(f"{rate:.12g}"), step, Toward.DOWN)
+        if rounded.changed:
+            notes.append(
+                f"basal[{index}]: {format_volume_rate(rounded.requested)} rounded down to the "
+                f"device step {format_volume_rate(step)}: {format_volume_rate(rounded.value)}"
+            )
+        basal.append(dataclasses.replace(s, rate_ml_per_day=rounded.value))
+    return tuple(basal), notes
