@@ -34,7 +34,9 @@ def _days(days: frozenset[int]) -> str:
 
 def _sourced_json(key: str, value: Sourced[object]) -> dict[str, Any]:
     return {
-        "value": list(value.value) if isinstance(value.value, tuple) else value.value,
+        "value": [getattr(v, "value", v) for v in value.value]
+        if isinstance(value.value, tuple)
+        else value.value,
         "unit": DEVICE_FIELDS[key][3],
         "verified": value.verified,
         "origin": value.origin.value,

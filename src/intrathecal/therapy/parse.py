@@ -116,6 +116,11 @@ def _device(root: Table, library: Library, errors: Collector) -> Device:
     for toml_key in overrides.keys():  # noqa: SIM118 - a Table, not a dict
         spec = DEVICE_FIELDS.get(toml_key)
         entry_path = overrides.child_path(toml_key)
+        if toml_key == "modes":
+            # A mode is what the device can do, not a figure copied from its manual.
+            overrides.raw(toml_key)
+            errors.add(entry_path, f"cannot be overridden: {device.name} has the modes it has")
+            continue
         if spec is None:
             overrides.raw(toml_key)
             errors.add(entry_path, f"is not a device constant; known: {', '.join(DEVICE_FIELDS)}")
