@@ -15,6 +15,7 @@ from itertools import pairwise
 from intrathecal.library.parse import DEVICE_FIELDS, check_device, load_toml
 from intrathecal.library.records import (
     BolusMode,
+    DeliveryMode,
     Device,
     Drug,
     Library,
@@ -71,15 +72,23 @@ def parse_program(
     device = errors.attempt(lambda: _device(root, library, errors))
     ingredients = _ingredients(root, library, errors)
     notices: list[Notice] = []
-    basal = _basal(root, device, ingredients, errors, notices)
+    mode = errors.attempt(lambda: _mode(root, device))
     periodic = _periodic(root, device, ingredients, errors)
+    if mode is DeliveryMode.PERIODIC_FLOW:
+        basal = _periodic_flow_basal(root, periodic, errors)
+    else:
+        basal = _basal(root, device, ingredients, errors, notices)
+    if device is not None and mode is None and basal:
+        mode = _default_mode(device, basal)
+    if mode is not None and device is not None:
+        errors.attempt(lambda: _check_mode_shape(mode, device, basal))
     demand = _demand(root, device, ingredients, errors)
     alarm = _low_reservoir_alarm(root, device, errors, notices)
     catheter = _catheter(root, device, errors)
     root.raw("name")
     errors.attempt(root.finish)
     errors.raise_if_any()
-    assert device is not None and alarm is not None and catheter is not None
+    assert device is not None and alarm is not None and catheter is not None and mode is not None
     program = Program(
         name=str(root.raw("name", name)),
         device=device,
@@ -91,6 +100,7 @@ def parse_program(
         catheter_volume_ml=catheter,
         notices=tuple(notices),
         overridden=frozenset(_overridden(device)),
+        mode=mode,
     )
     if check_limits:
         for finding in program_findings(program):
@@ -159,6 +169,64 @@ def _overridden(device: Device) -> list[str]:
         if isinstance(value, Sourced) and value.origin is Origin.PROGRAM_OVERRIDE:
             names.append(toml_key)
     return names
+
+
+# --- delivery mode --------------------------------------------------------------------------
+
+
+def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
+    """The program's ``mode``; None when not given (then it follows from the basal)."""
+    raw = root.raw("mode")
+    if raw is None:
+        return None
+    offered = device.delivery_modes if device is not None else tuple(DeliveryMode)
+    names = ", ".join(m.value for m in offered)
+    try:
+        mode = DeliveryMode(raw) if isinstance(raw, str) else None
+    except ValueError:
+        mode = None
+    if mode is None:
+        raise InputError("mode", f"{raw!r} is not a delivery mode; expected one of: {names}")
+    if device is not None and mode not in offered:
+        raise InputError("mode", f"{device.name} has no {mode.value} mode; its modes: {names}")
+    return mode
+
+
+def _default_mode(device: Device, basal: list[BasalStep]) -> DeliveryMode:
+    """A program without a mode: the device's continuous mode for one all-day rate, else its
+    stepped mode (flex or multiple rates), as programs were read before modes existed."""
+    modes = device.delivery_modes
+    if DeliveryMode.FIXED_RATE in modes:
+        return DeliveryMode.FIXED_RATE
+    one_rate = len(basal) == 1 and basal[0].days == ALL_DAYS
+    if one_rate and DeliveryMode.CONTINUOUS in modes:
+        return DeliveryMode.CONTINUOUS
+    return device.stepped_mode or modes[0]
+
+
+def _check_mode_shape(mode: DeliveryMode, device: Device, basal: list[BasalStep]) -> None:
+    if mode is DeliveryMode.CONTINUOUS and not (len(basal) == 1 and basal[0].days == ALL_DAYS):
+        stepped = device.stepped_mode
+        other = f" (or mode = {stepped.value!r} for timed steps)" if stepped else ""
+        raise InputError(
+            "basal", f"continuous mode is one rate all day: give one [[basal]] step{other}"
+        )
+
+
+def _periodic_flow_basal(
+    root: Table, periodic: list[PeriodicBolus], errors: Collector
+) -> list[BasalStep]:
+    """Periodic flow delivers its doses and nothing between them: a zero basal."""
+    if root.has("basal"):
+        root.raw("basal")
+        errors.add(
+            "basal",
+            "periodic flow delivers only its doses, with no flow between them; "
+            "remove [[basal]] (or choose a mode with a basal rate)",
+        )
+    if not periodic and not root.has("periodic_bolus"):
+        errors.add("periodic_bolus", "periodic flow needs at least one [[periodic_bolus]] dose")
+    return [BasalStep(start_s=0, days=ALL_DAYS, rate_ml_per_day=0.0)]
 
 
 # --- drugs -----------------------------------------------------------------------------------
