@@ -20,6 +20,12 @@ from intrathecal.therapy.timeline import daily_volumes_ml
 
 # A pulse list longer than this is a question for the summary, not for a list.
 MAX_LISTED_ACTUATIONS = 100_000
+# Whole actuations in a volume, forgiving float noise (0.1 / 0.002 is 49.99999999999999).
+_SNAP = 1e-9
+
+
+def whole_actuations(volume_ml: float, actuation_volume_ml: float) -> int:
+    return math.floor(volume_ml / actuation_volume_ml + _SNAP)
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ def pulse_summary(program: Program, actuation_volume_ml: float) -> PulseSummary:
 def pulsed_volume(delivery: Delivery, t0: float, t: float, actuation_volume_ml: float) -> float:
     """Volume delivered by whole actuations over [t0, t], the accumulator empty at t0."""
     exact = delivery.volume_between(t0, t)
-    return math.floor(exact / actuation_volume_ml) * actuation_volume_ml
+    return whole_actuations(exact, actuation_volume_ml) * actuation_volume_ml
 
 
 def actuation_times(
@@ -74,7 +80,7 @@ def actuation_times(
     """Instants of every actuation in (t0, t1], the accumulator empty at t0."""
     if t1 < t0:
         raise ValueError("the end of an interval must not be before its start")
-    count = math.floor(delivery.volume_between(t0, t1) / actuation_volume_ml)
+    count = whole_actuations(delivery.volume_between(t0, t1), actuation_volume_ml)
     if count > MAX_LISTED_ACTUATIONS:
         raise ValueError(f"{count} actuations: ask for a shorter span")
     times = []
