@@ -80,9 +80,12 @@ def test_periodic_flow_refuses_a_basal_and_needs_a_dose() -> None:
 
 
 def test_a_mode_the_device_lacks_is_refused_with_the_device_named() -> None:
-    text = SYNCHROMED.replace(
-        'device = "synchromed-ii-20"', 'device = "synchromed-ii-20"\nmode = "periodic-flow"'
-    ) + '[[periodic_bolus]]\nstart = "08:00"\ndose = "0.5 mg"\nduration = "30 min"\n'
+    text = (
+        SYNCHROMED.replace(
+            'device = "synchromed-ii-20"', 'device = "synchromed-ii-20"\nmode = "periodic-flow"'
+        )
+        + '[[periodic_bolus]]\nstart = "08:00"\ndose = "0.5 mg"\nduration = "30 min"\n'
+    )
     message = _errors(text)
     assert "Medtronic SynchroMed II 20 mL (8637-20) has no periodic-flow mode" in message
     assert "its modes: continuous, flex" in message

@@ -431,7 +431,9 @@ def check_device(device: Device, path: str) -> None:
     if device.kind is DeviceKind.FIXED_RATE and device.fixed_rates_ml_per_day is None:
         raise InputError(f"{path}.fixed_rates", "a fixed-rate pump must list its labelled rates")
     fixed = DeliveryMode.FIXED_RATE in device.delivery_modes
-    if fixed != (device.kind is DeviceKind.FIXED_RATE) or (fixed and len(device.delivery_modes) > 1):
+    if fixed != (device.kind is DeviceKind.FIXED_RATE) or (
+        fixed and len(device.delivery_modes) > 1
+    ):
         raise InputError(
             f"{path}.modes", "a fixed-rate pump has the one mode fixed-rate; no other pump has it"
         )
