@@ -75,7 +75,7 @@ def test_periodic_flow_needs_no_basal_minimum() -> None:
 def test_periodic_flow_refuses_a_basal_and_needs_a_dose() -> None:
     with_basal = PROMETRA_PERIODIC + '[[basal]]\nstart = "00:00"\nrate = "0.1 mL/day"\n'
     assert "no flow between" in _errors(with_basal)
-    no_dose = PROMETRA_PERIODIC.split("[[periodic_bolus]]")[0]
+    no_dose = PROMETRA_PERIODIC.split("[[periodic_bolus]]", maxsplit=1)[0]
     assert "at least one [[periodic_bolus]]" in _errors(no_dose)
 
 
@@ -121,7 +121,10 @@ def test_continuous_mode_is_one_rate_all_day() -> None:
     text = SYNCHROMED.replace(
         'device = "synchromed-ii-20"', 'device = "synchromed-ii-20"\nmode = "continuous"'
     )
-    steps = '[[basal]]\nstart = "00:00"\ndose = "1 mg/day"\n[[basal]]\nstart = "08:00"\ndose = "2 mg/day"\n'
+    steps = (
+        '[[basal]]\nstart = "00:00"\ndose = "1 mg/day"\n'
+        '[[basal]]\nstart = "08:00"\ndose = "2 mg/day"\n'
+    )
     assert "continuous mode is one rate all day" in _errors(text + steps)
     assert "mode = 'flex'" in _errors(text + steps)
 
