@@ -213,7 +213,8 @@ def fixed_rate(
             f"{program.device.name}: one rate, {format_volume_rate(answer.rate_ml_per_day)}",
             f"new dose: {format_dose_rate(daily, unit)} {drug.key}",
             f"concentration: {format_concentration(answer.concentration_mcg_per_ml, unit)}",
-            f"fill: {format_volume(fill_ml)}, drug in it: {format_mass(answer.drug_amount_mcg, unit)}",
+            f"fill: {format_volume(fill_ml)}, "
+            f"drug in it: {format_mass(answer.drug_amount_mcg, unit)}",
             f"refill due: {iso(answer.due.refill_due_at_s)} ({days:.1f} days, limited by "
             f"{answer.due.limited_by.value})",
         ]
