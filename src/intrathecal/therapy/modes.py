@@ -76,6 +76,8 @@ def mode_spec(device: Device, mode: DeliveryMode) -> ModeSpec:
     else:
         rates = device.fixed_rates_ml_per_day
         labelled = ", ".join(f"{r:g} mL/day" for r in rates.value) if rates else "its label"
+        if rates is not None and not rates.verified:
+            labelled += "; UNVERIFIED: the rate on the implanted pump's label decides"
         fields = [ModeField("basal", True, f"one step at the pump's labelled rate ({labelled})")]
         steps = 1
     return ModeSpec(mode, mode_label(device, mode), (*fields, *_bolus_fields(device, mode)), steps)

@@ -74,7 +74,9 @@ def parse_program(
     notices: list[Notice] = []
     mode = errors.attempt(lambda: _mode(root, device))
     periodic = _periodic(root, device, ingredients, errors)
-    if mode is DeliveryMode.PERIODIC_FLOW:
+    # A refused mode still decides how the rest is read, so its errors are not followed by
+    # confusing ones about a basal the mode never had.
+    if mode is DeliveryMode.PERIODIC_FLOW or (mode is None and _named(root, "periodic-flow")):
         basal = _periodic_flow_basal(root, periodic, errors)
     else:
         basal = _basal(root, device, ingredients, errors, notices)
@@ -190,6 +192,10 @@ def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
     if device is not None and mode not in offered:
         raise InputError("mode", f"{device.name} has no {mode.value} mode; its modes: {names}")
     return mode
+
+
+def _named(root: Table, value: str) -> bool:
+    return root.has("mode") and root.raw("mode") == value
 
 
 def _default_mode(device: Device, basal: list[BasalStep]) -> DeliveryMode:
