@@ -56,3 +56,17 @@ def test_fixed_rate_plan_refuses_a_weak_stock_and_a_programmable_pump() -> None:
         fixed_rate_plan(program_from(prometra), 8000.0, 20.0, MONDAY)
     with pytest.raises(InputError, match="reservoir"):
         fixed_rate_plan(program_from(CODMAN), 8000.0, 31.0, MONDAY)
+
+
+def test_refill_concentration_answer_on_periodic_flow_is_not_limited_by_a_zero_basal() -> None:
+    # Defect: the slowest basal step (0 mL/day in periodic flow) made the longest interval 0
+    # days, "a stronger solution would run below the device minimum rate". Periodic flow runs
+    # no basal, so only the drug and the stability limit the interval: 30 days is offered as is.
+    from intrathecal.clinical.answer_review import review_refill_concentration
+    from intrathecal.clinical.refill import concentration_for
+    from tests.therapy.test_device_modes import PROMETRA_PERIODIC
+
+    program = program_from(PROMETRA_PERIODIC)
+    plan = concentration_for(program, 30.0, 20.0)
+    reviewed, _ = review_refill_concentration(program, plan)
+    assert not [s for s in reviewed.suggestions if "device minimum" in " ".join(s.reasons)]
