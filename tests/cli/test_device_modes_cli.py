@@ -101,3 +101,13 @@ def test_fixed_rate_plan_for_a_constant_flow_pump() -> None:
     )  # fmt: skip
     refused(bad)
     assert "--dose" in bad.stderr
+
+
+def test_library_devices_json_shows_modes_by_name() -> None:
+    # Defect: a mode list in the library made `itp library devices --json` an internal error.
+    result = run("library", "devices", "--json")
+    assert result.exit_code == 0, result.output
+    prometra = json.loads(result.stdout)["devices"]["prometra-ii-20"]["values"]
+    assert prometra["modes"]["value"] == ["continuous", "multiple-rates", "periodic-flow"]
+    assert prometra["modes"]["verified"] is False
+    assert prometra["actuation_volume"]["value"] == 0.002

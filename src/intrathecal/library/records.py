@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -208,13 +208,14 @@ class BolusMode(Enum):
     PRIMING = "priming"
 
 
-class DeliveryMode(Enum):
+class DeliveryMode(StrEnum):
     """How a device can be told to deliver, in its own labelling's words.
 
     ``continuous`` is one rate all day (SynchroMed "simple continuous", Prometra "constant
     flow"); ``flex`` and ``multiple-rates`` are timed basal steps (SynchroMed and Prometra);
     ``periodic-flow`` is doses at set times with no flow between (Prometra only);
     ``fixed-rate`` is a constant-flow pump's one labelled rate (no program at all).
+    A string enum, so JSON shows the mode's name.
     """
 
     CONTINUOUS = "continuous"
