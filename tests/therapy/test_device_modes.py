@@ -177,3 +177,20 @@ def test_editor_is_offered_the_device_modes_only() -> None:
     ]
     with pytest.raises(ValueError, match="has no periodic-flow mode"):
         mode_spec(library.device("synchromed-ii-20"), DeliveryMode.PERIODIC_FLOW)
+
+
+def test_the_labelling_words_for_a_mode_are_accepted() -> None:
+    text = PROMETRA_PERIODIC.replace('"periodic-flow"', '"Periodic Flow"')
+    assert program_from(text).mode is DeliveryMode.PERIODIC_FLOW
+    constant = (
+        PROMETRA_PERIODIC.replace('"periodic-flow"', '"constant flow"').split("[[periodic_bolus]]")[
+            0
+        ]
+        + '[[basal]]\nstart = "00:00"\ndose = "1 mg/day"\n'
+    )
+    assert program_from(constant).mode is DeliveryMode.CONTINUOUS
+    simple = SYNCHROMED.replace(
+        'device = "synchromed-ii-20"', 'device = "synchromed-ii-20"\nmode = "simple_continuous"'
+    )
+    simple += '[[basal]]\nstart = "00:00"\ndose = "1 mg/day"\n'
+    assert program_from(simple).mode is DeliveryMode.CONTINUOUS

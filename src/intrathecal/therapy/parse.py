@@ -76,7 +76,9 @@ def parse_program(
     periodic = _periodic(root, device, ingredients, errors)
     # A refused mode still decides how the rest is read, so its errors are not followed by
     # confusing ones about a basal the mode never had.
-    if mode is DeliveryMode.PERIODIC_FLOW or (mode is None and _named(root, "periodic-flow")):
+    if mode is DeliveryMode.PERIODIC_FLOW or (
+        mode is None and _named(root, DeliveryMode.PERIODIC_FLOW)
+    ):
         basal = _periodic_flow_basal(root, periodic, errors)
     else:
         basal = _basal(root, device, ingredients, errors, notices)
@@ -176,6 +178,28 @@ def _overridden(device: Device) -> list[str]:
 # --- delivery mode --------------------------------------------------------------------------
 
 
+# The labelling's own words for a mode, accepted as written ("constant flow" on a Prometra).
+MODE_SYNONYMS = {
+    "constant-flow": DeliveryMode.CONTINUOUS,
+    "simple-continuous": DeliveryMode.CONTINUOUS,
+    "flex-dosing": DeliveryMode.FLEX,
+    "multiple-rate": DeliveryMode.MULTIPLE_RATES,
+    "fixed": DeliveryMode.FIXED_RATE,
+    "constant-rate": DeliveryMode.FIXED_RATE,
+}
+
+
+def read_mode(raw: object) -> DeliveryMode | None:
+    """A mode name as a person writes it (any case, spaces or underscores), or None."""
+    if not isinstance(raw, str):
+        return None
+    name = "-".join(raw.strip().lower().replace("_", " ").split())
+    try:
+        return DeliveryMode(name)
+    except ValueError:
+        return MODE_SYNONYMS.get(name)
+
+
 def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
     """The program's ``mode``; None when not given (then it follows from the basal)."""
     raw = root.raw("mode")
@@ -183,10 +207,7 @@ def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
         return None
     offered = device.delivery_modes if device is not None else tuple(DeliveryMode)
     names = ", ".join(m.value for m in offered)
-    try:
-        mode = DeliveryMode(raw) if isinstance(raw, str) else None
-    except ValueError:
-        mode = None
+    mode = read_mode(raw)
     if mode is None:
         raise InputError("mode", f"{raw!r} is not a delivery mode; expected one of: {names}")
     if device is not None and mode not in offered:
@@ -194,8 +215,8 @@ def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
     return mode
 
 
-def _named(root: Table, value: str) -> bool:
-    return root.has("mode") and root.raw("mode") == value
+def _named(root: Table, mode: DeliveryMode) -> bool:
+    return root.has("mode") and read_mode(root.raw("mode")) is mode
 
 
 def _default_mode(device: Device, basal: list[BasalStep]) -> DeliveryMode:
