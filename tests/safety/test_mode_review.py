@@ -79,3 +79,15 @@ def test_rule_fixed_rate_pump_keeps_its_labelled_rate() -> None:
     text = CODMAN.format(c="5 mg/mL").replace('rate = "1 mL/day"', 'rate = "2 mL/day"')
     result = review(ReviewInput(program_from_unchecked(text)))
     assert Severity.HARD in found(result, "FIXED_RATE_MISMATCH")
+
+
+def test_finish_screen_shows_mode_and_peak_rate_side_by_side() -> None:
+    result = review(ReviewInput(program_from(PERIODIC), program_from(CONSTANT)))
+    rows = {r.setting: r for r in result.comparison}
+    assert (rows["delivery mode"].old, rows["delivery mode"].new) == (
+        "constant flow",
+        "periodic flow (doses, no flow between)",
+    )
+    assert rows["delivery mode"].change == "changed"
+    # Peak 0.1 -> 2.4 mL/day: +2.3 mL/day (+2300%).
+    assert rows["peak programmed rate"].change == "+2.3 mL/day (+2300.0%)"

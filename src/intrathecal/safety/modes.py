@@ -16,7 +16,10 @@ def mode_findings(new: Program, old: Program | None, refill_given: bool) -> list
     findings: list[Finding] = []
     device = new.device
     shape = delivery_shape(new)
-    if old is not None and old.mode is not new.mode:
+    # One rate against timed steps shows in the basal rows; a change to or from periodic flow
+    # (doses with nothing between) changes what the patient meets, so it is stated.
+    periodic = DeliveryMode.PERIODIC_FLOW
+    if old is not None and old.mode is not new.mode and periodic in (old.mode, new.mode):
         before = delivery_shape(old)
         findings.append(
             Finding(
