@@ -7,6 +7,9 @@ nothing, not even the event log.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -138,6 +141,26 @@ class Request:
     command: Command | None  # None for server-level requests
     fields: dict[str, Any]  # the validated fields (server-level requests read them)
 
+    @property
+    def digest(self) -> str:
+        """What the request asks, without its id: a retry must ask the same thing."""
+        body = command_body(self.command) if self.command is not None else self.fields
+        return _sha256({"type": self.type, "serial": self.serial, "body": body})
+
+
+def command_body(command: Command) -> dict[str, Any]:
+    return {"command": type(command).__name__, **dataclasses.asdict(command)}
+
+
+def command_digest(command: Command) -> str:
+    """SHA-256 of a command's content: a reused request id must carry the same content."""
+    return _sha256(command_body(command))
+
+
+def _sha256(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
 
 class Fields:
     """Reads the fields of one request, recording which were used; unknown keys are refused."""
@@ -179,7 +202,10 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(key, f"expected a number of {unit}, got {_shown(value)}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise InputError(key, f"must be a finite number of {unit}") from None
         if not math.isfinite(number):
             raise InputError(key, f"must be a finite number of {unit}")
         if number < minimum or (strict and number == minimum):
@@ -189,6 +215,10 @@ class Fields:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, list | dict):  # never repr a deep structure (RecursionError)
+        return f"a JSON {'list' if isinstance(value, list) else 'object'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return "an integer too large"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -277,7 +307,7 @@ def _interrogate(fields: Fields) -> Interrogate:
     since = fields.get("since")
     if since is None:
         return Interrogate(0)
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+    if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**63:
         raise InputError("since", f"expected an event number (0 or more), got {_shown(since)}")
     return Interrogate(since)
 

@@ -30,6 +30,7 @@ from intrathecal.pump import commands as cmd
 from intrathecal.pump.alarms import FAULT_ALARMS, KINDS, AlarmCode, is_critical
 from intrathecal.pump.battery import assumption, battery_for
 from intrathecal.pump.monitor import Proposal, review
+from intrathecal.pump.recovery import SafetyRecord
 from intrathecal.pump.state import (
     ActiveAlarm,
     BolusRun,
@@ -100,6 +101,17 @@ def errors_json(errors: list[InputError]) -> list[dict[str, str]]:
     return [{"field": e.field, "message": e.message} for e in errors]
 
 
+def reused_id_body() -> dict[str, Json]:
+    """A request id already used for a different command: refused, nothing applied, and the
+    earlier command's reply is not handed out as if it were this one's (defect 4)."""
+    message = "was already used for a different request; nothing was done (use a new id)"
+    return {
+        "ok": False,
+        "code": "id_reused",
+        "errors": errors_json([InputError("request_id", message)]),
+    }
+
+
 class Firmware:
     """One pump. ``state`` and ``events`` are everything it knows; both are stored by the
     persistence module (outside this pure core)."""
@@ -154,9 +166,12 @@ class Firmware:
         battery_eos_at_s: float,
         events: list[Event],
         detail: str,
+        kept: SafetyRecord | None = None,
     ) -> Firmware:
         """The pump after its stored state failed its checksum: nothing it remembered about
-        the reservoir or the program is trusted; no delivery until refilled and reprogrammed."""
+        the reservoir or the program is trusted; no delivery until refilled and reprogrammed.
+        What keeps the patient safe later (``kept``: demand history, total delivered, request
+        ids already applied) is carried over, never reset."""
         state = PumpState(
             serial=serial,
             device_key=device_key,
@@ -165,6 +180,10 @@ class Firmware:
             battery_eos_at_s=battery_eos_at_s,
             event_count=len(events),
         )
+        if kept is not None:
+            state.demand_history_s = [t for t in kept.demand_history_s if t > now_s - WINDOW_S]
+            state.delivered_total_ml = kept.delivered_total_ml
+            state.spent_request_ids = dict(kept.spent_request_ids)
         pump = cls(state, library, events)
         pump._raise(AlarmCode.MEMORY_ERROR, detail)
         pump._check_battery()
@@ -449,9 +468,28 @@ class Firmware:
         if isinstance(command, cmd.Result):
             cached = self.state.replies.get(command.request_id)
             return {"ok": True, "result": {"found": cached is not None, "reply": cached}}
+        digest = cmd.command_digest(command)
         cached = self.state.replies.get(request_id)
         if cached is not None:
+            if self.state.reply_digests.get(request_id, digest) != digest:
+                return reused_id_body()
             return {**cached, "replayed": True}
+        if request_id in self.state.spent_request_ids:
+            if self.state.spent_request_ids[request_id] not in ("", digest):
+                return reused_id_body()
+            return {
+                "ok": False,
+                "code": "reply_lost",
+                "errors": errors_json(
+                    [
+                        InputError(
+                            "request_id",
+                            "was handled before the pump's memory error; its reply is lost and "
+                            "it is not applied again: interrogate the pump",
+                        )
+                    ]
+                ),
+            }
         name = COMMAND_NAMES[type(command)]
         replies = self.state.replies
         self.state.replies = {}
@@ -461,7 +499,11 @@ class Firmware:
         before = self.delivering()
         try:
             self._log(
-                "command", f"{name} (request {request_id[:12]})", type=name, request_id=request_id
+                "command",
+                f"{name} (request {request_id[:12]})",
+                type=name,
+                request_id=request_id,
+                digest=digest,
             )
             result = self._dispatch(command)
             self._check_levels()
@@ -478,11 +520,12 @@ class Firmware:
                 f"{name} refused: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
                 type=name,
                 request_id=request_id,
+                digest=digest,
                 errors=errors,
             )
             reply = {"ok": False, "code": "refused", "errors": errors}
         self._invalidate()
-        self.state.remember_reply(request_id, reply)
+        self.state.remember_reply(request_id, reply, digest)
         return reply
 
     def _dispatch(self, command: cmd.Command) -> dict[str, Json]:

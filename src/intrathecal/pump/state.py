@@ -122,6 +122,10 @@ class PumpState:
     event_count: int = 0
     # Replies to recent mutating requests by request id: a retry is answered from here.
     replies: dict[str, dict[str, Json]] = field(default_factory=dict)
+    # The digest of each cached reply's request: a reused id with another body is refused.
+    reply_digests: dict[str, str] = field(default_factory=dict)
+    # Request ids applied before a memory error (from the log), whose replies are lost.
+    spent_request_ids: dict[str, str] = field(default_factory=dict)
 
     def alarm(self, code: AlarmCode) -> ActiveAlarm | None:
         return next((a for a in self.alarms if a.code is code), None)
@@ -129,10 +133,13 @@ class PumpState:
     def pump_time(self, t: float) -> float:
         return t + self.clock_offset_s
 
-    def remember_reply(self, request_id: str, reply: dict[str, Json]) -> None:
+    def remember_reply(self, request_id: str, reply: dict[str, Json], digest: str = "") -> None:
         self.replies[request_id] = reply
+        self.reply_digests[request_id] = digest
         while len(self.replies) > REPLY_CACHE_SIZE:
-            del self.replies[next(iter(self.replies))]
+            oldest = next(iter(self.replies))
+            del self.replies[oldest]
+            self.reply_digests.pop(oldest, None)
 
 
 def _finite_or_none(value: float) -> float | None:
