@@ -23,6 +23,8 @@ from intrathecal.pump.server import FRAME_DEADLINE_S, PumpServer, Running, serve
 from tests.conftest import DAY, HOUR, MONDAY
 from tests.pump.helpers import DEMAND, MORPHINE, SERIAL
 
+SERVE = [sys.executable, "-m", "intrathecal.cli.main", "pump", "serve"]
+
 
 def programmed(root: Path) -> None:
     store, fw = PumpStore.create(root, SERIAL, "synchromed-ii-20", MONDAY, default_library())
@@ -202,8 +204,7 @@ def test_an_advance_killed_before_its_reply_is_applied_once(tmp_path: Path) -> N
 def test_the_clock_never_goes_backwards_after_a_kill(tmp_path: Path) -> None:
     programmed(tmp_path)
     process = subprocess.Popen(
-        [sys.executable, "-m", "intrathecal.cli.main", "pump", "serve"]
-        + ["--state", str(tmp_path), "--port", "0", "--speed", "1000"],
+        [*SERVE, "--state", str(tmp_path), "--port", "0", "--speed", "1000"],
         stdout=subprocess.PIPE,
         text=True,
     )
