@@ -29,6 +29,7 @@ from intrathecal.library.records import BolusMode, Device, DeviceKind, Library
 from intrathecal.pump import commands as cmd
 from intrathecal.pump.alarms import FAULT_ALARMS, KINDS, AlarmCode, is_critical
 from intrathecal.pump.battery import assumption, battery_for
+from intrathecal.pump.door import door_findings, dose_data, hard
 from intrathecal.pump.monitor import Proposal, review
 from intrathecal.pump.recovery import SafetyRecord
 from intrathecal.pump.state import (
@@ -255,6 +256,8 @@ class Firmware:
             candidates.append((s.battery_eos_at_s, 1, self._check_battery))
         for bolus in s.boluses:
             candidates.append((bolus.end_s, 3, lambda b=bolus: self._end_bolus(b)))
+            if bolus.start_s > t0:  # a suspended clinician bolus resumes (OPCA-64)
+                candidates.append((bolus.start_s, 2, lambda b=bolus: self._resume_bolus(b)))
         program = self.program
         if plan is not None and program is not None:
             empty = self.empty_level_ml
@@ -360,6 +363,15 @@ class Firmware:
             )
         if s.now_s >= s.battery_eos_at_s and s.alarm(AlarmCode.END_OF_SERVICE) is None:
             self._raise(AlarmCode.END_OF_SERVICE, "battery at end of service")
+
+    def _resume_bolus(self, bolus: BolusRun) -> None:
+        self._log(
+            "bolus_resumed",
+            f"{bolus.kind} bolus resumed: {format_volume(bolus.volume_ml)} over "
+            f"{bolus.duration_s / 60:.0f} min",
+            kind=bolus.kind,
+            volume_ml=bolus.volume_ml,
+        )
 
     def _end_bolus(self, bolus: BolusRun) -> None:
         if bolus in self.state.boluses:
@@ -582,15 +594,44 @@ class Firmware:
             # Validation reports bad programs as InputError; anything else is still refused.
             raise refuse("program_toml", f"cannot be read as a program: {exc}") from None
         self._check_for_this_pump(program)
+        findings = self._check_door(program)
         self.state.staged_toml = canonical
         self.state.staged_checksum = checksum
         self._programs[checksum] = program
-        self._log("program_staged", f"program {program.name!r} staged", checksum=checksum)
+        overrides = sorted(program.overridden)
+        self._log(
+            "program_staged",
+            f"program {program.name!r} staged"
+            + (f"; device overrides: {', '.join(overrides)}" if overrides else ""),
+            checksum=checksum,
+            device_overrides=overrides,
+        )
         return {
             "checksum": checksum,
             "program_toml": canonical,
             "notices": [{"field": n.field, "message": n.message} for n in program.notices],
+            "device_overrides": overrides,
+            "findings": [
+                {
+                    "severity": f.severity.value,
+                    "code": f.code,
+                    "field": f.field,
+                    "message": f.message,
+                }
+                for f in findings
+            ],
         }
+
+    def _check_door(self, program: Program) -> list[Any]:
+        """The clinic's review, run by the pump itself: a hard finding refuses the program
+        (pump/door.py); the other findings are returned for the programmer to show."""
+        findings = door_findings(program, self.program, self.events, self.state.now_s)
+        blocking = hard(findings)
+        if blocking:
+            raise RefusalError(
+                [InputError(f.field, f"{f.code}: {f.message} (hard limit)") for f in blocking]
+            )
+        return list(findings)
 
     def _check_for_this_pump(self, program: Program) -> None:
         """The firmware re-validates what the programmer sent against its own device."""
@@ -599,12 +640,8 @@ class Firmware:
                 "device",
                 f"the program is for {program.device.key}; this pump is {self.device.key}",
             )
-        if program.overridden:
-            raise refuse(
-                "device_overrides",
-                "the pump uses its own device constants; remove "
-                f"{', '.join(sorted(program.overridden))} from [device_overrides]",
-            )
+        # [device_overrides] are accepted (issue 12, item 8): the review runs on the
+        # overridden device, and the overrides are logged and shown on interrogation.
 
     def _activate(self, checksum: str) -> dict[str, Json]:
         s = self.state
@@ -619,6 +656,7 @@ class Firmware:
         program = self._program_of(s.staged_toml, s.staged_checksum)
         assert program is not None
         self._check_for_this_pump(program)
+        self._check_door(program)  # at the moment it takes effect (intervals depend on it)
         if s.alarm(AlarmCode.END_OF_SERVICE) is not None:
             raise refuse("program", "the pump is at end of service; replace it")
         if not s.drugs:
@@ -638,10 +676,14 @@ class Firmware:
         s.staged_toml = s.staged_checksum = None
         s.catheter_volume_ml = program.catheter_volume_ml
         self._invalidate()
+        overrides = sorted(program.overridden)
         self._log(
             "program_activated",
-            f"program {program.name!r} active (checksum {str(checksum)[:12]}…)",
+            f"program {program.name!r} active (checksum {str(checksum)[:12]}…)"
+            + (f"; device overrides: {', '.join(overrides)}" if overrides else ""),
             checksum=checksum,
+            doses_mcg_per_day=dose_data(program),
+            device_overrides=overrides,
         )
 
     @staticmethod
@@ -684,6 +726,7 @@ class Firmware:
             new_program = self._program_of(s.staged_toml, s.staged_checksum)
             assert new_program is not None
             self._check_for_this_pump(new_program)
+            self._check_door(new_program)
             self._check_drugs_match(new_program, drugs, "program_checksum")
         elif self.program is not None:
             self._check_drugs_match(self.program, drugs, "drugs")
@@ -833,6 +876,31 @@ class Firmware:
             "ends_at_s": s.now_s + command.duration_s,
         }
 
+    def _suspend_clinician_boluses(self, until_s: float) -> None:
+        """OPCA-64: "A patient-requested bolus takes precedence over a clinician-requested
+        bolus. The clinician-requested bolus shall be suspended while the patient-requested
+        bolus dose is administered, and resumed afterward." The clinician bolus is split at
+        now: what it delivered stays, the rest runs at the same rate from ``until_s``."""
+        s = self.state
+        for bolus in [b for b in s.boluses if b.kind == "clinician"]:
+            s.boluses.remove(bolus)
+            done_s = min(max(0.0, s.now_s - bolus.start_s), bolus.duration_s)
+            done_ml = bolus.volume_ml * done_s / bolus.duration_s
+            rest_s, rest_ml = bolus.duration_s - done_s, bolus.volume_ml - done_ml
+            if rest_s > 0 and rest_ml > EPS_ML:
+                start = max(until_s, bolus.start_s)
+                s.boluses.append(BolusRun("clinician", start, rest_s, rest_ml))
+            self._log(
+                "bolus_suspended",
+                f"clinician bolus suspended for the patient's bolus (OPCA-64): "
+                f"{format_volume(done_ml)} given, {format_volume(rest_ml)} resumes at "
+                f"{iso(max(until_s, bolus.start_s))}",
+                kind="clinician",
+                delivered_ml=done_ml,
+                resumes_at_s=max(until_s, bolus.start_s),
+                remaining_ml=rest_ml,
+            )
+
     def _check_volume_left(self, volume_ml: float) -> None:
         left = self.state.remaining_ml - self.empty_level_ml
         if volume_ml > left + EPS_ML:
@@ -848,7 +916,7 @@ class Firmware:
         demand = program.demand
         self._require_delivery("demand_bolus")
         s = self.state
-        other = [b for b in s.boluses if b.kind != "demand"]
+        other = [b for b in s.boluses if b.kind not in ("demand", "clinician")]
         if other:
             raise refuse(
                 "demand_bolus", f"a {other[0].kind} bolus is running until {iso(other[0].end_s)}"
@@ -861,6 +929,7 @@ class Firmware:
         s.demand_history_s = [t for t in s.demand_history_s if t > s.now_s - WINDOW_S]
         s.demand_history_s.append(s.now_s)
         s.boluses.append(BolusRun("demand", s.now_s, float(demand.duration_s), demand.volume_ml))
+        self._suspend_clinician_boluses(s.now_s + float(demand.duration_s))
         self._invalidate()
         self._log(
             "bolus_started",
@@ -977,6 +1046,7 @@ class Firmware:
                 "checksum": s.program_checksum,
                 "program_toml": s.program_toml,
                 "activated_at_s": s.program_activated_at_s,
+                "device_overrides": sorted(program.overridden),
             },
             "staged_checksum": s.staged_checksum,
             "catheter_volume_ml": s.catheter_volume_ml,

@@ -67,7 +67,13 @@ def review(proposal: Proposal) -> Verdict:
         if reason is None and bolus.replaces_basal and any(b.replaces_basal for b in kept):
             reason = "a second bolus that replaces the basal rate"
         if reason is None:
-            total = peak + sum(b.rate_ml_per_day for b in kept) + bolus.rate_ml_per_day
+            # Only boluses that run at the same time add up (a clinician bolus suspended for a
+            # patient's bolus resumes after it, OPCA-64).
+            total = (
+                peak
+                + sum(b.rate_ml_per_day for b in kept if _overlap(b, bolus))
+                + bolus.rate_ml_per_day
+            )
             ceiling = device.max_bolus_rate_ml_per_day.value
             if total > ceiling + RATE_TOLERANCE:
                 reason = (
@@ -79,6 +85,10 @@ def review(proposal: Proposal) -> Verdict:
         else:
             reasons.append(f"{bolus.kind} bolus started {bolus.start_s:g} s dropped: {reason}")
     return Verdict(True, tuple(kept), tuple(reasons))
+
+
+def _overlap(a: BolusRun, b: BolusRun) -> bool:
+    return a.start_s < b.end_s and b.start_s < a.end_s
 
 
 def _demand_problem(bolus: BolusRun, proposal: Proposal) -> str | None:
