@@ -89,3 +89,31 @@ def test_soft_findings_are_reported_not_refused() -> None:
     staged = pump.ok(c.StageProgram(CONSTANT))  # 5 mg/day, above the naive starting range
     codes = {f["code"] for f in staged["findings"]}  # type: ignore[union-attr]
     assert "STARTING_DOSE_ABOVE_RANGE" in codes
+
+
+ZICONOTIDE = """
+device = "synchromed-ii-20"
+catheter_volume = "0.19 mL"
+low_reservoir_alarm = "2 mL"
+
+[[drugs]]
+name = "ziconotide"
+concentration = "25 mcg/mL"
+
+[[basal]]
+start = "00:00"
+rate = "0.144 mL/day"
+"""
+
+
+def test_a_starting_dose_finding_refuses_only_on_a_pump_that_ran_a_program() -> None:
+    # 0.144 mL/day x 25 mcg/mL = 3.6 mcg/day of ziconotide, above its labelled starting
+    # maximum 2.4 mcg/day. A new pump may be a replacement continuing a titrated dose: the
+    # finding is reported. A pump that ran morphine and now starts ziconotide: refused.
+    fresh = Pump()
+    fresh.ok(c.Refill(20.0, (c.Drug("ziconotide", 25.0),)))
+    staged = fresh.ok(c.StageProgram(ZICONOTIDE))
+    codes = {f["code"] for f in staged["findings"]}  # type: ignore[union-attr]
+    assert "STARTING_DOSE_ABOVE_LABELLED_MAX" in codes
+    used = Pump().start(CONSTANT).at(MONDAY + DAY)
+    assert "STARTING_DOSE_ABOVE_LABELLED_MAX" in used.refused(c.StageProgram(ZICONOTIDE))

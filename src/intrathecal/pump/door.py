@@ -10,6 +10,12 @@ What the pump does not know is never assumed in the looser direction: opioid tol
 stated (the stricter opioid-naive range is used; its findings are soft), the change profile is
 the library default, and the history is the pump's own.
 
+One judgement the pump cannot make: whether a program on a pump that has never run one is the
+patient's *first* dose. A replacement pump (after ERI) or a pump set up for a patient already
+on therapy continues a titrated dose, and the starting-dose limits (STARTING_*) do not apply
+to it; the clinic's review, which knows the patient's history, does. On such a pump the
+starting findings are reported, not refused; every other hard finding is refused.
+
 Pure: no I/O, no clock.
 """
 
@@ -25,6 +31,7 @@ from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
 
 ACTIVATED = "program_activated"
+STARTING_PREFIX = "STARTING_"
 
 
 def dose_data(program: Program) -> dict[str, float]:
@@ -56,5 +63,16 @@ def door_findings(
     return result.findings
 
 
-def hard(findings: Sequence[Finding]) -> tuple[Finding, ...]:
-    return tuple(f for f in findings if f.severity is Severity.HARD)
+def ever_programmed(events: Sequence[Event]) -> bool:
+    return any(e.kind == ACTIVATED for e in events)
+
+
+def refused_by_door(findings: Sequence[Finding], events: Sequence[Event]) -> tuple[Finding, ...]:
+    """The hard findings the pump refuses (see the module note on starting doses)."""
+    first_on_this_pump = not ever_programmed(events)
+    return tuple(
+        f
+        for f in findings
+        if f.severity is Severity.HARD
+        and not (first_on_this_pump and f.code.startswith(STARTING_PREFIX))
+    )

@@ -28,8 +28,15 @@ from intrathecal.engine.profile import RateProfile
 from intrathecal.library.records import BolusMode, Device, DeviceKind, Library
 from intrathecal.pump import commands as cmd
 from intrathecal.pump.alarms import FAULT_ALARMS, KINDS, AlarmCode, is_critical
-from intrathecal.pump.battery import assumption, battery_for
-from intrathecal.pump.door import door_findings, dose_data, hard
+from intrathecal.pump.battery import (
+    BOLUS_COST_DAYS,
+    assumption,
+    battery_for,
+    drain_days,
+    eri_to_eos_days,
+    time_to_drain,
+)
+from intrathecal.pump.door import door_findings, dose_data, refused_by_door
 from intrathecal.pump.monitor import Proposal, review
 from intrathecal.pump.recovery import SafetyRecord
 from intrathecal.pump.state import (
@@ -150,6 +157,7 @@ class Firmware:
             now_s=now_s,
             battery_eri_at_s=battery.eri_at_s,
             battery_eos_at_s=battery.eos_at_s,
+            battery_charge_days=battery.charge_days,
         )
         pump = cls(state, library)
         pump._log("created", f"pump {serial} ({device.name}) created", device=device_key)
@@ -181,6 +189,10 @@ class Firmware:
             battery_eos_at_s=battery_eos_at_s,
             event_count=len(events),
         )
+        if math.isfinite(battery_eos_at_s):
+            state.battery_charge_days = max(0.0, (battery_eos_at_s - now_s) / DAY)
+        if kept is not None and kept.battery_charge_days is not None:
+            state.battery_charge_days = kept.battery_charge_days
         if kept is not None:
             state.demand_history_s = [t for t in kept.demand_history_s if t > now_s - WINDOW_S]
             state.delivered_total_ml = kept.delivered_total_ml
@@ -236,8 +248,8 @@ class Firmware:
             plan = self._current_plan()
             at, fire = self._next_event(plan, t0)
             t1 = min(now_s, at)
-            if plan is not None and t1 > t0:
-                self._deliver(plan, t0, t1)
+            volume = self._deliver(plan, t0, t1) if plan is not None and t1 > t0 else 0.0
+            self._drain(max(0.0, t1 - t0), volume)
             self.state.now_s = max(t0, t1)
             if at <= now_s and fire is not None:
                 before = self.delivering()
@@ -250,10 +262,30 @@ class Firmware:
     def _next_event(self, plan: Delivery | None, t0: float) -> tuple[float, Any]:
         s = self.state
         candidates: list[tuple[float, int, Any]] = []
-        if s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None and math.isfinite(s.battery_eri_at_s):
-            candidates.append((s.battery_eri_at_s, 2, self._check_battery))
-        if s.alarm(AlarmCode.END_OF_SERVICE) is None and math.isfinite(s.battery_eos_at_s):
-            candidates.append((s.battery_eos_at_s, 1, self._check_battery))
+        charge = s.battery_charge_days
+        if charge is not None:
+            # ERI and EOS fall where the charge reaches its threshold under the running plan
+            # (the drain depends on the volume pumped, pump/battery.py).
+            pumped = plan.volume_between if plan is not None else None
+            thresholds = (
+                (eri_to_eos_days(self.device), AlarmCode.ELECTIVE_REPLACEMENT, 2),
+                (0.0, AlarmCode.END_OF_SERVICE, 1),
+            )
+            for level, code, order in thresholds:
+                if s.alarm(code) is None:
+                    at = time_to_drain(t0, charge - level, pumped)
+                    if code is AlarmCode.ELECTIVE_REPLACEMENT:
+                        s.battery_eri_at_s = at
+                    else:
+                        s.battery_eos_at_s = at
+                    candidates.append((at, order, lambda v=level: self._battery_reaches(v)))
+        else:
+            if s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None and math.isfinite(
+                s.battery_eri_at_s
+            ):
+                candidates.append((s.battery_eri_at_s, 2, self._check_battery))
+            if s.alarm(AlarmCode.END_OF_SERVICE) is None and math.isfinite(s.battery_eos_at_s):
+                candidates.append((s.battery_eos_at_s, 1, self._check_battery))
         for bolus in s.boluses:
             candidates.append((bolus.end_s, 3, lambda b=bolus: self._end_bolus(b)))
             if bolus.start_s > t0:  # a suspended clinician bolus resumes (OPCA-64)
@@ -283,13 +315,27 @@ class Firmware:
             s.delivered_since_fill_ml += delta
             s.delivered_total_ml += delta
 
-    def _deliver(self, plan: Delivery, t0: float, t1: float) -> None:
+    def _deliver(self, plan: Delivery, t0: float, t1: float) -> float:
         s = self.state
         volume = plan.volume_between(t0, t1)
         volume = max(0.0, min(volume, s.remaining_ml - self.empty_level_ml))
         s.remaining_ml -= volume
         s.delivered_since_fill_ml += volume
         s.delivered_total_ml += volume
+        return volume
+
+    def _drain(self, elapsed_s: float, volume_ml: float, boluses: int = 0) -> None:
+        s = self.state
+        if s.battery_charge_days is not None:
+            used = drain_days(elapsed_s, volume_ml) + boluses * BOLUS_COST_DAYS
+            s.battery_charge_days = max(0.0, s.battery_charge_days - used)
+
+    def _battery_reaches(self, level_days: float) -> None:
+        """At a predicted battery instant the charge is exactly at the level (float noise)."""
+        s = self.state
+        if s.battery_charge_days is not None:
+            s.battery_charge_days = min(s.battery_charge_days, level_days)
+        self._check_battery()
 
     def _invalidate(self) -> None:
         self._plan_valid = False
@@ -356,12 +402,19 @@ class Firmware:
 
     def _check_battery(self) -> None:
         s = self.state
-        if s.now_s >= s.battery_eri_at_s and s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None:
+        charge = s.battery_charge_days
+        if charge is None:
+            eri, eos = s.now_s >= s.battery_eri_at_s, s.now_s >= s.battery_eos_at_s
+        else:
+            eri = charge <= eri_to_eos_days(self.device) + 1e-9
+            eos = charge <= 1e-9
+        if eri and s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None:
+            left = "" if charge is None else f"; {charge:.0f} nominal days of charge left"
             self._raise(
                 AlarmCode.ELECTIVE_REPLACEMENT,
-                f"end of service due at {iso(s.battery_eos_at_s)}",
+                f"end of service expected about {iso(s.battery_eos_at_s)}{left}",
             )
-        if s.now_s >= s.battery_eos_at_s and s.alarm(AlarmCode.END_OF_SERVICE) is None:
+        if eos and s.alarm(AlarmCode.END_OF_SERVICE) is None:
             self._raise(AlarmCode.END_OF_SERVICE, "battery at end of service")
 
     def _resume_bolus(self, bolus: BolusRun) -> None:
@@ -570,6 +623,8 @@ class Firmware:
                     raise refuse("fault", f"{command.fault} is already injected")
                 self.state.faults.append(command.fault)
                 self._raise(FAULT_ALARMS[command.fault], "injected fault")
+                if FAULT_ALARMS[command.fault] is AlarmCode.LOW_BATTERY_RESET:
+                    self._reset_program()
                 return {"faults": list(self.state.faults)}
             case cmd.ClearFault():
                 if command.fault not in self.state.faults:
@@ -626,7 +681,7 @@ class Firmware:
         """The clinic's review, run by the pump itself: a hard finding refuses the program
         (pump/door.py); the other findings are returned for the programmer to show."""
         findings = door_findings(program, self.program, self.events, self.state.now_s)
-        blocking = hard(findings)
+        blocking = refused_by_door(findings, self.events)
         if blocking:
             raise RefusalError(
                 [InputError(f.field, f"{f.code}: {f.message} (hard limit)") for f in blocking]
@@ -668,6 +723,15 @@ class Firmware:
         self._check_drugs_match(program, s.drugs, "program")
         self._set_program(s.staged_toml, s.staged_checksum, program)
         return {"checksum": checksum, "activated_at_s": s.now_s}
+
+    def _reset_program(self) -> None:
+        """A low battery reset: the pump forgets its program (SynchroMed II may reset its flow
+        "to a very low level"; this pump delivers nothing until it is reprogrammed)."""
+        s = self.state
+        s.program_toml = s.program_checksum = s.staged_toml = s.staged_checksum = None
+        s.program_activated_at_s = None
+        self._invalidate()
+        self._log("program_reset", "low battery reset: program cleared; reprogram the pump")
 
     def _set_program(self, text: str | None, checksum: str | None, program: Program) -> None:
         s = self.state
@@ -860,6 +924,8 @@ class Firmware:
                 )
         self._check_volume_left(command.volume_ml)
         s.boluses.append(BolusRun(command.kind, s.now_s, command.duration_s, command.volume_ml))
+        self._drain(0.0, 0.0, boluses=1)
+        self._check_battery()
         self._invalidate()
         self._log(
             "bolus_started",
@@ -930,6 +996,8 @@ class Firmware:
         s.demand_history_s.append(s.now_s)
         s.boluses.append(BolusRun("demand", s.now_s, float(demand.duration_s), demand.volume_ml))
         self._suspend_clinician_boluses(s.now_s + float(demand.duration_s))
+        self._drain(0.0, 0.0, boluses=1)
+        self._check_battery()
         self._invalidate()
         self._log(
             "bolus_started",
@@ -973,6 +1041,11 @@ class Firmware:
             why = f"{format_volume(s.remaining_ml)} left: refill above the alarm volume"
         elif code is AlarmCode.EMPTY_RESERVOIR:
             why = "the reservoir is empty: refill"
+        elif code is AlarmCode.LOW_BATTERY_RESET:
+            if "low_battery" in s.faults:
+                why = "the low battery is still present"
+            elif s.program_activated_at_s is None or s.program_activated_at_s < alarm.raised_at_s:
+                why = "reprogram the pump first: " + KINDS[code].action
         elif code in (AlarmCode.MOTOR_STALL, AlarmCode.CATHETER_OCCLUSION):
             fault = code.value
             if fault in s.faults:
@@ -1062,8 +1135,10 @@ class Firmware:
             },
             "demand": self._demand_status(program),
             "battery": {
+                "charge_nominal_days": s.battery_charge_days,
                 "eri_at_s": _finite(s.battery_eri_at_s),
                 "eos_at_s": _finite(s.battery_eos_at_s),
+                "prediction_basis": "the running program and boluses at the modelled drain",
                 "assumption": assumption(self.device),
             },
             "alarms": [

@@ -26,6 +26,7 @@ class SafetyRecord:
     delivered_total_ml: float
     demand_history_s: tuple[float, ...]
     spent_request_ids: dict[str, str] = field(default_factory=dict)  # id -> request digest
+    battery_charge_days: float | None = None
 
 
 def safety_of(state: PumpState) -> SafetyRecord:
@@ -33,6 +34,7 @@ def safety_of(state: PumpState) -> SafetyRecord:
         now_s=state.now_s,
         delivered_total_ml=state.delivered_total_ml,
         demand_history_s=tuple(state.demand_history_s),
+        battery_charge_days=state.battery_charge_days,
     )
 
 
@@ -41,6 +43,7 @@ def safety_to_json(record: SafetyRecord) -> dict[str, Json]:
         "now_s": record.now_s,
         "delivered_total_ml": record.delivered_total_ml,
         "demand_history_s": list(record.demand_history_s),
+        "battery_charge_days": record.battery_charge_days,
     }
 
 
@@ -49,10 +52,12 @@ def safety_from_json(raw: dict[str, Json]) -> SafetyRecord:
     history = raw["demand_history_s"]
     if not isinstance(history, list):
         raise TypeError("demand_history_s is not a list")
+    charge = raw.get("battery_charge_days")
     return SafetyRecord(
         now_s=float(raw["now_s"]),
         delivered_total_ml=float(raw["delivered_total_ml"]),
         demand_history_s=tuple(float(t) for t in history),
+        battery_charge_days=None if charge is None else float(charge),
     )
 
 
@@ -92,4 +97,5 @@ def recovered_safety(events: list[Event], record: SafetyRecord | None) -> Safety
         ),
         demand_history_s=tuple(sorted(starts)),
         spent_request_ids=spent,
+        battery_charge_days=record.battery_charge_days if record else None,
     )

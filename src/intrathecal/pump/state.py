@@ -100,6 +100,8 @@ class PumpState:
     clock_offset_s: int = 0
     battery_eri_at_s: float = math.inf
     battery_eos_at_s: float = math.inf
+    # Nominal days of charge left (pump/battery.py); None in a state saved before issue 12.
+    battery_charge_days: float | None = None
     # Reservoir: what was put in at the last refill and what has left it since.
     drugs: list[DrugLabel] = field(default_factory=list)
     filled_ml: float = 0.0
