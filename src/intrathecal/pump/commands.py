@@ -106,6 +106,15 @@ class ClearFault:
 
 
 @dataclass(frozen=True)
+class MriExposure:
+    """The patient is in an MRI scanner's field from now for ``duration_s`` (a scenario
+    fault: what the device does in the field is clinical/mri.py's)."""
+
+    duration_s: float
+    field_t: float = 1.5
+
+
+@dataclass(frozen=True)
 class Result:
     """What became of an earlier request (its cached reply), for a client whose reply was lost."""
 
@@ -126,6 +135,7 @@ Command = (
     | SetClock
     | InjectFault
     | ClearFault
+    | MriExposure
     | Result
 )
 
@@ -312,6 +322,19 @@ def _interrogate(fields: Fields) -> Interrogate:
     return Interrogate(since)
 
 
+MAX_MRI_S = 12 * 3600.0
+
+
+def _mri(fields: Fields) -> MriExposure:
+    duration = _required_number(fields, "duration_s", "s")
+    if not 60 <= duration <= MAX_MRI_S:
+        raise InputError("duration_s", "must be from 60 s to 12 h (43200 s)")
+    field_t = fields.number("field_t", "T", optional=True)
+    if field_t is not None and field_t not in (1.5, 3.0):
+        raise InputError("field_t", f"must be 1.5 or 3 T, got {field_t:g}")
+    return MriExposure(duration, 1.5 if field_t is None else field_t)
+
+
 def _result(fields: Fields) -> Result:
     request_id = _required_string(fields, "of_request_id", max_chars=64)
     if not REQUEST_ID.match(request_id):
@@ -340,6 +363,7 @@ PUMP_COMMANDS: dict[str, Callable[[Fields], Command]] = {
     "set_clock": _set_clock,
     "inject_fault": lambda f: InjectFault(_fault(f)),
     "clear_fault": lambda f: ClearFault(_fault(f)),
+    "mri_exposure": _mri,
     "result": _result,
 }
 

@@ -27,6 +27,7 @@ from intrathecal.engine.demand import WINDOW_S, decide, iso
 from intrathecal.engine.profile import RateProfile
 from intrathecal.library.records import BolusMode, Device, DeviceKind, Library
 from intrathecal.pump import commands as cmd
+from intrathecal.pump import mri_handlers as mri
 from intrathecal.pump.alarms import FAULT_ALARMS, KINDS, AlarmCode, is_critical
 from intrathecal.pump.battery import (
     BOLUS_COST_DAYS,
@@ -77,6 +78,7 @@ COMMAND_NAMES: dict[type[Any], str] = {
     cmd.SetClock: "set_clock",
     cmd.InjectFault: "inject_fault",
     cmd.ClearFault: "clear_fault",
+    cmd.MriExposure: "mri_exposure",
     cmd.Result: "result",
 }
 
@@ -262,6 +264,8 @@ class Firmware:
     def _next_event(self, plan: Delivery | None, t0: float) -> tuple[float, Any]:
         s = self.state
         candidates: list[tuple[float, int, Any]] = []
+        if s.mri_until_s is not None:  # the patient leaves the MRI field
+            candidates.append((s.mri_until_s, 1, lambda: mri.leave_field(self)))
         charge = s.battery_charge_days
         if charge is not None:
             # ERI and EOS fall where the charge reaches its threshold under the running plan
@@ -529,6 +533,8 @@ class Firmware:
         or {"ok": false, "code": "refused", "errors": […]})."""
         self.advance(now_s)
         if isinstance(command, cmd.Interrogate):
+            # After an MRI, the interrogation that finds the pump delivering is the check.
+            mri.confirm(self, "interrogated after the MRI: delivery confirmed")
             return {"ok": True, "result": self.interrogate(command.since)}
         if isinstance(command, cmd.Result):
             cached = self.state.replies.get(command.request_id)
@@ -634,6 +640,11 @@ class Firmware:
                     "fault_cleared", f"fault {command.fault} removed; alarm stays until cleared"
                 )
                 return {"faults": list(self.state.faults)}
+            case cmd.MriExposure():
+                try:
+                    return mri.expose(self, command)
+                except mri.MriRefusalError as exc:
+                    raise refuse(exc.field, exc.message) from None
         raise refuse("type", f"{type(command).__name__} is not a pump command")
 
     # program: stage, read back, activate ------------------------------------------------------
@@ -1041,6 +1052,12 @@ class Firmware:
             why = f"{format_volume(s.remaining_ml)} left: refill above the alarm volume"
         elif code is AlarmCode.EMPTY_RESERVOIR:
             why = "the reservoir is empty: refill"
+        elif code in (
+            AlarmCode.MRI_MOTOR_STALL,
+            AlarmCode.MRI_CHECK,
+            AlarmCode.MRI_VALVE_CLOSED,
+        ):
+            why = mri.clear_refusal(self, code)
         elif code is AlarmCode.LOW_BATTERY_RESET:
             if "low_battery" in s.faults:
                 why = "the low battery is still present"
@@ -1059,7 +1076,13 @@ class Firmware:
             why = "refill and reprogram the pump first: " + KINDS[code].action
         if why is not None:
             raise refuse("code", f"{code.value} cannot be cleared: {why}")
-        self._clear(code, "cleared by the programmer")
+        if code is AlarmCode.MRI_VALVE_CLOSED:
+            mri.reset_valve(self)
+            self._clear(code, "flow-activated valve reset by the programmer")
+        elif code is AlarmCode.MRI_CHECK:
+            mri.confirm(self, "delivery confirmed by the programmer after the MRI")
+        else:
+            self._clear(code, "cleared by the programmer")
         return {"cleared": code.value}
 
     def _set_clock(self, pump_time_s: float) -> dict[str, Json]:
@@ -1153,7 +1176,8 @@ class Firmware:
                 for a in s.alarms
             ],
             "faults": list(s.faults),
-            "predictions": self._predictions(plan, program),
+            "predictions": mri.predictions(self) or self._predictions(plan, program),
+            "mri": mri.status(self),
             "events": [e.to_json() for e in shown],
             "last_event_seq": s.event_count,
             "more_events": len(events) > len(shown),

@@ -122,6 +122,9 @@ class PumpState:
     alarms: list[ActiveAlarm] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     event_count: int = 0
+    # An MRI exposure: when it began and when the patient leaves the field (None: no MRI).
+    mri_started_at_s: float | None = None
+    mri_until_s: float | None = None
     # Replies to recent mutating requests by request id: a retry is answered from here.
     replies: dict[str, dict[str, Json]] = field(default_factory=dict)
     # The digest of each cached reply's request: a reused id with another body is refused.
