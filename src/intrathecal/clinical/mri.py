@@ -24,7 +24,7 @@ from intrathecal.engine.delivery import program_profile
 from intrathecal.engine.missed import interruption
 from intrathecal.library.records import Device, DeviceKind, DrugClass, Source, Sourced
 from intrathecal.therapy.program import Program
-from intrathecal.units import InputError
+from intrathecal.units import InputError, readable_number, readable_volume
 
 HOUR = 3600.0
 
@@ -80,14 +80,12 @@ MAX_SCAN_S = 12 * HOUR
 
 
 def _volume(ml: float) -> str:
-    """A volume a person reads: to 0.01 mL (0.001 mL below 0.1 mL)."""
-    return f"{ml:.2f} mL" if ml >= 0.1 or ml == 0 else f"{ml:.3f} mL"
+    return readable_volume(ml)
 
 
 def _mass(mcg: float, unit: str) -> str:
-    """A dose a person reads: three significant digits in the drug's unit."""
-    value = mcg / 1000 if unit == "mg" else mcg
-    return f"{value:.3g} {unit}"
+    """A dose a person reads, in the drug's unit (units.readable_number)."""
+    return f"{readable_number(mcg / 1000 if unit == 'mg' else mcg)} {unit}"
 
 
 class MriResponse(Enum):
