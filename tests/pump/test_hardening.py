@@ -309,3 +309,55 @@ def test_temporary_files_of_interrupted_writes_are_removed_on_load(tmp_path: Pat
     mine.write_text("keep")
     PumpServer(tmp_path, speed=0.0, start_s=MONDAY)
     assert not any(p.exists() for p in left) and mine.exists()
+
+
+def serve_process(root: Path) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [*SERVE, "--state", str(root), "--port", "0", "--speed", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    return process, int(line.split("127.0.0.1:")[1].split()[0].strip("/ "))
+
+
+def test_a_press_retried_after_sigkill_and_after_corruption_is_never_repeated(
+    tmp_path: Path,
+) -> None:
+    programmed(tmp_path)
+    process, port = serve_process(tmp_path)
+    link = Link(port)
+    link.send({"type": "advance", "request_id": "t1", "seconds": HOUR})
+    first = link.send(pump_request("demand_bolus", "press-1"))
+    assert first["ok"] is True
+    link.close()
+    process.send_signal(signal.SIGKILL)  # right after the acknowledged reply
+    process.wait(10)
+    process, port = serve_process(tmp_path)
+    try:
+        link = Link(port)
+        again = link.send(pump_request("demand_bolus", "press-1"))
+        assert again["replayed"] is True and again["result"] == first["result"]
+        link.close()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    corrupt_state(tmp_path)
+    process, port = serve_process(tmp_path)
+    try:
+        link = Link(port)
+        lost = link.send(pump_request("demand_bolus", "press-1"))
+        assert lost["ok"] is False and lost["code"] == "reply_lost"
+        status = link.send(pump_request("interrogate", "look"))["result"]
+        assert status["demand"] is None  # safe state: no program until reprogrammed
+        starts = [
+            e
+            for e in status["events"]
+            if e["kind"] == "bolus_started" and e["data"].get("kind") == "demand"
+        ]
+        assert len(starts) == 1
+        link.close()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
