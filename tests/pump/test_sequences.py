@@ -4,6 +4,7 @@ saves, corrupted state files and retries, no demand bolus breaks the lockout (OP
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -121,7 +122,7 @@ def test_no_sequence_breaks_the_demand_limits_or_applies_a_request_twice(
         run.save()
         final = PumpStore(Path(folder) / SERIAL).load(LIBRARY)
     presses = accepted_presses(final)
-    for earlier, later in zip(presses, presses[1:], strict=False):
+    for earlier, later in itertools.pairwise(presses):
         assert later - earlier >= LOCKOUT_S - 1e-6  # OPCA-24, start to start
     for start in presses:
         in_window = [t for t in presses if start - 24 * HOUR < t <= start]
