@@ -463,7 +463,7 @@ def set_clock_cmd(
 @app.command("fault")
 def fault_cmd(
     action: Annotated[str, typer.Argument(help="inject or clear.")],
-    fault: Annotated[str, typer.Argument(help="motor_stall or catheter_occlusion.")],
+    fault: Annotated[str, typer.Argument(help="motor_stall, catheter_occlusion or low_battery.")],
     serial: SerialOpt,
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
@@ -480,6 +480,28 @@ def fault_cmd(
         as_json,
         lambda c: c.inject_fault(fault) if action == "inject" else c.clear_fault(fault),
         lambda r: f"faults now: {', '.join(r['faults']) or 'none'}",
+    )
+
+
+@app.command("mri")
+def mri_cmd(
+    duration: Annotated[str, typer.Argument(help="Time in the scanner's field, e.g. '45 min'.")],
+    serial: SerialOpt,
+    field_t: Annotated[float, typer.Option("--field", help="Field strength in T: 1.5 or 3.")] = 1.5,
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put the patient in an MRI field (training and tests): what the pump does is its device's."""
+    with reported(as_json):
+        seconds = parse_positive(duration, "DURATION", Kind.DURATION)
+    _run(
+        host,
+        port,
+        serial,
+        as_json,
+        lambda c: c.mri_exposure(seconds, field_t),
+        lambda r: f"MRI: {r['response']} until {_t(r['in_field_until_s'])}",
     )
 
 
