@@ -201,6 +201,8 @@ def test_cli_mri_over_the_socket(running: Running, tmp_path: Path) -> None:
     assert scan.exit_code == 0 and "motor stall" in scan.stdout, scan.output
     bad = runner.invoke(app, ["pump", "mri", "45 min", *port, "--field", "7", "--json"])
     assert bad.exit_code == 2 and json.loads(bad.stdout)["errors"][0]["field"] == "field_t"
+    shown = runner.invoke(app, ["pump", "interrogate", *port])
+    assert "MRI since" in shown.stdout and "in the field until" in shown.stdout, shown.output
     runner.invoke(app, ["pump", "advance", "1 h", "--port", str(running.port)])
     with PumpClient("127.0.0.1", running.port, SERIAL, timeout_s=10) as pump:
         state = pump.interrogate()  # this interrogation confirms delivery resumed

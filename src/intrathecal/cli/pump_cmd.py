@@ -34,6 +34,7 @@ from intrathecal.units import (
     format_volume_rate,
     parse,
     parse_positive,
+    readable_volume,
 )
 
 app = typer.Typer(
@@ -243,6 +244,18 @@ def _interrogate_text(r: dict[str, Any]) -> str:
     lines.append(
         f"battery: ERI {_t(battery['eri_at_s'])}, end of service {_t(battery['eos_at_s'])}"
     )
+    mri = r.get("mri")
+    if mri:
+        where = (
+            f"in the field until {_t(mri['in_field_until_s'])}"
+            if mri["in_field_until_s"]
+            else "out of the field"
+        )
+        missed = mri["missed_so_far_ml"]
+        lines.append(
+            f"MRI since {_t(mri['started_at_s'])}: {mri['response']}, {where}; missed "
+            + (readable_volume(missed) if missed is not None else "unknown (no program)")
+        )
     if r["events"]:
         lines.append(f"events {r['events'][0]['seq']}..{r['last_event_seq']}:")
         lines.extend(
