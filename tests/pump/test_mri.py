@@ -121,3 +121,19 @@ def test_the_mri_plan_for_prometra_baclofen_is_high_risk_and_empties_first() -> 
     assert any("Empty all drug" in step for step in plan.before)
     assert any("Reset the flow-activated valve" in step for step in plan.after)
     assert any("STOP" in s for s in mri_plan(program, MONDAY, 1800, field_t=3.0).before)
+
+
+def test_synchromed_sounding_an_alarm_waits_for_an_interrogation_after_the_scan() -> None:
+    # TGA hazard alert: a pump that enters the field while alarming does not resume until it is
+    # interrogated. The alarm test sounds at 10:00; scan 10:00-10:30; interrogation at 12:00.
+    pump = Pump().start(CONSTANT).at(MONDAY + 10 * HOUR)
+    pump.ok(c.AlarmTest())
+    pump.ok(c.MriExposure(30 * MINUTE))
+    pump.at(MONDAY + 12 * HOUR)
+    assert not pump.fw.delivering()
+    assert any("telemetry mode" in r for r in pump.fw.inhibitions())
+    pump.send(c.Interrogate())
+    assert pump.fw.delivering() and "mri_check" not in pump.alarms()
+    pump.at(MONDAY + DAY)
+    # Nothing from 10:00 to 12:00: 0.5 x 22 / 24 = 0.458333 mL over the day.
+    assert pump.delivered == pytest.approx(0.5 * 22 / 24)

@@ -234,6 +234,8 @@ class Firmware:
         reasons.extend(
             f"critical alarm {a.code.value}" for a in self.state.alarms if is_critical(a.code)
         )
+        if self.state.mri_telemetry_hold and self.state.mri_until_s is None:
+            reasons.append("telemetry mode after the MRI (an alarm was sounding): interrogate")
         return reasons
 
     def delivering(self) -> bool:
@@ -534,6 +536,9 @@ class Firmware:
         self.advance(now_s)
         if isinstance(command, cmd.Interrogate):
             # After an MRI, the interrogation that finds the pump delivering is the check.
+            before = self.delivering()
+            mri.end_telemetry_hold(self)
+            self._note_delivery_change(before)
             mri.confirm(self, "interrogated after the MRI: delivery confirmed")
             return {"ok": True, "result": self.interrogate(command.since)}
         if isinstance(command, cmd.Result):
@@ -691,7 +696,10 @@ class Firmware:
     def _check_door(self, program: Program) -> list[Any]:
         """The clinic's review, run by the pump itself: a hard finding refuses the program
         (pump/door.py); the other findings are returned for the programmer to show."""
-        findings = door_findings(program, self.program, self.events, self.state.now_s)
+        try:
+            findings = door_findings(program, self.program, self.events, self.state.now_s)
+        except InputError as exc:  # the review could not be run: nothing is accepted
+            raise RefusalError([exc]) from None
         blocking = refused_by_door(findings, self.events)
         if blocking:
             raise RefusalError(

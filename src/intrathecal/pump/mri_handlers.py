@@ -5,7 +5,8 @@ What each device does in the field is clinical/mri.py's (one home for the MRI fa
 - SynchroMed II: ``mri_motor_stall`` (critical) while in the field, so nothing is delivered;
   when the patient leaves it the stall recovers on its own, the missed volume is logged and
   ``mri_check`` (non-critical) asks for an interrogation; the first interrogation that finds
-  the pump delivering clears it.
+  the pump delivering clears it. A pump that entered the field while sounding an alarm stays
+  in telemetry mode, delivering nothing, until it is interrogated (TGA hazard alert).
 - Prometra II: the flow-activated valve closes, delivering at most 10 microlitres; the pump
   logs a warning if the reservoir was not emptied (the Prometra MRI rule), and at 3 T that the
   scan was outside the 1.5 T conditions. ``mri_valve_closed`` (critical) stays after the scan
@@ -55,6 +56,14 @@ def expose(fw: Firmware, command: cmd.MriExposure) -> dict[str, Json]:
     )
     discharged = 0.0
     if response is MriResponse.MOTOR_STALL:
+        sounding = [a.code.value for a in s.alarms]
+        if sounding:
+            s.mri_telemetry_hold = True
+            fw._log(
+                "mri_warning",
+                f"entered the field while sounding {', '.join(sounding)}: telemetry mode, no "
+                "infusion after the scan until the pump is interrogated (TGA hazard alert)",
+            )
         fw._raise(AlarmCode.MRI_MOTOR_STALL, f"in the field until {iso(s.mri_until_s)}")
     elif response is MriResponse.VALVE_CLOSES:
         left = s.remaining_ml - fw.empty_level_ml
@@ -118,6 +127,15 @@ def leave_field(fw: Firmware) -> None:
         )
     else:
         s.mri_started_at_s = None
+
+
+def end_telemetry_hold(fw: Firmware) -> None:
+    """An interrogation after the scan ends the telemetry mode; infusion resumes."""
+    s = fw.state
+    if s.mri_telemetry_hold and s.mri_until_s is None:
+        s.mri_telemetry_hold = False
+        fw._invalidate()
+        fw._log("mri_telemetry_ended", "interrogated after the MRI: telemetry mode ended")
 
 
 def confirm(fw: Firmware, why: str) -> bool:

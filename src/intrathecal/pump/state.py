@@ -125,6 +125,9 @@ class PumpState:
     # An MRI exposure: when it began and when the patient leaves the field (None: no MRI).
     mri_started_at_s: float | None = None
     mri_until_s: float | None = None
+    # SynchroMed II entered the field while sounding an alarm: no infusion after the scan
+    # until it is interrogated (TGA hazard alert).
+    mri_telemetry_hold: bool = False
     # Replies to recent mutating requests by request id: a retry is answered from here.
     replies: dict[str, dict[str, Json]] = field(default_factory=dict)
     # The digest of each cached reply's request: a reused id with another body is refused.
