@@ -54,12 +54,12 @@ def test_monitor_never_adds_delivery(
     if stopped or critical:
         assert not verdict.deliver and verdict.boluses == ()
     if verdict.deliver:
-        peak = basal if not any(b.replaces_basal for b in verdict.boluses) else 0.0
         # Rates are piecewise constant: the highest total is at some bolus start (only boluses
-        # that run at the same time add up, OPCA-64).
+        # that run at the same time add up, OPCA-64; the basal counts where none replaces it).
         for at in (b.start_s for b in verdict.boluses):
             running = [b for b in verdict.boluses if b.start_s <= at < b.end_s]
-            total = peak + sum(b.rate_ml_per_day for b in running)
+            base = 0.0 if any(b.replaces_basal for b in running) else basal
+            total = base + sum(b.rate_ml_per_day for b in running)
             assert total <= DEVICE.max_bolus_rate_ml_per_day.value + 1e-9
 
 
