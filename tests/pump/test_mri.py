@@ -137,3 +137,46 @@ def test_synchromed_sounding_an_alarm_waits_for_an_interrogation_after_the_scan(
     pump.at(MONDAY + DAY)
     # Nothing from 10:00 to 12:00: 0.5 x 22 / 24 = 0.458333 mL over the day.
     assert pump.delivered == pytest.approx(0.5 * 22 / 24)
+
+
+def pump_on(device: str, text: str, drug: c.Drug) -> Pump:
+    pump = Pump.__new__(Pump)
+    pump.fw = Firmware.create(f"SN-{device}", device, MONDAY, default_library())
+    pump.now = MONDAY
+    pump.ok(c.Refill(20.0, (drug,)))
+    pump.program(text.replace('device = "synchromed-ii-20"', f'device = "{device}"'))
+    return pump
+
+
+@pytest.mark.parametrize("device", ["synchromed-ii-20", "synchromed-ii-40"])
+def test_each_synchromed_misses_the_scan_and_the_plan_agrees(device: str) -> None:
+    # 0.5 mL/day of morphine 10 mg/mL; 60 min in the field from 06:00: 0.5 / 24 = 0.0208333 mL
+    # missed, 0.208333 mg of morphine.
+    pump = pump_on(device, CONSTANT, c.Drug("morphine", 10_000.0)).at(MONDAY + 6 * HOUR)
+    pump.ok(c.MriExposure(HOUR))
+    pump.at(MONDAY + 8 * HOUR)
+    missed = [e for e in pump.fw.events if e.kind == "mri_missed"][-1].data["missed_ml"]
+    assert missed == pytest.approx(0.5 / 24)
+    program = parse_program(
+        CONSTANT.replace('device = "synchromed-ii-20"', f'device = "{device}"'), default_library()
+    )
+    plan = mri_plan(program, MONDAY + 6 * HOUR, HOUR)
+    assert plan.withheld_ml_low == pytest.approx(missed)
+    assert plan.drugs[0].withheld.startswith("0.208 mg")
+
+
+@pytest.mark.parametrize("device", ["prometra-ii-20", "prometra-ii-40"])
+def test_each_prometra_ii_discharges_at_most_10_microlitres(device: str) -> None:
+    text = PROMETRA.replace('device = "prometra-ii-20"', 'device = "synchromed-ii-20"')
+    pump = pump_on(device, text, BACLOFEN).at(MONDAY + HOUR)
+    assert pump.ok(c.MriExposure(HOUR))["discharged_ml"] == pytest.approx(0.010)
+    # 0.010 mL of baclofen 500 mcg/mL = 5 mcg as the valve closes.
+    assert pump.fw.state.delivered_total_ml == pytest.approx(0.4 / 24 + 0.010)
+
+
+def test_a_fixed_rate_pump_has_no_mri_facts_and_says_so() -> None:
+    text = CONSTANT.replace('device = "synchromed-ii-20"', 'device = "fixed-rate-20"')
+    program = parse_program(text, default_library())
+    plan = mri_plan(program, MONDAY, HOUR)
+    assert plan.response is MriResponse.NOT_KNOWN
+    assert "UNVERIFIED" in plan.before[0]
