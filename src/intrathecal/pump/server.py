@@ -127,7 +127,9 @@ class PumpServer:
         replies = stored.get("replies")
         if isinstance(replies, dict):
             self._server_replies = {
-                k: v for k, v in replies.items() if isinstance(v, dict) and "reply" in v
+                k: v
+                for k, v in replies.items()
+                if isinstance(v, dict) and isinstance(v.get("reply"), dict)
             }
         # A time once given to a client is a floor: the clock never goes backwards for it.
         with contextlib.suppress(TypeError, ValueError):
