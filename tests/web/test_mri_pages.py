@@ -40,8 +40,10 @@ def test_plan_checklist_dashboard_task_and_confirmation(clinic: Clinic) -> None:
     assert "Printable checklist" in page and "Volume withheld" in page
     expected = "motor stall" if program.device.key.startswith("synchromed") else "valve closes"
     assert expected in page
-    checklist = nurse.get(f"/patients/{pid}/mri/{scan.id}/checklist").text
+    checklist = nurse.get(f"/patients/{pid}/mri/checklist?scan={scan.id}").text
     assert checklist.count('type="checkbox"') >= 4 and "Signature" in checklist
+    assert nurse.get(f"/patients/{pid}/mri/checklist").text == checklist  # the newest scan
+    assert nurse.get(f"/patients/{pid}/mri/checklist?scan=999999").status_code == 422
     # The scan started before now and the pump is not confirmed: a dashboard task.
     assert f'href="/patients/{pid}/mri"' in nurse.get("/").text
     refused = nurse.post(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -22,6 +22,7 @@ from starlette.datastructures import FormData
 from intrathecal.store import mri, programs, records
 from intrathecal.store.errors import ConflictError
 from intrathecal.units import InputError
+from intrathecal.web.api.schemas import MAX_ID
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.display import clinic_zone
 from intrathecal.web.pages import render
@@ -48,20 +49,24 @@ def mri_page(
     return render(request, "mri.html", actor, errors={}, form={}, **_context(db, patient_id))
 
 
-@router.get("/patients/{patient_id}/mri/{scan_id}/checklist", response_class=HTMLResponse)
+@router.get("/patients/{patient_id}/mri/checklist", response_class=HTMLResponse)
 @read_only
 def mri_checklist(
     patient_id: int,
-    scan_id: int,
     request: Request,
+    scan: int | None = Query(None, ge=1, le=MAX_ID),
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "MRI checklist", scan=scan_id)
+    """The printable checklist of one scan (``?scan=<id>``; without it, the newest scan)."""
+    audit_read(request, actor, patient_id, "MRI checklist", scan=scan)
     context = _context(db, patient_id)
-    view = next((v for v in context["scans"] if v.scan.id == scan_id), None)
-    if view is None:
-        raise InputError("scan", f"no MRI scan {scan_id} for this patient")
+    scans = context["scans"]
+    view = (
+        scans[0] if scan is None and scans else next((v for v in scans if v.scan.id == scan), None)
+    )
+    if view is None and scan is not None:
+        raise InputError("scan", f"no MRI scan {scan} for this patient")
     return render(request, "mri_checklist.html", actor, view=view, **context)
 
 
