@@ -80,7 +80,10 @@ def test_bad_plan_input_is_refused_in_the_page_and_stores_nothing(clinic: Clinic
     past = plan_form(csrf, scan_at="2026-03-01T08:00")
     with clinic.sessions() as session:
         before = session.execute(select(func.count()).select_from(MriScan)).scalar_one()
-    for field, body in [*cases.items(), ("scan_at", past)]:
+    far = plan_form(csrf, scan_at="2099-01-01T08:00")
+    huge = plan_form(csrf, scan_minutes="9" * 400)
+    extra = [("scan_at", past), ("scan_at", far), ("scan_minutes", huge)]
+    for field, body in [*cases.items(), *extra]:
         answer = physician.post(f"/patients/{pid}/mri", data=body)
         assert answer.status_code == 422, (field, answer.text)
         assert re.search(rf'id="error-{field}"', answer.text), field

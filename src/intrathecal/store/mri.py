@@ -25,6 +25,7 @@ HOUR = 3600.0
 # A scan further back than this cannot be planned now (a plan is made before the scan; a scan
 # already done is confirmed, not planned).
 PAST_SLACK = timedelta(hours=1)
+MAX_AHEAD = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class ScanView:
 def validate(data: ScanInput, now: datetime) -> None:
     if data.scan_at < now - PAST_SLACK:
         raise InputError("scan_at", "is in the past: plan a scan before it happens")
+    if data.scan_at > now + MAX_AHEAD:
+        raise InputError("scan_at", "is more than a year ahead")
     if not 1 <= data.scan_minutes <= MAX_SCAN_S / 60:
         raise InputError("scan_minutes", f"must be from 1 to {MAX_SCAN_S / 60:.0f} min")
     if data.field_t not in (1.5, 3.0):
