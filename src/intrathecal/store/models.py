@@ -524,3 +524,33 @@ class ClinicSetting(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class MriScan(Base):
+    """A planned MRI of a pump patient (issue 12, item 11; migration 0012). Append-only: the
+    plan is computed at page time from these inputs and the program in force."""
+
+    __tablename__ = "mri_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    scan_at: Mapped[datetime] = mapped_column(index=True)
+    scan_minutes: Mapped[int] = mapped_column(Integer)
+    field_t: Mapped[float] = mapped_column(Float)
+    empty_hours_before: Mapped[float | None] = mapped_column(Float)  # Prometra only
+    restart_hours_after: Mapped[float | None] = mapped_column(Float)  # Prometra only
+    planned_by: Mapped[str] = mapped_column(String(64))
+    planned_at: Mapped[datetime]
+
+
+class MriConfirmation(Base):
+    """After the scan: the pump was interrogated and is delivering. Ends the dashboard task."""
+
+    __tablename__ = "mri_confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("mri_scans.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    confirmed_by: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime]
