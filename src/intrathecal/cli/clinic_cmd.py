@@ -260,10 +260,12 @@ def verify_cmd(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the audit chain with the key; exit code 1 if any entry was changed, removed,
     reordered or malformed, the head wound back, or records stored without their entries."""
     from intrathecal.store import audit
-    from intrathecal.store.db import database_url, open_database
+    from intrathecal.store.db import database_url, open_database, require_existing
 
     with reported(as_json):
-        engine, sessions = open_database(database_url(database))
+        url = database_url(database)
+        require_existing(url)
+        engine, sessions = open_database(url)
     try:
         with sessions() as session:
             result = audit.verify(session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from intrathecal.cli import (
+    backup_cmd,
     clinic_cmd,
     convert_cmd,
     library_cmd,
@@ -39,6 +40,8 @@ app.command("review")(review_cmd)
 app.add_typer(convert_cmd.app, name="convert")
 app.command("compound")(convert_cmd.compound_cmd)
 app.add_typer(clinic_cmd.app, name="clinic")
+clinic_cmd.app.command("backup")(backup_cmd.backup_cmd)
+clinic_cmd.app.command("restore")(backup_cmd.restore_cmd)
 app.add_typer(clinic_cmd.audit_app, name="audit")
 app.add_typer(outcomes_cmd.app, name="outcomes")
 

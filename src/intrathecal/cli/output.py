@@ -23,6 +23,9 @@ DISCLAIMER = (
     "Reference calculation for trained clinicians. Not a substitute for the device's labelling "
     "and clinical judgement; values marked UNVERIFIED were not confirmed in their source."
 )
+# Exit codes of every itp command: 0 done, 1 refused or a check failed, 2 bad input,
+# 3 internal error.
+EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 

@@ -1,0 +1,263 @@
+"""Backup and restore (store/backup.py, `itp clinic backup|restore`) on SQLite and PostgreSQL:
+round trip, altered archive, non-empty target, older schema, and a restore after the app was
+killed in the middle of writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
+
+from intrathecal.store import audit
+from intrathecal.store.backup import BackupRefusedError, create_backup, opened, restore_backup
+from intrathecal.store.db import alembic_config, make_engine, open_database
+from intrathecal.store.demo_pumps import ensure_demo_pumps
+from intrathecal.store.models import AuditEntry, Patient, Refill
+from intrathecal.store.seed import seed_demo
+from tests.conftest import ROOT
+from tests.ops.conftest import fresh_url
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine, sessions = open_database(url)
+    try:
+        with sessions() as session:
+            return {
+                model.__tablename__: session.execute(
+                    select(func.count()).select_from(model)
+                ).scalar_one()
+                for model in (Patient, Refill, AuditEntry)
+            }
+    finally:
+        engine.dispose()
+
+
+def _seeded(url: str, pumps: Path) -> None:
+    engine, sessions = open_database(url)
+    with sessions.begin() as session:
+        seed_demo(session, patients=8, now=NOW)
+    with sessions() as session:
+        ensure_demo_pumps(session, pumps, NOW, __import__("intrathecal").library.default_library())
+    engine.dispose()
+
+
+def _is_empty(url: str) -> bool:
+    if url.startswith("sqlite"):
+        return not Path(url.split("///", 1)[1]).exists()
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+        ).scalar_one()
+    engine.dispose()
+    return found == 0
+
+
+def test_round_trip_restores_every_record_key_and_pump(backend: str, tmp_path: Path) -> None:
+    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    manifest = create_backup(source, archive, tmp_path / "pumps", NOW)
+    assert manifest["database"]["schema_revision"] == "0008"
+    assert manifest["created_at"] == "2026-03-02T09:00:00Z"
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"  # it holds the keys
+
+    done = restore_backup(archive, target, tmp_path / "restored-pumps")
+
+    assert done.schema_to == "0008"
+    assert _counts(target) == _counts(source)
+    assert done.audit_entries == _counts(source)["audit_entries"]
+    assert sorted(p.name for p in (tmp_path / "restored-pumps").iterdir()) == sorted(
+        p.name for p in (tmp_path / "pumps").iterdir()
+    )
+
+
+def _rewrite(archive: Path, out: Path, change: str) -> None:
+    """Copy ``archive`` with the first byte-run of ``change``'s file flipped (manifest kept)."""
+    with tarfile.open(archive) as src, tarfile.open(out, "w:gz") as dst:
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            if member.name == change:
+                data = data[:-64] + bytes(b ^ 0xFF for b in data[-64:])
+            dst.addfile(member, io.BytesIO(data))
+
+
+def test_an_altered_archive_is_refused_and_changes_nothing(backend: str, tmp_path: Path) -> None:
+    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    manifest = create_backup(source, archive, None, NOW)
+    altered = tmp_path / "altered.tar.gz"
+    _rewrite(archive, altered, manifest["database"]["file"])
+
+    with pytest.raises(BackupRefusedError, match="does not match its SHA-256"):
+        restore_backup(altered, target, None)
+    assert _is_empty(target)
+
+
+def test_restore_refuses_a_target_that_is_not_empty(backend: str, tmp_path: Path) -> None:
+    source = fresh_url(backend, tmp_path, "a")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    create_backup(source, archive, None, NOW)
+    before = _counts(source)
+
+    with pytest.raises(BackupRefusedError, match="empty"):
+        restore_backup(archive, source, None)
+    assert _counts(source) == before
+
+
+def test_a_backup_never_overwrites_a_file(tmp_path: Path) -> None:
+    source = fresh_url("sqlite", tmp_path, "a")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    archive.write_text("precious")
+    with pytest.raises(Exception, match="never overwrites"):
+        create_backup(source, archive, None, NOW)
+    assert archive.read_text() == "precious"
+
+
+def test_a_backup_of_an_older_schema_restores_and_is_migrated(backend: str, tmp_path: Path) -> None:
+    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
+    engine = make_engine(source)
+    config = alembic_config(source)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")  # before the audit chain was keyed (0006)
+        connection.execute(
+            text(
+                "INSERT INTO patients (mrn, name, birth_date, sex, created_at, stage) "
+                "VALUES ('OLD1', 'Old Record', :born, 'female', :at, 'referred')"
+            ),
+            {"born": date(1960, 5, 1), "at": NOW.replace(tzinfo=None)},
+        )
+        # Its creation in the unkeyed (legacy) chain of that schema.
+        body = audit.canonical(1, NOW, "seeder", "patient.create", "patient:1", "{}")
+        link = audit.chain_hash(audit.GENESIS, body)
+        connection.execute(
+            text(
+                "INSERT INTO audit_entries (seq, at, actor, action, target, detail_json, "
+                "prev_hash, hash) VALUES (1, :at, 'seeder', 'patient.create', 'patient:1', "
+                "'{}', :prev, :hash)"
+            ),
+            {"at": NOW, "prev": audit.GENESIS, "hash": link},
+        )
+        connection.execute(
+            text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, :hash)"), {"hash": link}
+        )
+    engine.dispose()
+    archive = tmp_path / "old.tar.gz"
+    assert create_backup(source, archive, None, NOW)["database"]["schema_revision"] == "0005"
+
+    done = restore_backup(archive, target, None)
+
+    assert (done.schema_from, done.schema_to) == ("0005", "0008")
+    engine, sessions = open_database(target)
+    with sessions() as session:
+        assert session.execute(select(Patient.name)).scalars().all() == ["Old Record"]
+        verified = audit.verify(session)
+        assert verified.ok, verified.problem
+        assert (verified.entries, verified.legacy) == (1, 1)
+    engine.dispose()
+
+
+def test_the_manifest_lists_every_file_with_its_checksum(tmp_path: Path) -> None:
+    source = fresh_url("sqlite", tmp_path, "a")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    create_backup(source, archive, tmp_path / "pumps", NOW)
+    with opened(archive) as (manifest, root):
+        assert set(manifest["files"]) >= {"database/clinic.sqlite3", "keys/audit.key"}
+        assert "keys/pseudonym.key" in manifest["files"]
+        assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
+        assert (root / "keys/audit.key").read_text().strip() == "5e" * 32
+
+
+def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Path) -> None:
+    """The app writes patients; a backup is taken while it writes; the app is killed (SIGKILL).
+    The restored clinic holds every patient committed before the backup began, with the audit
+    chain intact, and the killed database's own chain is intact too."""
+    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
+    open_database(source)[0].dispose()
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "tests.ops.writer", source],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    committed: list[int] = []
+    reader = threading.Thread(
+        target=lambda: committed.extend(int(line) for line in writer.stdout),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(committed) < 20:
+            assert writer.poll() is None, "the writer stopped"
+            assert time.monotonic() < deadline, "the writer wrote nothing"
+            time.sleep(0.05)
+        before_backup = set(committed)
+        archive = tmp_path / "during.tar.gz"
+        create_backup(source, archive, None, datetime.now(UTC))
+        seen = len(committed)
+        while len(committed) < seen + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+
+    done = restore_backup(archive, target, None)
+
+    engine, sessions = open_database(target)
+    with sessions() as session:
+        restored = set(session.execute(select(Patient.id)).scalars())
+    engine.dispose()
+    assert before_backup <= restored
+    assert restored == set(range(1, len(restored) + 1))  # a prefix: no hole, nothing half-made
+    assert done.audit_entries == len(restored)
+    engine, sessions = open_database(source)
+    with sessions() as session:
+        assert audit.verify(session).ok
+    engine.dispose()
+
+
+def test_cli_backup_and_restore_exit_codes(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from intrathecal.cli.main import app
+
+    source, target = fresh_url("sqlite", tmp_path, "a"), fresh_url("sqlite", tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    runner = CliRunner()
+    archive = tmp_path / "c.tar.gz"
+    made = runner.invoke(
+        app, ["clinic", "backup", "--database", source, "--to", str(archive), "--json"]
+    )
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["manifest"]["format"] == 1
+    refused = runner.invoke(app, ["clinic", "restore", str(archive), "--database", source])
+    assert refused.exit_code == 1
+    assert "empty target only" in refused.output
+    missing = runner.invoke(app, ["clinic", "restore", str(tmp_path / "nope.tar.gz")])
+    assert missing.exit_code == 2
+    restored = runner.invoke(app, ["clinic", "restore", str(archive), "--database", target])
+    assert restored.exit_code == 0, restored.output
+    assert "audit chain intact" in restored.stdout
