@@ -13,9 +13,9 @@ from tests.conftest import ROOT
 
 
 def test_the_site_builds_strictly(tmp_path: Path) -> None:
+    config = ["--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")]
     done = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
-        + ["--config-file", str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", *config],
         capture_output=True,
         text=True,
         check=False,
