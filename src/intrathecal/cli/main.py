@@ -8,6 +8,7 @@ from intrathecal.cli import (
     backup_cmd,
     clinic_cmd,
     convert_cmd,
+    init_cmd,
     library_cmd,
     outcomes_cmd,
     program_cmd,
@@ -57,6 +58,7 @@ def _settings_checked() -> None:
 clinic_cmd.app.callback()(_settings_checked)
 clinic_cmd.audit_app.callback()(_settings_checked)
 app.add_typer(clinic_cmd.app, name="clinic")
+clinic_cmd.app.command("init")(init_cmd.init_cmd)
 clinic_cmd.app.command("backup")(backup_cmd.backup_cmd)
 clinic_cmd.app.command("restore")(backup_cmd.restore_cmd)
 app.add_typer(clinic_cmd.audit_app, name="audit")
