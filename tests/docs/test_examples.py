@@ -32,8 +32,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh folder with the examples where the pages expect them (examples/...)."""
+    """A fresh folder with the examples where the pages expect them (examples/...), and the
+    environment of a user's shell (no test audit key: the clinic makes its key file)."""
     (tmp_path / "examples").symlink_to(ROOT / "examples")
+    monkeypatch.delenv("ITP_AUDIT_KEY", raising=False)
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 
@@ -68,8 +70,19 @@ def _start(command: Command, port: int, cwd: Path) -> subprocess.Popen[str]:
     return child
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.source for e in EXAMPLES])
-def test_console_example(example: Example, workdir: Path) -> None:
+PAGES: dict[str, list[Example]] = {}
+for found in EXAMPLES:
+    PAGES.setdefault(found.source.split(":")[0], []).append(found)
+
+
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_console_examples(page: str, workdir: Path) -> None:
+    """A page's examples run in order in one folder, as a reader types them in one shell."""
+    for example in PAGES[page]:
+        _run_example(example, workdir)
+
+
+def _run_example(example: Example, workdir: Path) -> None:
     runner = CliRunner()
     port = _free_port()
     background: list[subprocess.Popen[str]] = []

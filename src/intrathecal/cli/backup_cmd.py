@@ -90,10 +90,14 @@ def restore_cmd(
         as_json,
         payload,
         f"restored {archive} (made {done.manifest.get('created_at')}): schema "
-        f"{done.schema_from} -> {done.schema_to}, audit chain intact ({done.audit_entries} "
-        f"entries), {_pumps(done.pump_folders)}",
+        f"{done.schema_from} -> {done.schema_to}, audit chain intact ({_entries(done.audit_entries)}), "
+        f"{_pumps(done.pump_folders)}",
     )
 
 
 def _pumps(count: int) -> str:
     return f"{count} pump" if count == 1 else f"{count} pumps"
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"
