@@ -90,8 +90,8 @@ def restore_cmd(
         as_json,
         payload,
         f"restored {archive} (made {done.manifest.get('created_at')}): schema "
-        f"{done.schema_from} -> {done.schema_to}, audit chain intact ({_entries(done.audit_entries)}), "
-        f"{_pumps(done.pump_folders)}",
+        f"{done.schema_from} -> {done.schema_to}, audit chain intact "
+        f"({_entries(done.audit_entries)}), {_pumps(done.pump_folders)}",
     )
 
 
