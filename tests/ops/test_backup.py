@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -16,6 +17,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, func, select, text
@@ -26,7 +28,7 @@ from intrathecal.store.backup import BackupRefusedError, create_backup, opened, 
 from intrathecal.store.db import alembic_config, make_engine, open_database
 from intrathecal.store.demo_pumps import ensure_demo_pumps
 from intrathecal.store.models import AuditEntry, Patient, Refill
-from intrathecal.store.seed import seed_demo
+from intrathecal.store.seed import DEMO_USERS, ensure_users, seed_demo
 from tests.conftest import ROOT
 from tests.ops.conftest import fresh_url
 
@@ -188,41 +190,85 @@ def test_the_manifest_lists_every_file_with_its_checksum(tmp_path: Path) -> None
         assert (root / "keys/audit.key").read_text().strip() == "5e" * 32
 
 
-def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Path) -> None:
-    """The app writes patients; a backup is taken while it writes; the app is killed (SIGKILL).
-    The restored clinic holds every patient committed before the backup began, with the audit
-    chain intact, and the killed database's own chain is intact too."""
-    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
-    open_database(source)[0].dispose()
+def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
+    """`itp clinic serve` in its own process, answering before this returns."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    writer = subprocess.Popen(
-        [sys.executable, "-m", "tests.ops.writer", source],
-        stdout=subprocess.PIPE,
-        text=True,
+    env.pop("ITP_PUMP_PORT", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "intrathecal.cli.main", "clinic", "serve"]
+        + ["--database", url, "--port", str(port)],
         env=env,
-        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    committed: list[int] = []
-    reader = threading.Thread(
-        target=lambda: committed.extend(int(line) for line in writer.stdout),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    reader.start()
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, "the clinic did not start"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the clinic did not answer within 60 s"
+        time.sleep(0.2)
+
+
+def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Path) -> None:
+    """The clinic app (a real `itp clinic serve` process) takes new patients over its API; a
+    backup is taken while it writes; the app is killed (SIGKILL) in the middle of writes. The
+    restored clinic holds every patient the API confirmed before the backup began, no hole and
+    nothing half-made, with the audit chain intact; the killed database's own chain too."""
+    source, target = fresh_url(backend, tmp_path, "a"), fresh_url(backend, tmp_path, "b")
+    engine, sessions = open_database(source)
+    with sessions.begin() as session:
+        ensure_users(session, NOW)
+    engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    server = _serve(source, port)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    confirmed: list[int] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        with httpx.Client(timeout=10) as client:
+            token = client.post(
+                f"{base}/auth/sign-in",
+                json={"username": "physician", "password": DEMO_USERS[0][3]},
+            ).json()["token"]
+            index = 0
+            while not stop.is_set():
+                index += 1
+                body = {"mrn": f"W{index:07d}", "name": f"Writer {index}"}
+                body |= {"birth_date": "1970-01-01", "sex": "female"}
+                try:
+                    answer = client.post(
+                        f"{base}/patients", json=body, headers={"Authorization": f"Bearer {token}"}
+                    )
+                except httpx.HTTPError:
+                    return  # the app was killed
+                assert answer.status_code == 201, answer.text
+                confirmed.append(int(answer.json()["patient"]["id"]))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
     try:
         deadline = time.monotonic() + 60
-        while len(committed) < 20:
-            assert writer.poll() is None, "the writer stopped"
-            assert time.monotonic() < deadline, "the writer wrote nothing"
+        while len(confirmed) < 20:
+            assert writer.is_alive() and time.monotonic() < deadline, "the app wrote nothing"
             time.sleep(0.05)
-        before_backup = set(committed)
+        before_backup = set(confirmed)
         archive = tmp_path / "during.tar.gz"
         create_backup(source, archive, None, datetime.now(UTC))
-        seen = len(committed)
-        while len(committed) < seen + 5 and time.monotonic() < deadline:
+        seen = len(confirmed)
+        while len(confirmed) < seen + 5 and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        writer.send_signal(signal.SIGKILL)
-        writer.wait(10)
+        server.send_signal(signal.SIGKILL)  # in the middle of writes
+        server.wait(10)
+        stop.set()
+        writer.join(15)
 
     done = restore_backup(archive, target, None)
 
@@ -232,10 +278,11 @@ def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Pat
     engine.dispose()
     assert before_backup <= restored
     assert restored == set(range(1, len(restored) + 1))  # a prefix: no hole, nothing half-made
-    assert done.audit_entries == len(restored)
+    assert done.audit_entries >= len(restored)
     engine, sessions = open_database(source)
     with sessions() as session:
         assert audit.verify(session).ok
+        assert set(confirmed) <= set(session.execute(select(Patient.id)).scalars())
     engine.dispose()
 
 
