@@ -194,9 +194,9 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
     """`itp clinic serve` in its own process, answering before this returns."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     env.pop("ITP_PUMP_PORT", None)
+    command = ["clinic", "serve", "--database", url, "--port", str(port)]
     server = subprocess.Popen(
-        [sys.executable, "-m", "intrathecal.cli.main", "clinic", "serve"]
-        + ["--database", url, "--port", str(port)],
+        [sys.executable, "-m", "intrathecal.cli.main", *command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -211,6 +211,29 @@ def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
             pass
         assert time.monotonic() < deadline, "the clinic did not answer within 60 s"
         time.sleep(0.2)
+
+
+def _write_patients(base: str, confirmed: list[int], stop: threading.Event) -> None:
+    """New patients over the API, one after the other, until the app stops answering; the id
+    of each one the app confirmed (201) goes to ``confirmed``."""
+    with httpx.Client(timeout=10) as client:
+        token = client.post(
+            f"{base}/auth/sign-in",
+            json={"username": "physician", "password": DEMO_USERS[0][3]},
+        ).json()["token"]
+        index = 0
+        while not stop.is_set():
+            index += 1
+            body = {"mrn": f"W{index:07d}", "name": f"Writer {index}"}
+            body |= {"birth_date": "1970-01-01", "sex": "female"}
+            try:
+                answer = client.post(
+                    f"{base}/patients", json=body, headers={"Authorization": f"Bearer {token}"}
+                )
+            except httpx.HTTPError:
+                return  # the app was killed
+            assert answer.status_code == 201, answer.text
+            confirmed.append(int(answer.json()["patient"]["id"]))
 
 
 def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Path) -> None:
@@ -230,28 +253,7 @@ def test_restore_after_the_app_was_killed_mid_writes(backend: str, tmp_path: Pat
     base = f"http://127.0.0.1:{port}/api/v1"
     confirmed: list[int] = []
     stop = threading.Event()
-
-    def write() -> None:
-        with httpx.Client(timeout=10) as client:
-            token = client.post(
-                f"{base}/auth/sign-in",
-                json={"username": "physician", "password": DEMO_USERS[0][3]},
-            ).json()["token"]
-            index = 0
-            while not stop.is_set():
-                index += 1
-                body = {"mrn": f"W{index:07d}", "name": f"Writer {index}"}
-                body |= {"birth_date": "1970-01-01", "sex": "female"}
-                try:
-                    answer = client.post(
-                        f"{base}/patients", json=body, headers={"Authorization": f"Bearer {token}"}
-                    )
-                except httpx.HTTPError:
-                    return  # the app was killed
-                assert answer.status_code == 201, answer.text
-                confirmed.append(int(answer.json()["patient"]["id"]))
-
-    writer = threading.Thread(target=write, daemon=True)
+    writer = threading.Thread(target=_write_patients, args=(base, confirmed, stop), daemon=True)
     writer.start()
     try:
         deadline = time.monotonic() + 60
