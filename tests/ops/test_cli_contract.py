@@ -102,3 +102,9 @@ def test_exit_3_internal_error_in_one_line(capsys: pytest.CaptureFixture[str]) -
     err = capsys.readouterr().err
     assert err.startswith("internal error: RuntimeError: a bug")
     assert "Traceback" not in err
+
+
+def test_every_command_is_in_the_command_reference() -> None:
+    reference = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    missing = [name for name in COMMANDS if f"| `itp {name}` |" not in reference]
+    assert not missing, f"add to docs/cli.md's command reference: {missing}"
