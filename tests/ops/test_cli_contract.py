@@ -108,3 +108,25 @@ def test_every_command_is_in_the_command_reference() -> None:
     reference = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     missing = [name for name in COMMANDS if f"| `itp {name}` |" not in reference]
     assert not missing, f"add to docs/cli.md's command reference: {missing}"
+
+
+@pytest.mark.parametrize(("value", "traceback"), [("0", False), ("", False), ("1", True)])
+def test_itp_debug_shows_the_traceback_only_when_on(
+    value: str, traceback: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ITP_DEBUG", value)
+    broken = typer.Typer()
+
+    @broken.command()
+    def fails() -> None:
+        raise RuntimeError("a bug")
+
+    import sys
+
+    monkeypatch.setattr(sys, "argv", ["itp"])
+    if traceback:
+        with pytest.raises(RuntimeError):
+            guarded_main(broken)
+    else:
+        with pytest.raises(SystemExit):
+            guarded_main(broken)

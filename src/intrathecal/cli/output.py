@@ -116,7 +116,8 @@ def guarded_main(app: typer.Typer) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # last resort: users never see a stack trace
-        if os.environ.get("ITP_DEBUG"):
+        # Only a true value ("1", "true", "yes", "on"): ITP_DEBUG=0 used to show tracebacks.
+        if os.environ.get("ITP_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
             raise
         sys.stderr.write(
             f"internal error: {type(exc).__name__}: {exc}\n"
