@@ -23,6 +23,8 @@ from alembic import command
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
+from intrathecal.library import default_library
+from intrathecal.pump.persistence import PumpStore
 from intrathecal.store import audit
 from intrathecal.store.backup import BackupRefusedError, create_backup, opened, restore_backup
 from intrathecal.store.db import alembic_config, make_engine, open_database
@@ -54,7 +56,7 @@ def _seeded(url: str, pumps: Path) -> None:
     with sessions.begin() as session:
         seed_demo(session, patients=8, now=NOW)
     with sessions() as session:
-        ensure_demo_pumps(session, pumps, NOW, __import__("intrathecal").library.default_library())
+        ensure_demo_pumps(session, pumps, NOW, default_library())
     engine.dispose()
 
 
@@ -87,6 +89,12 @@ def test_round_trip_restores_every_record_key_and_pump(backend: str, tmp_path: P
     assert sorted(p.name for p in (tmp_path / "restored-pumps").iterdir()) == sorted(
         p.name for p in (tmp_path / "pumps").iterdir()
     )
+    library = default_library()
+    for folder in (tmp_path / "pumps").iterdir():
+        original = PumpStore(folder).load(library)
+        restored = PumpStore(tmp_path / "restored-pumps" / folder.name).load(library)
+        assert restored.state == original.state
+        assert len(restored.events) == len(original.events)
 
 
 def _rewrite(archive: Path, out: Path, change: str) -> None:

@@ -189,8 +189,7 @@ def create_backup(url: str, archive: Path, pumps: Path | None, now: datetime) ->
             _private_write(root / PSEUDONYM_KEY_FILE, pseudonym + "\n")
         folders = 0
         if pumps is not None:
-            shutil.copytree(pumps, root / PUMPS, ignore=shutil.ignore_patterns("*.tmp"))
-            folders = sum(1 for p in (root / PUMPS).iterdir() if p.is_dir())
+            folders = _copy_pumps(pumps, root / PUMPS)
         files = {
             str(PurePosixPath(*p.relative_to(root).parts)): {
                 "sha256": _sha256(p),
@@ -225,6 +224,25 @@ def create_backup(url: str, archive: Path, pumps: Path | None, now: datetime) ->
                 tar.add(root / name, arcname=name)
         os.replace(partial, archive)  # a killed backup leaves no archive that looks whole
     return manifest
+
+
+# A pump's files in the order that keeps a copy loadable while the pump server saves: the
+# state first, then its event log (a save appends events before it replaces the state, and a
+# load drops events beyond the count the state names; pump/persistence.py).
+PUMP_FILES = ("identity.json", "state.json", "events.jsonl")
+
+
+def _copy_pumps(source: Path, copy: Path) -> int:
+    """Every pump folder of ``source`` (its state files only; never a save's temporary file)."""
+    copy.mkdir()
+    folders = 0
+    for folder in sorted(p for p in source.iterdir() if (p / PUMP_FILES[0]).is_file()):
+        (copy / folder.name).mkdir()
+        for name in PUMP_FILES:
+            if (folder / name).is_file():
+                shutil.copy2(folder / name, copy / folder.name / name)
+        folders += 1
+    return folders
 
 
 def _sqlite_snapshot(source: Path, copy: Path) -> None:
