@@ -9,11 +9,13 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tarfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -318,3 +320,86 @@ def test_cli_backup_and_restore_exit_codes(tmp_path: Path) -> None:
     restored = runner.invoke(app, ["clinic", "restore", str(archive), "--database", target])
     assert restored.exit_code == 0, restored.output
     assert "audit chain intact" in restored.stdout
+
+
+def _repack(archive: Path, out: Path, change: Callable[[Path], None]) -> None:
+    """``archive`` unpacked, changed by ``change`` and packed again with the manifest's
+    checksums made to fit: what someone who rewrites an archive on purpose would do."""
+    import hashlib
+
+    work = out.parent / "repack"
+    with tarfile.open(archive) as tar:
+        tar.extractall(work, filter="data")
+    change(work)
+    manifest = json.loads((work / "manifest.json").read_text())
+    for name, entry in manifest["files"].items():
+        data = (work / name).read_bytes()
+        entry |= {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (work / "manifest.json").write_text(json.dumps(manifest))
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(work / "manifest.json", arcname="manifest.json")
+        for name in manifest["files"]:
+            tar.add(work / name, arcname=name)
+
+
+def test_a_rewritten_archive_with_fitting_checksums_fails_on_the_audit_chain(
+    tmp_path: Path,
+) -> None:
+    """A patient slipped into the database copy (no audit entry) passes the checksums but not
+    the audit check: refused, and the target is left empty (no database, no key file)."""
+    source, target = fresh_url("sqlite", tmp_path, "a"), fresh_url("sqlite", tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    create_backup(source, archive, None, NOW)
+
+    def slip_in(root: Path) -> None:
+        with sqlite3.connect(root / "database" / "clinic.sqlite3") as db:
+            db.execute(
+                "INSERT INTO patients (mrn, name, birth_date, sex, created_at, stage) "
+                "VALUES ('X1', 'Nobody', '1970-01-01', 'male', '2026-03-02 09:00:00', 'referred')"
+            )
+
+    forged = tmp_path / "forged.tar.gz"
+    _repack(archive, forged, slip_in)
+    with pytest.raises(BackupRefusedError, match="audit chain is broken"):
+        restore_backup(forged, target, None)
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+@pytest.mark.parametrize("change", ["added", "missing"])
+def test_an_archive_with_a_file_added_or_missing_is_refused(change: str, tmp_path: Path) -> None:
+    source, target = fresh_url("sqlite", tmp_path, "a"), fresh_url("sqlite", tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    create_backup(source, archive, None, NOW)
+    altered = tmp_path / "altered.tar.gz"
+    with tarfile.open(archive) as src, tarfile.open(altered, "w:gz") as dst:
+        for member in src.getmembers():
+            if change == "missing" and member.name == "keys/pseudonym.key":
+                continue
+            dst.addfile(member, src.extractfile(member))
+        if change == "added":
+            extra = tarfile.TarInfo("keys/extra.key")
+            extra.size = 4
+            dst.addfile(extra, io.BytesIO(b"evil"))
+    with pytest.raises(BackupRefusedError, match="was altered"):
+        restore_backup(altered, target, None)
+    assert not Path(target.split("///", 1)[1]).exists()
+
+
+def test_restore_refuses_a_different_audit_key_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = fresh_url("sqlite", tmp_path, "a"), fresh_url("sqlite", tmp_path, "b")
+    _seeded(source, tmp_path / "pumps")
+    archive = tmp_path / "clinic.tar.gz"
+    create_backup(source, archive, None, NOW)
+    monkeypatch.setenv("ITP_AUDIT_KEY", "7a" * 32)
+    with pytest.raises(BackupRefusedError, match="differs from the archived audit key"):
+        restore_backup(archive, target, None)
+    monkeypatch.delenv("ITP_AUDIT_KEY")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "audit.key").write_text("7a" * 32)
+    with pytest.raises(BackupRefusedError, match="exists"):
+        restore_backup(archive, target, None)
+    assert (tmp_path / "b" / "audit.key").read_text() == "7a" * 32  # left as it was
