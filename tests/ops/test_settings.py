@@ -100,3 +100,15 @@ def test_a_clinic_command_refuses_to_start_on_a_bad_setting(
     assert result.exit_code == 2
     assert "ITP_PUMP_PORT: must be a port number" in result.output
     assert not (ROOT / "nowhere.db").exists()
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_a_driverless_postgres_url_is_rewritten_in_both_places(
+    scheme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intrathecal.store.db import database_url
+
+    expected = "postgresql+psycopg://u:pw@db/clinic"
+    assert database_url(f"{scheme}://u:pw@db/clinic") == expected
+    monkeypatch.setenv("DATABASE_URL", f"{scheme}://u:pw@db/clinic")
+    assert database_url() == expected

@@ -27,14 +27,13 @@ DEFAULT_SQLITE = Path("out") / "clinic.db"
 
 def database_url(explicit: str | None = None) -> str:
     """The URL to use: an explicit one, else ``DATABASE_URL``, else the default SQLite file."""
-    if explicit:
-        return explicit
-    from_env = os.environ.get("DATABASE_URL", "").strip()
-    if from_env:
+    chosen = (explicit or "").strip() or os.environ.get("DATABASE_URL", "").strip()
+    if chosen:
         # Heroku-style URLs name the driver-less scheme; psycopg 3 is the driver installed.
-        if from_env.startswith(("postgres://", "postgresql://")):
-            from_env = "postgresql+psycopg://" + from_env.split("://", 1)[1]
-        return from_env
+        # (--database too: the same URL works in both places.)
+        if chosen.startswith(("postgres://", "postgresql://")):
+            chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+        return chosen
     return f"sqlite:///{DEFAULT_SQLITE}"
 
 
