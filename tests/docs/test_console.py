@@ -41,7 +41,7 @@ def test_a_page_is_parsed_into_commands(tmp_path: Path) -> None:
 def test_a_console_block_holds_itp_commands_only(body: str, tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "page.md").write_text(f"```console\n{body}\n```\n")
-    with pytest.raises(ValueError, match="docs/page.md:1"):
+    with pytest.raises(ValueError, match=r"docs/page\.md:1"):
         examples(tmp_path / "docs")
 
 
