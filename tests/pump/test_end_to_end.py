@@ -178,7 +178,7 @@ def test_cli_talks_to_the_server(running: Running, tmp_path: Path) -> None:
     assert reply["ok"] and reply["result"]["reservoir"]["remaining_ml"] == pytest.approx(19.5)
     first = runner.invoke(app, ["pump", "demand-bolus", *port])
     second = runner.invoke(app, ["pump", "demand-bolus", *port, "--json"])
-    assert first.exit_code == 0 and second.exit_code == 2
+    assert first.exit_code == 0 and second.exit_code == 1  # refused: not allowed (docs/cli.md)
     refusal = json.loads(second.stdout)
     assert refusal["ok"] is False and refusal["code"] == "refused"
     assert refusal["errors"][0]["field"] == "demand_bolus"

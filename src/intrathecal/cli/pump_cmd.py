@@ -14,6 +14,7 @@ import typer
 
 from intrathecal.cli.output import (
     EXIT_BAD_INPUT,
+    EXIT_REFUSED,
     emit,
     parse_instant,
     read_text,
@@ -21,7 +22,7 @@ from intrathecal.cli.output import (
 )
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
-from intrathecal.pump.client import PumpClient, PumpError
+from intrathecal.pump.client import PumpClient, PumpError, PumpProtocolError
 from intrathecal.pump.commands import SERIAL
 from intrathecal.pump.persistence import PumpStore
 from intrathecal.pump.server import DEFAULT_HOST, DEFAULT_PORT, PumpServer, serve_until_signalled
@@ -50,6 +51,8 @@ StateOpt = Annotated[Path, typer.Option("--state", help="State directory (one fo
 
 
 def _fail_pump(error: PumpError, as_json: bool) -> NoReturn:
+    """A pump that refuses (lockout, alarm still present, ...) or does not answer: exit 1, not
+    allowed; a request the pump could not read (or an unknown pump): exit 2, bad input."""
     if as_json:
         typer.echo(json.dumps({"ok": False, "code": error.code, "errors": error.errors}, indent=2))
     else:
@@ -57,7 +60,7 @@ def _fail_pump(error: PumpError, as_json: bool) -> NoReturn:
         typer.echo(f"{what}:", err=True)
         for item in error.errors:
             typer.echo(f"  - {item.get('field')}: {item.get('message')}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_BAD_INPUT if isinstance(error, PumpProtocolError) else EXIT_REFUSED)
 
 
 @contextmanager

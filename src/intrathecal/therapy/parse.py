@@ -1,6 +1,6 @@
 """Read a program file (TOML) into a validated :class:`Program`, or every error found.
 
-Format (README, "Program files"): ``device``, ``catheter_volume`` or ``catheter_length``,
+Format (docs/program-format.md): ``device``, ``catheter_volume`` or ``catheter_length``,
 ``low_reservoir_alarm``, ``[[drugs]]`` (the first drug is the one doses are written in),
 ``[[basal]]``, optional ``[[periodic_bolus]]``, ``[demand_bolus]`` and ``[device_overrides]``.
 """

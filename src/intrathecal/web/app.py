@@ -23,7 +23,7 @@ from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
-from intrathecal.web import idempotency
+from intrathecal.web import health, idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
 from intrathecal.web.headers import SecurityHeaders
@@ -86,6 +86,7 @@ def create_app(
     app.state.pump_links = pump_links or TypedLinks()
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(health.router)
     from intrathecal.web import pages
 
     app.include_router(pages.router)
