@@ -86,9 +86,10 @@ def create_app(
     app.state.pump_links = pump_links or TypedLinks()
     app.state.settings = settings
     app.include_router(router)
-    from intrathecal.web import pages
+    from intrathecal.web import pages, program_pages
 
     app.include_router(pages.router)
+    app.include_router(program_pages.router)  # the program editor
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
 from intrathecal.library import default_library
-from intrathecal.safety.comparison import compare
-from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, dashboard, programs, records, refills, users
 from intrathecal.store.db import begin_read_only
-from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
+from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import AuditEntry, Patient, User
-from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.summary import device_value_text, device_values
 from intrathecal.units import (
     InputError,
@@ -386,106 +381,6 @@ def refills_of(db: Session, patient_id: int) -> list[Any]:
             .where(Refill.patient_id == patient_id, programs.not_voided())
             .order_by(Refill.performed_at)
         ).scalars()
-    )
-
-
-# --- program editor --------------------------------------------------------------------------
-
-
-@router.get("/patients/{patient_id}/program", response_class=HTMLResponse)
-@read_only
-def program_editor(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "program editor")
-    patient = records.require_patient(db, patient_id)
-    current = programs.latest(db, patient_id)
-    return render(
-        request,
-        "program.html",
-        actor,
-        patient=patient,
-        current=current,
-        text=current.program_toml if current else "",
-        errors=[],
-        conflict="",
-    )
-
-
-@router.post("/patients/{patient_id}/program", response_class=HTMLResponse)
-async def program_save(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    form = await request.form()
-    # The form is read on the event loop; the database work runs in a worker thread, so waiting
-    # for SQLite's write lock never stalls the requests that hold it.
-    return await run_in_threadpool(_program_save, patient_id, request, db, actor, form)
-
-
-def _program_save(
-    patient_id: int, request: Request, db: Session, actor: Actor, form: FormData
-) -> HTMLResponse:
-    text = str(form.get("program_toml", ""))
-    reason = str(form.get("reason", ""))
-    replaces = str(form.get("replaces_version", "")).strip()
-    acks = tuple(
-        Acknowledgement(str(k)[4:], actor.name, str(v))
-        for k, v in form.items()
-        if str(k).startswith("ack_") and str(v).strip()
-    )
-    patient = records.require_patient(db, patient_id)
-    old = programs.latest(db, patient_id)
-    errors: list[str] = []
-    conflict = ""
-    try:
-        version = programs.save_version(
-            db,
-            patient,
-            programs.Draft(text, reason, int(replaces) if replaces else None, acks),
-            actor.name,
-            now(request),
-        )
-    except ConflictError as exc:
-        conflict = exc.message
-    except BlockedError as exc:
-        errors = [f"{f.code}: {f.message}" for f in exc.findings if f.severity.value == "hard"]
-        errors += [f"{f.code} needs an acknowledgement with a reason" for f in exc.unacknowledged]
-    except InvalidProgramError as exc:
-        errors = [str(e) for e in exc.errors]
-    except InputError as exc:
-        errors = [str(exc)]
-    if errors or conflict:
-        db.rollback()
-        return render(
-            request,
-            "program.html",
-            actor,
-            status=409 if conflict else 422,
-            patient=patient,
-            current=programs.latest(db, patient_id),
-            text=text,
-            errors=errors,
-            conflict=conflict,
-        )
-    db.commit()
-    # The version it replaced against the one just signed (a review run now would compare the
-    # new version with itself: it is the latest one).
-    comparison = compare(programs.parse(old.program_toml) if old else None, programs.parse(text))
-    return render(
-        request,
-        "program_done.html",
-        actor,
-        patient=patient,
-        version=version,
-        old=old,
-        comparison=[asdict(r) for r in comparison],
-        acknowledgements=json.loads(version.acknowledgements_json),
     )
 
 
