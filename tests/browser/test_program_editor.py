@@ -81,8 +81,11 @@ def test_structured_editor_builds_a_weekly_program_with_totals_review_and_finish
     # The page fits 1280 px: nothing scrolls sideways.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     screenshot(page, "program-editor", full_page=True)
+    _finish_and_sign(page, live_clinic, pid)
 
-    finish.click()
+
+def _finish_and_sign(page: Page, live_clinic: LiveClinic, pid: int) -> None:
+    page.get_by_role("button", name="Review and sign…").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Check and sign")
     row = page.locator("#comparison tr", has_text="morphine daily dose")
     expect(row.locator("td").nth(1)).to_have_text("1 mg/day")
