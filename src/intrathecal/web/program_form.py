@@ -299,6 +299,9 @@ def parse_form(
     except InvalidProgramError as exc:
         found = [FieldError(*field_of(e.field, built), e.message) for e in exc.errors]
         built.errors += [e for e in found if not e.field or e.field not in named]
+        if any(e.field.startswith("drug_") for e in built.errors):
+            # A dose cannot be converted without its drug: said once, at the drug.
+            built.errors = [e for e in built.errors if "needs a valid first drug" not in e.message]
         return None, built
     except InputError as exc:
         error = FieldError(*field_of(exc.field, built), exc.message)
