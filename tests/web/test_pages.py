@@ -109,6 +109,10 @@ def test_refill_wizard_preview_then_save_then_printable_record(clinic: Clinic) -
         "investigate_reason": "checked",
         "cosigner": "physician",
         "cosigner_password": "amber-harbor-lantern-51",
+        # What went in, for the printed record (the wizard asks one lot per drug).
+        "compounded_by": "Priya Pharmacist",
+        **{f"lot_{d}": f"L-{d[:3]}-1" for d in re.findall(r'name="lot_([a-z-]+)"', wizard.text)},
+        **{f"expiry_{d}": "2027-06-30" for d in re.findall(r'name="lot_([a-z-]+)"', wizard.text)},
     }
     preview = client.post(f"/patients/{pid}/refill", data=form)
     assert preview.status_code == 200, preview.text
