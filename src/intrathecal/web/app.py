@@ -86,11 +86,12 @@ def create_app(
     app.state.pump_links = pump_links or TypedLinks()
     app.state.settings = settings
     app.include_router(router)
-    from intrathecal.web import pages, program_pages, refill_pages
+    from intrathecal.web import pages, program_apply_pages, program_pages, refill_pages
 
     app.include_router(pages.router)
     app.include_router(program_pages.router)  # the program editor
     app.include_router(refill_pages.router)  # the refill wizard and record
+    app.include_router(program_apply_pages.router)  # a program to the pump between refills
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 

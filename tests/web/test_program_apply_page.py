@@ -1,0 +1,74 @@
+"""The apply-between-refills page without a pump link (typed in): a titration is recorded once
+and audited; a version that changes the concentration is refused (it needs the refill wizard);
+an older version than the one in force needs a reason; a stale page is a conflict."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from intrathecal.store import programs
+from intrathecal.store.models import AuditEntry, ProgramApplication
+from tests.store.pump_scenario import morphine_program, pump_patient, sign
+from tests.web.conftest import Clinic, page_sign_in
+
+
+def test_titration_typed_in_is_recorded_once_and_the_rules_hold(clinic: Clinic) -> None:
+    with clinic.sessions.begin() as session:
+        patient = pump_patient(session, None, "APPLY001", stronger_signed=True)  # v2: 20 mg/mL
+        titrated = morphine_program("10 mg/mL").replace('dose = "1 mg/day"', 'dose = "1.1 mg/day"')
+        sign(session, patient, titrated, "titration +10%")  # v3: same solution as v1
+        pid = patient.id
+    client = TestClient(clinic.client.app, raise_server_exceptions=False)
+    page_sign_in(client, "nurse")
+    page = client.get(f"/patients/{pid}/program/apply")
+    assert page.status_code == 200
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    # Version 2 changes the concentration: offered disabled, and refused if posted.
+    assert "changes the drug or its concentration" in page.text
+    base = {"csrf_token": csrf.group(1), "in_force_version": "1", "confirm": "yes", "typed": "yes"}
+    refused = client.post(f"/patients/{pid}/program/apply", data={**base, "version": "2"})
+    assert refused.status_code == 422 and "needs a refill" in refused.text
+    # Version 3 (the default offer): recorded as typed in.
+    assert re.search(r'<option value="3" selected', page.text)
+    unticked = {**base, "version": "3", "typed": ""}
+    assert client.post(f"/patients/{pid}/program/apply", data=unticked).status_code == 422
+    done = client.post(f"/patients/{pid}/program/apply", data={**base, "version": "3"})
+    assert done.status_code == 200 and "Version 3 is in force on the pump." in done.text
+    # The same form again: nothing recorded a second time.
+    again = client.post(f"/patients/{pid}/program/apply", data={**base, "version": "3"})
+    assert again.status_code == 200 and "Version 3 is in force" in again.text
+    with clinic.sessions() as session:
+        current = programs.in_force(session, pid)
+        assert current is not None and current.version == 3
+        applied = (
+            session.execute(
+                select(ProgramApplication).where(
+                    ProgramApplication.program_version_id == current.id
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert [(a.applied_by, a.via) for a in applied] == [("nurse", "typed in")]
+    # A page opened before version 3 was applied is stale: a conflict, nothing recorded.
+    stale = client.post(f"/patients/{pid}/program/apply", data={**base, "version": "1"})
+    assert stale.status_code == 409
+    # Back to version 1 from the page as it is now: needs a reason, then it is audited.
+    now_form = {**base, "version": "1", "in_force_version": "3"}
+    assert client.post(f"/patients/{pid}/program/apply", data=now_form).status_code == 422
+    why = "sedation at 1.1 mg/day"
+    back = client.post(
+        f"/patients/{pid}/program/apply", data={**now_form, "older_version_reason": why}
+    )
+    assert back.status_code == 200 and "Version 1 is in force" in back.text
+    with clinic.sessions() as session:
+        entry = (
+            session.execute(select(AuditEntry).where(AuditEntry.action == "program.apply.older"))
+            .scalars()
+            .one()
+        )
+        assert entry.actor == "nurse" and why in entry.detail_json
