@@ -67,7 +67,7 @@ class Built:
     paths: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
-def _first(form: Form, key: str) -> str:
+def first_value(form: Form, key: str) -> str:
     values = form.get(key) or ()
     return str(values[0]) if values else ""
 
@@ -91,7 +91,7 @@ class _Reader:
         self.built = built
 
     def text(self, key: str, label: str, example: str, required: bool = True) -> str | None:
-        value = _first(self.form, key).strip()
+        value = first_value(self.form, key).strip()
         limit = MAX_NAME_CHARS if key == "name" else MAX_FIELD_CHARS
         if len(value) > limit:
             self.error(key, label, f"is too long ({len(value)} characters; at most {limit})")
@@ -155,7 +155,7 @@ def _drugs(reader: _Reader, lines: list[str]) -> None:
 
 
 def _weekly(form: Form) -> bool:
-    return _first(form, "weekly") == "yes"
+    return first_value(form, "weekly") == "yes"
 
 
 def _basal(reader: _Reader, lines: list[str]) -> None:
@@ -202,7 +202,7 @@ def _periodic(reader: _Reader, lines: list[str]) -> None:
 
 
 def _demand(reader: _Reader, lines: list[str]) -> None:
-    if _first(reader.form, "demand_on") != "yes":
+    if first_value(reader.form, "demand_on") != "yes":
         return
     reader.built.paths["demand_bolus"] = ("demand", "Demand bolus")
     amount = reader.text("demand_amount", "Demand bolus dose or volume", "0.1 mg")

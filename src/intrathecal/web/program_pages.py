@@ -246,9 +246,9 @@ def _program_save(
     patient_id: int, request: Request, db: Session, actor: Actor, form: dict[str, list[str]]
 ) -> HTMLResponse:
     patient = records.require_patient(db, patient_id)
-    step = program_form._first(form, "step") or "finish"
-    reason = program_form._first(form, "reason")
-    replaces = program_form._first(form, "replaces_version").strip()
+    step = program_form.first_value(form, "step") or "finish"
+    reason = program_form.first_value(form, "reason")
+    replaces = program_form.first_value(form, "replaces_version").strip()
     if step == "edit":  # back from the finish screen, the fields as they were
         return _editor(request, actor, patient, db, form, reason=reason)
     if step == "sign" and not actor.can("program.sign"):
@@ -394,9 +394,9 @@ async def program_toml_save(
 def _program_toml_save(
     patient_id: int, request: Request, db: Session, actor: Actor, form: dict[str, list[str]]
 ) -> HTMLResponse:
-    text = program_form._first(form, "program_toml")
-    reason = program_form._first(form, "reason")
-    replaces = program_form._first(form, "replaces_version").strip()
+    text = program_form.first_value(form, "program_toml")
+    reason = program_form.first_value(form, "reason")
+    replaces = program_form.first_value(form, "replaces_version").strip()
     patient = records.require_patient(db, patient_id)
     old = programs.latest(db, patient_id)
     errors: list[str] = []
