@@ -31,6 +31,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("refills") as batch:
-        batch.drop_column("compounded_by")
-        batch.drop_column("drug_lots_json")
+    # Neither is a key: SQLite drops them in place (no copy of a table others refer to).
+    op.drop_column("refills", "compounded_by")
+    op.drop_column("refills", "drug_lots_json")
