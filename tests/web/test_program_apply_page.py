@@ -72,3 +72,41 @@ def test_titration_typed_in_is_recorded_once_and_the_rules_hold(clinic: Clinic) 
             .one()
         )
         assert entry.actor == "nurse" and why in entry.detail_json
+
+
+def test_the_api_door_holds_the_expiry_and_older_version_rules(clinic: Clinic) -> None:
+    """The same rules as the wizard through the JSON API: a lot expired before the fill day and
+    an older version than the one in force without a reason are 422, naming the field."""
+    with clinic.sessions.begin() as session:
+        patient = pump_patient(session, None, "APIL0001", stronger_signed=True)
+        pid = patient.id
+        last = programs.last_refill(session, pid)
+        assert last is not None
+        follows = last.id
+    headers = clinic.headers("nurse")
+    # NOW: 30 days at 0.1 mL/day since the 20 mL fill, 17 mL expected and withdrawn.
+    body = {
+        "fill": "20 mL",
+        "withdrawn": "17 mL",
+        "program_version": 2,
+        "follows_refill_id": follows,
+        "compounded_by": "Priya Pharmacist",
+        "lots": [{"drug": "morphine", "lot": "M1", "expiry": "2026-03-01"}],
+    }
+    url = f"/api/v1/patients/{pid}/refills"
+    expired = clinic.client.post(url, json=body, headers=headers)
+    assert expired.status_code == 422
+    assert expired.json()["errors"][0]["field"] == "expiry_morphine"
+    body["lots"] = [{"drug": "morphine", "lot": "M1", "expiry": "2026-09-30"}]
+    saved = clinic.client.post(url, json=body, headers=headers)
+    assert saved.status_code == 201, saved.text
+    refill = saved.json()["refill"]
+    assert refill["lots"] == [{"drug": "morphine", "lot": "M1", "expiry": "2026-09-30"}]
+    assert refill["compounded_by"] == "Priya Pharmacist"
+    # Version 2 is in force now; filling version 1 again needs a reason.
+    back = {**body, "program_version": 1, "withdrawn": "20 mL", "follows_refill_id": refill["id"]}
+    refused = clinic.client.post(url, json=back, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "older_version_reason"
+    back["older_version_reason"] = "nausea on 20 mg/mL"
+    assert clinic.client.post(url, json=back, headers=headers).status_code == 201
