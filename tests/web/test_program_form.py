@@ -181,3 +181,31 @@ def test_any_text_in_any_field_gives_named_errors_never_an_exception(
     program, built = program_form.parse_form(form, DEVICE)
     assert (program is None) == bool(built.errors)
     assert all(e.label and e.message for e in built.errors)
+
+
+def test_basal_steps_added_out_of_order_are_written_in_time_order() -> None:
+    """A step added last with an earlier start (06:00 after 08:00) is not an error: the pump
+    reads steps in time order and the form is written so; errors still name the right row."""
+    form = {
+        k: [v]
+        for k, v in {
+            **VALID,
+            "basal_1_start": "08:00",
+            "basal_1_amount": "1.2 mg/day",
+            "basal_2_start": "06:00",
+            "basal_2_amount": "lots",
+        }.items()
+    }
+    _, built = program_form.parse_form(form, DEVICE)
+    assert [(e.field, e.label) for e in built.errors] == [
+        ("basal_2_amount", "Basal step 3 dose or rate")
+    ]
+    form["basal_2_amount"] = ["0.8 mg/day"]
+    program, built = program_form.parse_form(form, DEVICE)
+    assert program is not None, built.errors
+    # 00:00 1 mg/day = 0.1 mL/day, 06:00 0.8 mg/day = 0.08, 08:00 1.2 mg/day = 0.12.
+    assert [(s.start_s, s.rate_ml_per_day) for s in program.basal] == [
+        (0, 0.1),
+        (6 * 3600, 0.08),
+        (8 * 3600, 0.12),
+    ]

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from intrathecal.library import default_library
 from intrathecal.therapy.errors import InvalidProgramError
-from intrathecal.therapy.parse import parse_program
+from intrathecal.therapy.parse import parse_program, parse_time_of_day
 from intrathecal.therapy.program import ALL_DAYS, WEEKDAY_NAMES, Program
 from intrathecal.therapy.serialize import to_toml
 from intrathecal.units import InputError, Kind, Toward, format_duration, parse, round_to_step
@@ -158,12 +158,22 @@ def _weekly(form: Form) -> bool:
     return first_value(form, "weekly") == "yes"
 
 
+def _start_key(form: Form, i: int) -> int:
+    try:
+        return parse_time_of_day(first_value(form, f"basal_{i}_start").strip(), "start")
+    except InputError:
+        return 86_400
+
+
 def _basal(reader: _Reader, lines: list[str]) -> None:
-    found = rows(reader.form, "basal")
+    # The pump reads steps in order of start time; the page lists them as they were added, so
+    # they are written in time order here (a start that cannot be read keeps its place last).
+    listed = rows(reader.form, "basal")  # as the page lists them: its labels count these
+    found = sorted(listed, key=lambda i: _start_key(reader.form, i))
     if not found:
         reader.error("basal", "Basal steps", "add at least one step (start and dose or rate)")
     for position, i in enumerate(found[: MAX_ROWS["basal"]]):
-        label = f"Basal step {position + 1}"
+        label = f"Basal step {listed.index(i) + 1}"
         reader.built.paths[f"basal[{position}]"] = (f"basal_{i}", label)
         start = reader.text(f"basal_{i}_start", f"{label} start", "08:00")
         amount = reader.text(f"basal_{i}_amount", f"{label} dose or rate", "1 mg/day")
