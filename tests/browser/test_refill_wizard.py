@@ -132,11 +132,11 @@ def _check_printable_record(page: Page) -> None:
     expect(row("Pump")).to_contain_text("SynchroMed II")
     expect(row("Pump")).to_contain_text("serial PSCEN0001")
     expect(page.locator("#drugs tr", has_text="morphine").locator("td")).to_have_text(
-        ["morphine", "20 mg/mL", "1 mg/day", "M2406-11", "2026-09-30"]
+        ["morphine", "20 mg/mL", "1 mg/day", "M2406-11", "30 Sep 2026"]
     )
     expect(row("Compounded by").locator("td")).to_have_text("Priya Pharmacist")
     expect(row("Filled by").locator("td")).to_have_text("Nurse Ben Lindqvist")
-    expect(row("Next refill").locator("td")).to_have_text("2026-05-31")
+    expect(row("Next refill").locator("td")).to_have_text("31 May 2026")
     expect(page.locator(".signatures")).to_contain_text("Filled by (signature)")
     expect(page.get_by_role("button", name="Print")).to_be_visible()
     screenshot(page, "refill-record")

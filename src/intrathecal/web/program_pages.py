@@ -27,7 +27,7 @@ from intrathecal.store.models import Patient, ProgramVersion
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.program import WEEKDAY_NAMES, Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.units import InputError
+from intrathecal.units import InputError, readable_number
 from intrathecal.web import program_form
 from intrathecal.web.deps import Actor, ForbiddenError, get_db, now, read_only, require
 from intrathecal.web.pages import render
@@ -47,13 +47,8 @@ def _multi(form: FormData) -> dict[str, list[str]]:
 
 
 def _readable(number: float, unit: str) -> str:
-    """Three significant figures, whole numbers as they are: "0.0662 mL/day", "150 mcg/day"."""
-    if number == 0:
-        return f"0 {unit}"
-    text = f"{number:.3g}" if abs(number) < 1000 else f"{number:.0f}"
-    if "e" in text:
-        text = f"{number:.6f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}"
+    """To sensible significant figures (units.readable_number, as every page): "0.0662 mL/day"."""
+    return f"{readable_number(number)} {unit}"
 
 
 def _dose(mcg: float, drug: str, per: str = "/day") -> str:

@@ -12,7 +12,7 @@ from intrathecal.store import programs
 from intrathecal.store.refills import MAX_LOT_CHARS, DrugLot, RefillPlan
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.units import InputError
+from intrathecal.units import InputError, readable_number
 
 # A drug's expiry further out than this is a typing error (a year of 2207), not a shelf life.
 MAX_SHELF_YEARS = 10
@@ -75,8 +75,8 @@ def dose_text(drug: str, mcg_per_day: float | None) -> str:
 
 
 def _readable(number: float, unit: str) -> str:
-    text = f"{number:.3g}" if abs(number) < 1000 else f"{number:.0f}"
-    return f"{text} {unit}"
+    """To sensible significant figures (units.readable_number, as every page): "0.0662 mL/day"."""
+    return f"{readable_number(number)} {unit}"
 
 
 def _per(program: Program | None) -> dict[str, tuple[float, float]]:
