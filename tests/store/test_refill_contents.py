@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from intrathecal.store import programs, refills
@@ -21,7 +24,7 @@ from intrathecal.store.models import Patient
 from intrathecal.store.seed import ensure_users
 from intrathecal.units import InputError
 from tests.store.conftest import NOW
-from tests.store.pump_scenario import pump_patient
+from tests.store.pump_scenario import morphine_program, pump_patient
 
 LOT = refills.DrugLot("morphine", "M2406-11", date(2026, 9, 30))
 
@@ -114,3 +117,36 @@ def test_filling_an_older_version_than_the_one_in_force_needs_a_reason(
     )
     session.commit()
     assert f"version 1 filled, older than version 2 in force: {why}" in row.notes
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fill_day=st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    offset=st.integers(min_value=-400, max_value=400),
+)
+def test_expiry_rule_holds_for_every_date(fill_day: date, offset: int) -> None:
+    """A lot is accepted exactly when it expires on or after the day of the fill."""
+    program = programs.parse(morphine_program("10 mg/mL"))
+    plan = refills.RefillPlan(
+        old_version=None,
+        new_version=SimpleNamespace(version=1),  # type: ignore[arg-type]
+        new_program=program,
+        previous=None,
+        reconciliation=None,
+        recipe=None,
+        bridge=None,
+        due=None,  # type: ignore[arg-type]
+        notes=(),
+    )
+    expiry = fill_day + timedelta(days=offset)
+    request = refills.RefillRequest(
+        fill_ml=20.0,
+        performed_at=datetime(fill_day.year, fill_day.month, fill_day.day, 23, 59, tzinfo=UTC),
+        lots=(refills.DrugLot("morphine", "L1", expiry),),
+    )
+    if offset >= 0:
+        refills.check_contents(plan, request)
+    else:
+        with pytest.raises(InputError) as raised:
+            refills.check_contents(plan, request)
+        assert raised.value.field == "expiry_morphine"
