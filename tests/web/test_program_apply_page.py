@@ -110,3 +110,36 @@ def test_the_api_door_holds_the_expiry_and_older_version_rules(clinic: Clinic) -
     assert refused.json()["errors"][0]["field"] == "older_version_reason"
     back["older_version_reason"] = "nausea on 20 mg/mL"
     assert clinic.client.post(url, json=back, headers=headers).status_code == 201
+
+
+def test_skipping_a_version_is_reviewed_again_against_the_one_in_force(clinic: Clinic) -> None:
+    """In force 1 mg/day (version 1); version 2 (1.15 mg/day, +15%) and version 3 (1.3 mg/day,
+    +13% on version 2) each passed the 20% per-step soft limit when signed. Applying version 3
+    straight after version 1 is +30% in one step: the review run now finds it, it was never
+    acknowledged, and nothing is sent; version 2 first is fine."""
+    with clinic.sessions.begin() as session:
+        patient = pump_patient(session, None, "SKIP0001")
+        for dose in ("1.15", "1.3"):
+            text = morphine_program("10 mg/mL").replace("1 mg/day", f"{dose} mg/day")
+            sign(session, patient, text, f"titration to {dose} mg/day")
+        pid = patient.id
+    client = TestClient(clinic.client.app, raise_server_exceptions=False)
+    page_sign_in(client, "nurse")
+    page = client.get(f"/patients/{pid}/program/apply?version=3")
+    assert 'id="blocking"' in page.text and "DOSE_INCREASE_PER_STEP_ABOVE_SOFT" in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    base = {"csrf_token": csrf.group(1), "confirm": "yes", "typed": "yes"}
+    skipped = client.post(
+        f"/patients/{pid}/program/apply", data={**base, "version": "3", "in_force_version": "1"}
+    )
+    assert skipped.status_code == 422
+    assert "DOSE_INCREASE_PER_STEP_ABOVE_SOFT was not acknowledged" in skipped.text
+    with clinic.sessions() as session:
+        running = programs.in_force(session, pid)
+        assert running is not None and running.version == 1
+    stepped = client.post(
+        f"/patients/{pid}/program/apply", data={**base, "version": "2", "in_force_version": "1"}
+    )
+    assert stepped.status_code == 200
+    assert "Version 2 is in force" in stepped.text

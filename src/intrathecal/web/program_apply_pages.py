@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -83,9 +84,13 @@ def _page(
         chosen = str(newer[0]["version"].version) if newer else ""
     selected = next((o["version"] for o in offers if str(o["version"].version) == chosen), None)
     comparison = []
+    findings: list[dict[str, str]] = []
+    blocking: list[str] = []
     if selected is not None:
         old = programs.parse(running.program_toml) if running else None
         comparison = [asdict(r) for r in compare(old, programs.parse(selected.program_toml))]
+        if running is None or selected.id != running.id:
+            findings, blocking = review_now(db, patient, selected, running, now(request))
     return render(
         request,
         "program_apply.html",
@@ -97,7 +102,8 @@ def _page(
         offers=offers,
         chosen=chosen,
         selected=selected,
-        findings=json.loads(selected.findings_json) if selected else [],
+        findings=findings,
+        blocking=blocking,
         acknowledgements=json.loads(selected.acknowledgements_json) if selected else [],
         comparison=comparison,
         errors=errors or [],
@@ -123,6 +129,33 @@ def _bolus_running(pump: refill_pump.PumpStatus | None) -> str:
         elif event.kind == "bolus_ended":
             running = ""
     return running
+
+
+def review_now(
+    db: Session,
+    patient: Patient,
+    version: ProgramVersion,
+    running: ProgramVersion | None,
+    at: datetime,
+) -> tuple[list[dict[str, str]], list[str]]:
+    """The review run again now, against the version the pump runs (the dose changes per day
+    count every change made since): its findings, and what blocks sending. A hard finding
+    blocks; so does a soft one the physician did not acknowledge when signing: sign it again."""
+    signed = {a["code"] for a in json.loads(version.acknowledgements_json)}
+    try:
+        _, result, _ = programs.review_with_context(
+            db, patient, version.program_toml, (), at, against=running
+        )
+    except InputError as exc:
+        return [], [str(exc)]
+    blocking = [f"{f.code}: {f.message}" for f in result.hard]
+    blocking += [
+        f"{f.code} was not acknowledged when version {version.version} was signed: {f.message}; "
+        "a physician signs it again with a reason"
+        for f in result.unacknowledged
+        if f.code not in signed
+    ]
+    return [programs.finding_dict(f) for f in result.findings], blocking
 
 
 @router.get("/patients/{patient_id}/program/apply", response_class=HTMLResponse)
@@ -192,6 +225,10 @@ def _apply(
     try:
         version = programs.by_version(db, patient_id, int(chosen))
         programs.require_same_solution(db, patient, version)
+        _, blocking = review_now(db, patient, version, running, now(request))
+        if blocking:
+            db.rollback()
+            return _page(request, db, actor, patient, raw, status=422, errors=blocking)
         _send(request, db, actor, patient, version, raw)
         if running is not None and version.version < running.version:
             audit.record(
