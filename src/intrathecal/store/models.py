@@ -337,6 +337,10 @@ class Refill(Base):
     investigate_reason: Mapped[str | None] = mapped_column(Text)
     cosigned_by: Mapped[str | None] = mapped_column(String(64))
     cosigned_at: Mapped[datetime | None]
+    # 0009: each drug's lot and expiry ([{"drug", "lot", "expiry": "YYYY-MM-DD"}]) and the full
+    # name of who compounded, for the printable record; none on refills recorded before.
+    drug_lots_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    compounded_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class RefillVoid(Base):

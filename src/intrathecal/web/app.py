@@ -87,9 +87,12 @@ def create_app(
     app.state.settings = settings
     app.include_router(router)
     app.include_router(health.router)
-    from intrathecal.web import pages
+    from intrathecal.web import pages, program_apply_pages, program_pages, refill_pages
 
     app.include_router(pages.router)
+    app.include_router(program_pages.router)  # the program editor
+    app.include_router(refill_pages.router)  # the refill wizard and record
+    app.include_router(program_apply_pages.router)  # a program to the pump between refills
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 

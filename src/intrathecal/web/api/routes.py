@@ -690,6 +690,9 @@ def refill_to_save(body: schemas.RefillBody, request: Request) -> refills.Refill
         investigate_reason=body.investigate_reason,
         cosigner=body.cosigner,
         cosigner_password=body.cosigner_password,
+        lots=tuple(refills.DrugLot(x.drug, x.lot, x.expiry) for x in body.lots),
+        compounded_by=body.compounded_by,
+        older_version_reason=body.older_version_reason,
     )
 
 

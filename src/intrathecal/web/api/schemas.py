@@ -248,6 +248,12 @@ class RefillPlanBody(Strict):
         return _aware(value) if value is not None else None
 
 
+class LotIn(Strict):
+    drug: str = Field(min_length=1, max_length=64, description="a drug of the program filled")
+    lot: str = Field(min_length=1, max_length=40, description="the lot number on the vial")
+    expiry: date = Field(description="expiry date, not before the fill's day (else 422)")
+
+
 class RefillBody(RefillPlanBody):
     follows_refill_id: int | None = Field(
         ge=1,
@@ -266,6 +272,13 @@ class RefillBody(RefillPlanBody):
     )
     cosigner_password: str = Field(
         default="", max_length=200, description="the co-signing physician's password"
+    )
+    lots: list[LotIn] = Field(default_factory=list, max_length=8)
+    compounded_by: str = Field(default="", max_length=120, description="full name")
+    older_version_reason: str = Field(
+        default="",
+        max_length=2000,
+        description="needed when program_version is older than the version in force",
     )
 
 
@@ -427,6 +440,8 @@ class RefillOut(Out):
     investigate_reason: str | None = None
     cosigned_by: str | None = None
     cosigned_at: str | None = None
+    lots: list[dict[str, str]] = []
+    compounded_by: str | None = None
     voided: VoidOut | None = None
 
 

@@ -155,6 +155,8 @@ def refill(r: Refill, voided: Mapping[int, RefillVoid] | None = None) -> dict[st
         "investigate_reason": r.investigate_reason,
         "cosigned_by": r.cosigned_by,
         "cosigned_at": iso(r.cosigned_at),
+        "lots": json.loads(r.drug_lots_json or "[]"),  # [{drug, lot, expiry}] (0009)
+        "compounded_by": r.compounded_by,
         "voided": refill_void(voided[r.id]) if voided and r.id in voided else None,
     }
 
