@@ -25,6 +25,7 @@ from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web import idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
+from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
@@ -86,9 +87,13 @@ def create_app(
     app.state.pump_links = pump_links or TypedLinks()
     app.state.settings = settings
     app.include_router(router)
-    from intrathecal.web import pages
+    from intrathecal.web import journey_pages, pages
+    from intrathecal.web.api import patient_records
+
+    app.include_router(patient_records.router)
 
     app.include_router(pages.router)
+    app.include_router(journey_pages.router)
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 
@@ -117,11 +122,6 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
-
-
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -137,11 +137,7 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for error in exc.errors():
-            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-            errors.append({"field": _field(error.get("loc", ())), "message": message})
-        return _errors(422, errors)
+        return _errors(422, field_errors(exc.errors()))
 
     @app.exception_handler(InputError)
     async def bad_input(_: Request, exc: InputError) -> Response:

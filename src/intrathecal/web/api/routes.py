@@ -17,23 +17,14 @@ from intrathecal.store import audit, dashboard, programs, records, refills, user
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
-    AdverseEvent,
-    Alarm,
-    Appointment,
     AuditEntry,
-    Evaluation,
-    Implant,
-    Indication,
     Patient,
-    PriorTreatment,
     Refill,
-    Trial,
     User,
 )
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.units import InputError
 from intrathecal.web import client_time, settings
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.api.answers import errors, signed_in
@@ -228,38 +219,6 @@ def list_patients(
 
 
 @router.post(
-    "/patients",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.PatientAnswer,
-    responses=signed_in(),
-)
-def create_patient(
-    body: schemas.PatientBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        if db.execute(select(Patient.id).where(Patient.mrn == body.mrn)).first():
-            raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
-        at = now(request)
-        row = Patient(
-            mrn=body.mrn,
-            name=body.name,
-            birth_date=body.birth_date,
-            sex=body.sex,
-            created_at=at,
-            opioid_status=body.opioid_status,
-        )
-        records.add(db, row, actor.name, at, "patient.create")
-        return {"ok": True, "patient": serialize.patient(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
     "/patients/{patient_id}/opioid-status",
     tags=["patients"],
     response_model=schemas.PatientAnswer,
@@ -340,178 +299,7 @@ def _patient(db: Session, patient_id: int) -> Patient:
     return records.require_patient(db, patient_id)
 
 
-@router.post(
-    "/patients/{patient_id}/indications",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.IndicationAnswer,
-    responses=signed_in(404),
-)
-def add_indication(
-    patient_id: int,
-    body: schemas.IndicationBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = Indication(
-            patient_id=patient_id, condition=body.condition, detail=body.detail, recorded_at=at
-        )
-        records.add(db, row, actor.name, at, "indication.add")
-        return {"ok": True, "indication": serialize.indication(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/prior-treatments",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.PriorTreatmentAnswer,
-    responses=signed_in(404),
-)
-def add_prior_treatment(
-    patient_id: int,
-    body: schemas.PriorTreatmentBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = PriorTreatment(
-            patient_id=patient_id,
-            medication=body.medication,
-            dose=body.dose,
-            outcome=body.outcome,
-            recorded_at=at,
-        )
-        records.add(db, row, actor.name, at, "prior-treatment.add")
-        return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/evaluations",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.EvaluationAnswer,
-    responses=signed_in(404),
-)
-def add_evaluation(
-    patient_id: int,
-    body: schemas.EvaluationBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        patient = _patient(db, patient_id)
-        at = now(request)
-        row = Evaluation(
-            patient_id=patient_id,
-            kind=body.kind,
-            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
-            result=body.result,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add_evaluation(db, patient, row, actor.name, at)
-        return {"ok": True, "evaluation": serialize.evaluation(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/trials",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.TrialAnswer,
-    responses=signed_in(404),
-)
-def add_trial(
-    patient_id: int,
-    body: schemas.TrialBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        patient = _patient(db, patient_id)
-        try:
-            default_library().drug(body.drug)
-        except KeyError as exc:
-            raise InputError("drug", str(exc.args[0])) from None
-        at = now(request)
-        row = Trial(
-            patient_id=patient_id,
-            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
-            drug=body.drug,
-            dose_mcg=body.dose,
-            mode=body.mode,
-            pain_before=body.pain_before,
-            pain_after=body.pain_after,
-            side_effects=body.side_effects,
-            decision=body.decision,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add_trial(db, patient, row, actor.name, at)
-        return {"ok": True, "trial": serialize.trial(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/implants",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.ImplantAnswer,
-    responses=signed_in(404),
-)
-def add_implant(
-    patient_id: int,
-    body: schemas.ImplantBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    return idem.run(db, actor.name, 201, lambda: _add_implant(db, patient_id, body, request, actor))
-
-
-def _add_implant(
-    db: Session, patient_id: int, body: schemas.ImplantBody, request: Request, actor: Actor
-) -> dict[str, Any]:
-    patient = _patient(db, patient_id)
-    at = now(request)
-    if body.implanted_at > at + client_time.skew(request):
-        raise InputError("implanted_at", "is in the future: record an implant once it is done")
-    row = Implant(
-        patient_id=patient_id,
-        device_key=body.device,
-        serial=body.serial,
-        reservoir_ml=0.0,
-        catheter_length_cm=body.catheter_length,
-        catheter_volume_ml=0.0,
-        tip_level=body.tip_level,
-        setting=body.setting,
-        implanted_at=body.implanted_at,
-        replace_by=body.implanted_at,
-        recorded_by=actor.name,
-        recorded_at=at,
-    )
-    records.add_implant(db, patient, row, actor.name, at)
-    return {"ok": True, "implant": serialize.implant(row)}
+# Adding a record (indications ... adverse events, and a new patient): web/api/patient_records.py
 
 
 # --- programs ----------------------------------------------------------------------------------
@@ -878,123 +666,6 @@ def compounding_recipe(
 
 
 # --- alarms, appointments, adverse events -------------------------------------------------------
-
-
-@router.post(
-    "/patients/{patient_id}/alarms",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AlarmAnswer,
-    responses=signed_in(404),
-)
-def add_alarm(
-    patient_id: int,
-    body: schemas.AlarmBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = Alarm(
-            patient_id=patient_id,
-            kind=body.kind,
-            message=body.message,
-            source=body.source,
-            raised_at=at,
-        )
-        records.add(db, row, actor.name, at, "alarm.add")
-        return {"ok": True, "alarm": serialize.alarm(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/alarms/{alarm_id}/clear",
-    tags=["events"],
-    response_model=schemas.AlarmAnswer,
-    responses=signed_in(404),
-)
-def clear_alarm(
-    patient_id: int,
-    alarm_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        row = records.clear_alarm(db, patient_id, alarm_id, actor.name, now(request))
-        return {"ok": True, "alarm": serialize.alarm(row)}
-
-    return idem.run(db, actor.name, 200, work)
-
-
-@router.post(
-    "/patients/{patient_id}/appointments",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AppointmentAnswer,
-    responses=signed_in(404),
-)
-def add_appointment(
-    patient_id: int,
-    body: schemas.AppointmentBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("appointment.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        row = Appointment(
-            patient_id=patient_id,
-            kind=body.kind,
-            starts_at=body.starts_at,
-            note=body.note,
-            booked_by=actor.name,
-            booked_at=now(request),
-        )
-        records.add(db, row, actor.name, now(request), "appointment.add")
-        return {"ok": True, "appointment": serialize.appointment(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/adverse-events",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AdverseEventAnswer,
-    responses=signed_in(404),
-)
-def add_adverse_event(
-    patient_id: int,
-    body: schemas.AdverseEventBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("adverse_event.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = AdverseEvent(
-            patient_id=patient_id,
-            kind=body.kind,
-            occurred_on=client_time.not_after_today(body.occurred_on, at, "occurred_on"),
-            serious=body.serious,
-            description=body.description,
-            action=body.action,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add(db, row, actor.name, at, "adverse-event.add")
-        return {"ok": True, "adverse_event": serialize.adverse_event(row)}
-
-    return idem.run(db, actor.name, 201, work)
 
 
 # --- voids: a wrong record corrected by a correction record, never edited ---------------------
