@@ -7,6 +7,7 @@ where it comes from; those chosen by the project are marked so, not verified in 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -99,6 +100,18 @@ def check_catheter_length(cm: float, field: str = "catheter_length") -> float:
     if not low <= cm <= high:
         raise InputError(field, f"{cm:g} cm is outside {low:g} to {high:g} cm: check the length")
     return cm
+
+
+# A dose as prescribed before a pump ("40 mg/day", "10 mg twice daily"): a number above 0, then
+# its unit in words; kept as typed (oral doses are not checked against the pump's library).
+STATED_DOSE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*[^\d\s.,]")
+
+
+def check_stated_dose(text: str, field: str = "dose") -> str:
+    found = STATED_DOSE.match(text.strip())
+    if found is None or float(found.group(1)) <= 0:
+        raise InputError(field, 'must start with a dose above 0 and its unit, e.g. "40 mg/day"')
+    return text
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,8 @@ def _prior_treatment(row: PriorTreatment, patient: Patient, now: datetime, skew:
     row.medication = limits.check_text(row.medication, "medication", limits.LABEL_CHARS)
     oral = row.kind == "oral medication"
     row.dose = limits.check_text(row.dose or "", "dose", 60, required=oral)
+    if row.dose:
+        limits.check_stated_dose(row.dose, "dose")
     row.outcome = limits.check_text(row.outcome, "outcome", limits.NAME_CHARS)
     row.recorded_at = now
 

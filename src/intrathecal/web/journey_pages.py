@@ -221,7 +221,7 @@ FIELDS: dict[str, list[Field]] = {
 }
 
 
-def body_of(model: type[BaseModel], form: dict[str, str], fields: list[Field]) -> BaseModel:
+def form_data(form: dict[str, str], fields: list[Field]) -> dict[str, Any]:
     """The API's body from a form: its fields only (no CSRF token); an empty optional field is
     left out (its default), an empty required one stays empty (then "is required"); a time
     typed without a zone is the UTC the field says."""
@@ -233,7 +233,11 @@ def body_of(model: type[BaseModel], form: dict[str, str], fields: list[Field]) -
         if f.kind == "datetime" and value and not _zoned(value):
             value += "+00:00"
         data[f.name] = value
-    return model.model_validate(data)
+    return data
+
+
+def body_of(model: type[BaseModel], form: dict[str, str], fields: list[Field]) -> BaseModel:
+    return model.model_validate(form_data(form, fields))
 
 
 def _zoned(value: str) -> bool:
