@@ -177,6 +177,13 @@ def check_trial_response(drug: Drug, response: TrialResponse) -> TrialResponse:
             if getattr(response, name) is not None:
                 raise InputError(name, f"is for spasticity trials, not a {drug.key} trial")
         return response
+    for name in ("pain_before", "pain_after"):
+        if getattr(response, name) is not None:
+            raise InputError(
+                name,
+                f"is not used in a {drug.key} trial: it is measured in spasticity (Ashworth, "
+                "spasms), not pain",
+            )
     for name in ("ashworth_before", "ashworth_after"):
         grade = getattr(response, name)
         if grade is None:
@@ -189,9 +196,4 @@ def check_trial_response(drug: Drug, response: TrialResponse) -> TrialResponse:
             raise InputError(name, "is required for a spasticity trial (0 to 4)")
         if value not in PENN_SPASM_SCORES:
             raise InputError(name, "must be 0 to 4 (Penn spasm frequency scale)")
-    for name in ("pain_before", "pain_after"):
-        if getattr(response, name) is not None:
-            raise InputError(
-                name, f"a {drug.key} trial is measured in spasticity (Ashworth, spasms), not pain"
-            )
     return response
