@@ -5,6 +5,7 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -249,3 +250,25 @@ def test_the_baclofen_trial_page_saves_spasticity_scores(clinic: Clinic, pid: in
     assert page.status_code == 303, page.text[-800:]
     chart = client.get(f"/patients/{pid}").text
     assert "Ashworth 3→1+, spasms 3→1 (Penn)" in chart
+
+
+def test_a_form_sent_twice_saves_one_record(clinic: Clinic, pid: int) -> None:
+    client, csrf = signed_in(clinic, "nurse")
+    form = clinic_form = {**VALID["adverse-event"], "description": "sent twice"}
+    page = client.get(f"/patients/{pid}/adverse-events/new").text
+    key = re.search(r'name="form_key" value="([^"]+)"', page)
+    assert key is not None
+    clinic_form = {**form, "csrf_token": csrf, "form_key": key.group(1)}
+    before = _counts(clinic, "adverse-event", pid)
+    path = f"/patients/{pid}/adverse-events/new"
+    for _ in range(2):  # a double click
+        answer = client.post(path, data=clinic_form, follow_redirects=False)
+        assert answer.status_code == 303
+    assert _counts(clinic, "adverse-event", pid)[0] == before[0] + 1
+    # the same form (key) with something else typed is refused, and says why
+    other = client.post(
+        path, data={**clinic_form, "description": "another"}, follow_redirects=False
+    )
+    assert other.status_code == 422
+    assert "this form was saved already" in other.text
+    assert _counts(clinic, "adverse-event", pid)[0] == before[0] + 1

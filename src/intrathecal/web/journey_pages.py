@@ -10,6 +10,9 @@ typed kept; nothing is saved.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +43,7 @@ from intrathecal.web.api import schemas
 from intrathecal.web.api.patient_records import KINDS, RecordKind, add, make_patient
 from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
+from intrathecal.web.idempotency import HEADER, MAX_KEY, Idempotency, ReplayedError
 from intrathecal.web.pages import render
 
 router = APIRouter(include_in_schema=False)
@@ -248,16 +252,37 @@ def _form(raw: Any) -> dict[str, str]:
     return {k: v for k, v in raw.items() if isinstance(v, str)}
 
 
-def _run(db: Session, work: Callable[[], Any]) -> tuple[Any, dict[str, str]]:
-    """Run ``work`` (reads the body, adds through the store); on refused input roll back and
-    return the errors by field: nothing is saved."""
+# A form carries a key of its own (hidden ``form_key``, new with each blank form): the same form
+# sent twice (a double click, a reload after a lost answer) saves one record, as the API's
+# Idempotency-Key does (web/idempotency.py, the same table).
+FORM_KEY = "form_key"
+SAVED_ALREADY = "this form was saved already; open the form again to add another record"
+
+
+def _save_once(
+    request: Request, db: Session, actor: Actor, form: dict[str, str], work: Callable[[], Any]
+) -> tuple[int | None, dict[str, str]]:
+    """Run ``work`` (reads the body, adds through the store) once per form key and commit;
+    answer the id of the record saved (the first one, for a repeat). On refused input roll
+    back and answer the errors by field: nothing is saved."""
+    key = form.get(FORM_KEY) or None
+    if key is not None and not (len(key) <= MAX_KEY and key.isascii() and key.isprintable()):
+        key = None
+    typed = {k: v for k, v in sorted(form.items()) if k not in ("csrf_token", FORM_KEY)}
+    digest = hashlib.sha256(json.dumps(typed).encode()).hexdigest()
+    once = Idempotency(key, f"PAGE {request.url.path}", digest, now(request))
     try:
-        return work(), {}
+        done = once.run(db, actor.name, 303, lambda: {"id": work().id})
+        return int(done["id"]), {}
+    except ReplayedError as exc:
+        return int(json.loads(bytes(exc.response.body))["id"]), {}
     except ValidationError as exc:
         db.rollback()
         return None, {e["field"]: e["message"] for e in reversed(field_errors(exc.errors()))}
     except InputError as exc:
         db.rollback()
+        if exc.field == HEADER:
+            return None, {FORM_KEY: SAVED_ALREADY}
         return None, {exc.field: exc.message}
 
 
@@ -288,11 +313,10 @@ async def new_patient(
             assert isinstance(body, schemas.PatientBody)
             return records.create_patient(db, make_patient(body), actor.name, now(request))
 
-        row, errors = _run(db, create)
+        saved, errors = _save_once(request, db, actor, form, create)
         if errors:
             return _page(request, actor, None, "patient", PATIENT_FIELDS, form, errors, 422)
-        db.commit()
-        return RedirectResponse(f"/patients/{row.id}", status_code=303)
+        return RedirectResponse(f"/patients/{saved}", status_code=303)
 
     return await run_in_threadpool(work)
 
@@ -325,6 +349,7 @@ def _page(
         form=form,
         errors=errors,
         action=action,
+        form_key=form.get(FORM_KEY) or secrets.token_urlsafe(16),
     )
 
 
@@ -350,16 +375,13 @@ def _register(spec: RecordKind) -> None:
         form = _form(await request.form())
 
         def work() -> Response:
-            patient = records.require_patient(db, patient_id)
-
             def added() -> Any:
                 return add(spec, db, patient_id, body_of(spec.body, form, fields), request, actor)
 
-            _, errors = _run(db, added)
+            _, errors = _save_once(request, db, actor, form, added)
             if errors:
                 patient = records.require_patient(db, patient_id)
                 return _page(request, actor, patient, spec.kind, fields, form, errors, 422)
-            db.commit()
             return RedirectResponse(f"/patients/{patient_id}#journey", status_code=303)
 
         return await run_in_threadpool(work)
