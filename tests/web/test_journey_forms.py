@@ -254,7 +254,7 @@ def test_the_baclofen_trial_page_saves_spasticity_scores(clinic: Clinic, pid: in
 
 def test_a_form_sent_twice_saves_one_record(clinic: Clinic, pid: int) -> None:
     client, csrf = signed_in(clinic, "nurse")
-    form = clinic_form = {**VALID["adverse-event"], "description": "sent twice"}
+    form = {**VALID["adverse-event"], "description": "sent twice"}
     page = client.get(f"/patients/{pid}/adverse-events/new").text
     key = re.search(r'name="form_key" value="([^"]+)"', page)
     assert key is not None
