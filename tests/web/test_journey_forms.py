@@ -9,6 +9,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from markupsafe import escape
 from sqlalchemy import func, select
 
@@ -272,3 +274,32 @@ def test_a_form_sent_twice_saves_one_record(clinic: Clinic, pid: int) -> None:
     assert other.status_code == 422
     assert "this form was saved already" in other.text
     assert _counts(clinic, "adverse-event", pid)[0] == before[0] + 1
+
+
+@pytest.mark.parametrize("kind", list(VALID))
+def test_no_form_input_gives_a_500_or_raw_json(clinic: Clinic, pid: int, kind: str) -> None:
+    """Any text in any field: the record is saved (303) or the page says why (422, HTML)."""
+    role = WHO.get(kind, "physician")
+    client, csrf = signed_in(clinic, role)
+    page_path, _ = _paths(kind, pid)
+    names = [f.name for f in _fields(kind)]
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        field=st.sampled_from(names),
+        value=st.one_of(
+            st.text(max_size=30),
+            st.sampled_from(["-1", "1e309", "NaN", "٣", "２", "9" * 40, "0x10", " ", "1+1"]),
+        ),
+    )
+    def check(field: str, value: str) -> None:
+        form = {**VALID[kind], field: value, "csrf_token": csrf}
+        if kind == "patient" and field != "mrn":
+            form["mrn"] = f"F{abs(hash((field, value))) % 10**9}"
+        if kind == "implant" and field != "serial":
+            form["serial"] = f"F{abs(hash((field, value))) % 10**9}"
+        answer = client.post(page_path, data=form, follow_redirects=False)
+        assert answer.status_code in (303, 422), (field, value, answer.text[-300:])
+        assert '"ok"' not in answer.text and "Traceback" not in answer.text
+
+    check()

@@ -136,11 +136,18 @@ def _handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> Response:
-        return _errors(422, field_errors(exc.errors()))
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = field_errors(exc.errors())
+        if not _is_api(request):  # a page answers a page, never JSON (issue 11, item 8)
+            text = "; ".join(f"{e['field']} {e['message']}" for e in errors)
+            return _error_page(request, 422, "Not saved", f"{text}. Nothing was changed.")
+        return _errors(422, errors)
 
     @app.exception_handler(InputError)
-    async def bad_input(_: Request, exc: InputError) -> Response:
+    async def bad_input(request: Request, exc: InputError) -> Response:
+        if not _is_api(request):
+            text = f"{exc.field} {exc.message}. Nothing was changed."
+            return _error_page(request, 422, "Not saved", text)
         return _errors(422, [{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(InvalidOutcomesError)
