@@ -28,6 +28,7 @@ from intrathecal.therapy.summary import summarize
 from intrathecal.web import client_time, settings
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.api.answers import errors, signed_in
+from intrathecal.web.api.patient_records import KINDS
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.idempotency import Idempotency, idempotency
@@ -670,27 +671,10 @@ def compounding_recipe(
 
 # --- voids: a wrong record corrected by a correction record, never edited ---------------------
 
-# kind -> (its collection's path, the permission that adds such a record)
-VOIDS: dict[str, tuple[str, str]] = {
-    "indication": ("indications", "patient.write"),
-    "prior-treatment": ("prior-treatments", "patient.write"),
-    "evaluation": ("evaluations", "patient.write"),
-    "trial": ("trials", "patient.write"),
-    "implant": ("implants", "patient.write"),
-    "alarm": ("alarms", "alarm.write"),
-    "appointment": ("appointments", "appointment.write"),
-    "adverse-event": ("adverse-events", "adverse_event.write"),
-}
-SERIALIZERS: dict[str, Any] = {
-    "indication": serialize.indication,
-    "prior-treatment": serialize.prior_treatment,
-    "evaluation": serialize.evaluation,
-    "trial": serialize.trial,
-    "implant": serialize.implant,
-    "alarm": serialize.alarm,
-    "appointment": serialize.appointment,
-    "adverse-event": serialize.adverse_event,
-}
+# kind -> (its collection's path, the permission that adds such a record), and its serializer:
+# from the one table of record kinds (web/api/patient_records.py KINDS).
+VOIDS: dict[str, tuple[str, str]] = {k: (s.collection, s.permission) for k, s in KINDS.items()}
+SERIALIZERS: dict[str, Any] = {k: s.serializer for k, s in KINDS.items()}
 
 
 def _void_route(kind: str, collection: str, permission: str) -> None:
