@@ -139,6 +139,7 @@ def test_a_nurse_records_acknowledges_and_clears_an_alarm(
     card = page.locator("section.alarm", has_text="catheter occlusion suspected")
     expect(card).to_contain_text("acknowledged by nurse at 02 Mar 2026 09:00 UTC")
     expect(card).to_contain_text("open")
+    screenshot(page, "journey-alarm-acknowledged")
     card.get_by_label("Note").fill("catheter access port aspirated, patent")
     card.get_by_role("button", name="Clear").click()
     card = page.locator("section.alarm", has_text="catheter occlusion suspected")
