@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -45,6 +46,7 @@ from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.idempotency import HEADER, MAX_KEY, Idempotency, ReplayedError
 from intrathecal.web.pages import render
+from intrathecal.web.read_audit import audit_read
 
 router = APIRouter(include_in_schema=False)
 
@@ -363,6 +365,7 @@ def _register(spec: RecordKind) -> None:
         db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
         actor: Actor = Depends(require(spec.permission)),  # noqa: B008 (FastAPI dependency)
     ) -> HTMLResponse:
+        audit_read(request, actor, patient_id, f"{spec.label} form")  # name, MRN, stage
         patient = records.require_patient(db, patient_id)
         return _page(request, actor, patient, spec.kind, fields, {}, {})
 
@@ -408,6 +411,7 @@ def alarms_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
+    audit_read(request, actor, patient_id, "alarms")
     return _alarms(request, db, actor, patient_id)
 
 
@@ -419,8 +423,6 @@ def _alarms(
     errors: dict[int, str] | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    from sqlalchemy import select
-
     patient = records.require_patient(db, patient_id)
     rows = list(
         db.execute(
