@@ -247,7 +247,7 @@ def _alarm_answer(db: Session, patient_id: int, alarm_id: int) -> dict[str, Any]
 @router.post(
     "/patients/{patient_id}/alarms/{alarm_id}/acknowledge",
     tags=["events"],
-    response_model=schemas.AlarmAnswer,
+    response_model=schemas.AlarmHistoryAnswer,
     responses=signed_in(404),
 )
 def acknowledge_alarm(
@@ -273,7 +273,7 @@ def acknowledge_alarm(
 @router.post(
     "/patients/{patient_id}/alarms/{alarm_id}/clear",
     tags=["events"],
-    response_model=schemas.AlarmAnswer,
+    response_model=schemas.AlarmHistoryAnswer,
     responses=signed_in(404),
 )
 def clear_alarm(

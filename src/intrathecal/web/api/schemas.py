@@ -576,7 +576,10 @@ class RecordVoidAnswer(OkAnswer):
 
 class AlarmAnswer(OkAnswer):
     alarm: Record
-    history: list[Record] = []
+
+
+class AlarmHistoryAnswer(AlarmAnswer):
+    history: list[Record]  # its acknowledgements and clearance, in order
 
 
 class AppointmentAnswer(OkAnswer):
