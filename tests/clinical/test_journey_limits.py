@@ -98,7 +98,7 @@ def test_a_baclofen_trial_is_measured_in_ashworth_and_spasms_not_pain() -> None:
         limits.check_trial_response(baclofen, limits.TrialResponse(9, 5, "3", "1+", 3, 1))
     assert pain.value.field == "pain_before"
     with pytest.raises(InputError) as missing:
-        limits.check_trial_response(baclofen, limits.TrialResponse(9, 5))
+        limits.check_trial_response(baclofen, limits.TrialResponse())
     assert missing.value.field == "ashworth_before"
     with pytest.raises(InputError) as spasticity_for_pain:
         limits.check_trial_response(
