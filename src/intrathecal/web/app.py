@@ -88,9 +88,10 @@ def create_app(
     app.state.settings = settings
     app.include_router(router)
     from intrathecal.web import journey_pages, pages
-    from intrathecal.web.api import patient_records
+    from intrathecal.web.api import admin, patient_records
 
     app.include_router(patient_records.router)
+    app.include_router(admin.router)
 
     app.include_router(pages.router)
     app.include_router(journey_pages.router)
