@@ -176,6 +176,7 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "users.manage",
     ),
     ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+    ("POST", f"/api/v1/patients/{P}/alarms/1/acknowledge", {}, "alarm.write"),
     ("POST", "/api/v1/users/1/deactivate", {}, "users.manage"),
     ("POST", "/api/v1/users/1/activate", {}, "users.manage"),
     ("POST", "/api/v1/users/1/role", {"role": "viewer"}, "users.manage"),

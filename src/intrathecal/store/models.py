@@ -76,6 +76,10 @@ INDICATIONS = (
     "spasticity in multiple sclerosis",
     "other",
 )
+SEXES = ("female", "male", "other")
+# What was tried before a pump (0010): oral (or other systemic) medication with its dose, or
+# another method (physiotherapy, injections, a spinal cord stimulator, surgery).
+PRIOR_TREATMENT_KINDS = ("oral medication", "other method")
 EVALUATION_KINDS = ("EMG/nerve testing", "MRI", "X-ray", "bone scan", "diagnostic injection")
 TRIAL_MODES = ("single bolus", "continuous")
 TRIAL_DECISIONS = ("implant", "no implant", "repeat trial")
@@ -168,8 +172,11 @@ class PriorTreatment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    medication: Mapped[str] = mapped_column(String(100))
-    dose: Mapped[str] = mapped_column(String(60))  # as prescribed, with its unit
+    kind: Mapped[str] = mapped_column(
+        String(20), default="oral medication", server_default="oral medication"
+    )
+    medication: Mapped[str] = mapped_column(String(100))  # or the method
+    dose: Mapped[str] = mapped_column(String(60))  # as prescribed, with its unit ("" for a method)
     outcome: Mapped[str] = mapped_column(String(200))  # e.g. "inadequate relief", "sedation"
     recorded_at: Mapped[datetime]
 
@@ -197,16 +204,33 @@ class Trial(Base):
     drug: Mapped[str] = mapped_column(String(40))
     dose_mcg: Mapped[float] = mapped_column(Float)
     mode: Mapped[str] = mapped_column(String(20))
-    pain_before: Mapped[int] = mapped_column(Integer)  # numeric rating scale 0..10
-    pain_after: Mapped[int] = mapped_column(Integer)
+    # The response, in the terms of the indication (clinical/journey_limits.py, 0010): pain on
+    # the numeric rating scale 0..10, or spasticity (baclofen) as the Modified Ashworth grade
+    # and the Penn spasm frequency score; the other pair is None.
+    pain_before: Mapped[int | None] = mapped_column(Integer)
+    pain_after: Mapped[int | None] = mapped_column(Integer)
+    ashworth_before: Mapped[str | None] = mapped_column(String(2), default=None)
+    ashworth_after: Mapped[str | None] = mapped_column(String(2), default=None)
+    spasms_before: Mapped[int | None] = mapped_column(Integer, default=None)
+    spasms_after: Mapped[int | None] = mapped_column(Integer, default=None)
     side_effects: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(20))
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
 
     @property
+    def response(self) -> str:
+        """The response in the terms it was measured in, for a person to read."""
+        if self.ashworth_before is not None:
+            return (
+                f"Ashworth {self.ashworth_before}→{self.ashworth_after}, "
+                f"spasms {self.spasms_before}→{self.spasms_after} (Penn)"
+            )
+        return f"pain {self.pain_before}→{self.pain_after} ({self.relief_percent:.0f}% relief)"
+
+    @property
     def relief_percent(self) -> float:
-        if self.pain_before == 0:
+        if not self.pain_before or self.pain_after is None:
             return 0.0
         return (self.pain_before - self.pain_after) / self.pain_before * 100.0
 
@@ -405,6 +429,22 @@ class Alarm(Base):
     raised_at: Mapped[datetime]
     cleared_at: Mapped[datetime | None] = mapped_column(index=True)
     cleared_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlarmEvent(Base):
+    """Someone acknowledged or cleared an alarm (0010): who, when (the server's clock) and a
+    note. Append-only: the alarm's history is these rows; the alarm's ``cleared_at`` and
+    ``cleared_by`` are the derived status the worklists read."""
+
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))  # "acknowledged" or "cleared"
+    note: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
 
 
 class Appointment(Base):

@@ -25,6 +25,7 @@ from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web import health, idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
+from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
@@ -87,9 +88,20 @@ def create_app(
     app.state.settings = settings
     app.include_router(router)
     app.include_router(health.router)
-    from intrathecal.web import pages, program_apply_pages, program_pages, refill_pages
+    from intrathecal.web import (
+        journey_pages,
+        pages,
+        program_apply_pages,
+        program_pages,
+        refill_pages,
+    )
+    from intrathecal.web.api import admin, patient_records
+
+    app.include_router(patient_records.router)
+    app.include_router(admin.router)
 
     app.include_router(pages.router)
+    app.include_router(journey_pages.router)
     app.include_router(program_pages.router)  # the program editor
     app.include_router(refill_pages.router)  # the refill wizard and record
     app.include_router(program_apply_pages.router)  # a program to the pump between refills
@@ -124,11 +136,6 @@ def _error_page(request: Request, status: int, title: str, message: str) -> Resp
     return templates.TemplateResponse(request, "error.html", context, status_code=status)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
-
-
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -143,15 +150,18 @@ def _handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> Response:
-        errors = []
-        for error in exc.errors():
-            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-            errors.append({"field": _field(error.get("loc", ())), "message": message})
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = field_errors(exc.errors())
+        if not _is_api(request):  # a page answers a page, never JSON (issue 11, item 8)
+            text = "; ".join(f"{e['field']} {e['message']}" for e in errors)
+            return _error_page(request, 422, "Not saved", f"{text}. Nothing was changed.")
         return _errors(422, errors)
 
     @app.exception_handler(InputError)
-    async def bad_input(_: Request, exc: InputError) -> Response:
+    async def bad_input(request: Request, exc: InputError) -> Response:
+        if not _is_api(request):
+            text = f"{exc.field} {exc.message}. Nothing was changed."
+            return _error_page(request, 422, "Not saved", text)
         return _errors(422, [{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(InvalidOutcomesError)

@@ -280,9 +280,7 @@ def _with_ids(chart: records.Chart) -> list[tuple[Any, str, str, int]]:
         (
             t.performed_on,
             "trial",
-            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: pain "
-            f"{t.pain_before}→{t.pain_after} ({t.relief_percent:.0f}% relief); "
-            f"{t.decision}",
+            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: {t.response}; {t.decision}",
             t.id,
         )
         for t in chart.trials
