@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -89,7 +90,45 @@ def parse_day(value: str | None, option: str) -> date | None:
         raise InputError(option, f"{value!r} is not a date like 2025-03-31 (YYYY-MM-DD)") from None
 
 
+def check_output(path: Path, option: str) -> None:
+    """Refuse a path that cannot be written (missing folder, a folder itself) before writing."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(option, f"{str(path)!r} is a folder; give a file name")
+    if not parent.is_dir():
+        raise InputError(option, f"{str(path)!r}: the folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(option, f"{str(path)!r} cannot be written here (permission denied)")
+
+
+def write_all(outputs: Sequence[tuple[Path, bytes]]) -> list[str]:
+    """Write files already checked; if one still fails, remove those written before it."""
+    done: list[Path] = []
+    for path, data in outputs:
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            for written in done:
+                written.unlink(missing_ok=True)
+            raise InputError(str(path), f"cannot be written: {exc.strerror}") from None
+        done.append(path)
+    return [str(p) for p in done]
+
+
+MAX_FILE_MB = 100  # about 1.2 million rows; a bigger registry is split by year or procedure
+
+
 def load(path: Path) -> list[Response]:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_text names the problem (missing file, a folder...)
+    if size > MAX_FILE_MB * 1_000_000:
+        raise InputError(
+            "DATA.csv",
+            f"{str(path)!r} is {size / 1e6:.0f} MB; at most {MAX_FILE_MB} MB is read at once: "
+            "split the file (by year or procedure) and report each part",
+        )
     return parse_responses_csv(read_text(path, "DATA.csv"))
 
 
@@ -213,19 +252,27 @@ def report_cmd(
                     )
                     for s in stats
                 )
-        written: list[str] = []
+        # Every file is drawn in memory and every path checked before the first is written:
+        # a bad --pdf path must not leave a chart behind.
+        outputs: list[tuple[Path, bytes]] = []
         if chart is not None:
             fmt = chart_format(chart)
             for path, (s, t) in _chart_paths(chart, stats):
-                path.write_bytes(shares_chart(t, f"{s.procedure_label} at {t.timepoint}", fmt))
-                written.append(str(path))
+                check_output(path, "--chart")
+                outputs.append(
+                    (path, shares_chart(t, f"{s.procedure_label} at {t.timepoint}", fmt))
+                )
         if pdf is not None:
-            pdf.write_bytes(
-                practice_report_pdf(
-                    stats, generated_on=date.today(), title=f"Outcomes report: {data.name}"
+            check_output(pdf, "--pdf")
+            outputs.append(
+                (
+                    pdf,
+                    practice_report_pdf(
+                        stats, generated_on=date.today(), title=f"Outcomes report: {data.name}"
+                    ),
                 )
             )
-            written.append(str(pdf))
+        written = write_all(outputs)
         payload: dict[str, Any] = {
             "file": str(data),
             "responses": len(responses),
@@ -286,6 +333,7 @@ def patient_cmd(
                 raise InputError(
                     "--chart", f"{str(chart)!r}: the file must end in .png or .svg"
                 ) from None
+            check_output(chart, "--chart")
         responses = load(data)
         course = patient_course(responses, subject, procedure_key(procedure, "--procedure"))
         if chart is not None and fmt is not None:
@@ -365,6 +413,8 @@ def deidentify_cmd(
             raise InputError(
                 "--key-file", f"cannot read {str(key_file)!r}: {exc.strerror}"
             ) from None
+        if out is not None:
+            check_output(out, "--out")
         responses = load(data)
         text = deidentified_csv(responses, key)
         if out is not None:
@@ -429,6 +479,8 @@ def fhir_import_cmd(
 ) -> None:
     """Validate FHIR JSON: responses are checked like a CSV; a Questionnaire item by item."""
     with outcomes_reported(as_json):
+        if csv_out is not None:
+            check_output(csv_out, "--csv-out")
         resource = parse_json(read_text(file, "FILE.json"), "FILE.json")
         if resource.get("resourceType") == "Questionnaire":
             inst = instrument_from_questionnaire(resource)
@@ -457,5 +509,6 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        check_output(out, "--out")
+        write_all([(out, text.encode("utf-8"))])
         typer.echo(f"wrote {out}")

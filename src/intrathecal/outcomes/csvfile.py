@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from intrathecal.outcomes.errors import InvalidOutcomesError, raise_if_any
+from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
 from intrathecal.outcomes.instruments import INSTRUMENTS, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
 from intrathecal.outcomes.validation import validate_responses
@@ -141,7 +141,7 @@ def parse_responses_csv(text: str) -> list[Response]:
         errors.extend(exc.errors)
     # One row gives one response per instrument: a bad id or day would be named once for each.
     unique = {(e.field, e.message): e for e in errors}
-    raise_if_any(sorted(unique.values(), key=_line_order))
+    raise_if_any(capped(sorted(unique.values(), key=_line_order)))
     return responses
 
 
@@ -152,13 +152,17 @@ def _line_order(error: InputError) -> tuple[int, str]:
 
 def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
     text = text.removeprefix("\ufeff")  # spreadsheet programs often write a byte-order mark
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote inside an unquoted cell, or text after a closing quote, is an error.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError("line 1", "the file is empty; it needs a header row") from None
     except csv.Error as exc:
         raise InputError("line 1", f"not readable as CSV: {exc}") from None
+    if reader.line_num > 1:
+        raise InputError("line 1", "the header runs over several lines: a quote is not closed")
+    start = 2
     header = [h.strip() for h in header]
     errors: list[InputError] = []
     if len(header) == 1 and ";" in header[0]:
@@ -183,7 +187,19 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
     rows: list[tuple[int, dict[str, str]]] = []
     try:
         for cells in reader:
-            line = reader.line_num
+            first, line = start, reader.line_num
+            start = line + 1
+            if line > first:
+                # A cell that runs over a line end is almost always an unclosed quote that has
+                # swallowed the rows after it; no column of this file holds a line break.
+                errors.append(
+                    InputError(
+                        f"line {first}",
+                        f"a quoted cell runs on to line {line}: a closing quote (\") is missing, "
+                        "or a cell holds a line break; nothing was read",
+                    )
+                )
+                continue
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
@@ -196,7 +212,16 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
                 continue
             rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     except csv.Error as exc:
-        errors.append(InputError(f"line {reader.line_num}", f"not readable as CSV: {exc}"))
+        if "end of data" in str(exc):
+            errors.append(
+                InputError(
+                    f"line {start}",
+                    "a quoted cell opened on this line is never closed: a closing quote (\") is "
+                    "missing; nothing was read",
+                )
+            )
+        else:
+            errors.append(InputError(f"line {reader.line_num}", f"not readable as CSV: {exc}"))
     if not rows and not errors:
         errors.append(InputError("line 2", "no data rows after the header"))
     raise_if_any(errors)
