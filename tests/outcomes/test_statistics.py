@@ -139,12 +139,13 @@ def test_without_an_as_of_date_everyone_counts_as_due_and_it_is_said() -> None:
 
 
 def test_a_patient_who_answered_early_counts_even_if_not_yet_due() -> None:
-    # H answers on day 30: counted although 2025-03-31 + 90 days is after the as-of date.
+    # H answers on day 61 (2025-05-31, inside the 3-month window of days 60-135): counted
+    # although 2025-03-31 + 90 days (2025-06-29) is after the as-of date 2025-06-01.
     h_follow_up = patient(
-        "H", 6, follow_up=FollowUp(2, 1, 90, 4, 4), start=date(2025, 3, 31), days=30
+        "H", 6, follow_up=FollowUp(2, 1, 90, 4, 4), start=date(2025, 3, 31), days=61
     )[2:]
     early = cohort() + h_follow_up
-    t = procedure_statistics(early, PROCEDURE, as_of=AS_OF).at("3 months")
+    t = procedure_statistics(early, PROCEDURE, as_of=date(2025, 6, 1)).at("3 months")
     assert (t.due, t.responded) == (8, 6)
     assert t.share("improved").completers.successes == 3
 

@@ -147,12 +147,17 @@ def _timepoint_text(t: TimepointStatistics) -> list[str]:
     lines = [
         f"  {t.timepoint}: {t.responded} of {t.due} patients due answered, response rate "
         + (_cell(t.response_rate).split(" ", 1)[1] if t.due else "-"),
-        f"    {'share':<28}{'answered':<30}missing = not improved",
+        f"    {'share':<28}{'answered':<24}{'missing = not improved':<26}no baseline",
     ]
-    lines += [
-        f"    {s.definition.label:<28}{_cell(s.completers):<30}{_cell(s.missing_as_not_improved)}"
-        for s in t.shares
-    ]
+    for s in t.shares:
+        if not s.asked:
+            lines.append(f"    {s.definition.label:<28}{'not asked':<24}{'not asked':<26}-")
+            continue
+        base = str(s.no_baseline) if s.definition.baseline is not None else "-"
+        lines.append(
+            f"    {s.definition.label:<28}{_cell(s.completers):<24}"
+            f"{_cell(s.missing_as_not_improved):<26}{base}"
+        )
     se = t.side_effects
     named = ", ".join(f"{k} {n}" for k, n in se.counts.items() if n)
     lines.append(
@@ -165,7 +170,16 @@ def _timepoint_text(t: TimepointStatistics) -> list[str]:
         warnings.append(
             f"fewer than 20 answers for: {', '.join(small)}; quote these only with their interval"
         )
-    warnings += [w for s in t.shares if not s.small_n for w in s.warnings]
+    warnings += [w for s in t.shares if not s.small_n and s.asked for w in s.warnings]
+    not_asked = [s.definition.label for s in t.shares if not s.asked]
+    if not_asked:
+        warnings.append(f"not asked at {t.timepoint}: {', '.join(not_asked)}")
+    no_base = [s for s in t.shares if s.asked and s.no_baseline]
+    if no_base:
+        warnings.append(
+            "left out of a share for want of its baseline measure: "
+            + ", ".join(f"{s.definition.label} {s.no_baseline}" for s in no_base)
+        )
     lines += [f"    ! {w}" for w in warnings]
     return lines
 
@@ -318,6 +332,10 @@ def patient_cmd(
     data: DataArg,
     subject: Annotated[str, typer.Option("--subject", help="The patient's pseudonymous id.")],
     procedure: Annotated[str, typer.Option("--procedure", help="The procedure followed.")],
+    episode: Annotated[
+        int | None,
+        typer.Option("--episode", help="Which series or implant, when repeated (1, 2...)."),
+    ] = None,
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the trend chart, FILE.png or FILE.svg.")
     ] = None,
@@ -335,7 +353,9 @@ def patient_cmd(
                 ) from None
             check_output(chart, "--chart")
         responses = load(data)
-        course = patient_course(responses, subject, procedure_key(procedure, "--procedure"))
+        course = patient_course(
+            responses, subject, procedure_key(procedure, "--procedure"), episode
+        )
         if chart is not None and fmt is not None:
             dated = all(p.collected_on for pts in course.measures.values() for p in pts)
 

@@ -52,6 +52,12 @@ COLUMNS: tuple[Column, ...] = (
         True,
     ),
     Column(
+        "episode",
+        "1 for the first series or implant (default); 2, 3... for a repeated procedure "
+        "(a second injection series, a pump replacement), each with its own baseline",
+        "1",
+    ),
+    Column(
         "collected_on",
         "date answered, YYYY-MM-DD (left out of de-identified exports)",
         "2025-04-02",
@@ -195,7 +201,7 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
                 errors.append(
                     InputError(
                         f"line {first}",
-                        f"a quoted cell runs on to line {line}: a closing quote (\") is missing, "
+                        f'a quoted cell runs on to line {line}: a closing quote (") is missing, '
                         "or a cell holds a line break; nothing was read",
                     )
                 )
@@ -216,7 +222,7 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
             errors.append(
                 InputError(
                     f"line {start}",
-                    "a quoted cell opened on this line is never closed: a closing quote (\") is "
+                    'a quoted cell opened on this line is never closed: a closing quote (") is '
                     "missing; nothing was read",
                 )
             )
@@ -243,6 +249,15 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
         )
     else:
         days = int(raw_days)
+    episode = 1
+    raw_episode = row.get("episode", "")
+    if raw_episode:
+        if _INT.match(raw_episode) and 1 <= int(raw_episode) <= 99:
+            episode = int(raw_episode)
+        else:
+            errors.append(
+                InputError(at("episode"), f"expected a whole number 1 to 99, got {raw_episode!r}")
+            )
     collected: date | None = None
     raw_date = row.get("collected_on", "")
     if raw_date:
@@ -283,6 +298,7 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
             answers=items,
             collected_on=collected,
             entered_by=row.get("entered_by", "") or "staff",
+            episode=episode,
         )
         for instrument, items in answers.items()
     ]
@@ -324,6 +340,7 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
             r.days_from_baseline,
             r.collected_on,
             r.entered_by,
+            r.episode,
         )
         row = grouped.setdefault(
             key,
@@ -334,6 +351,7 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
                 "days_from_baseline": str(r.days_from_baseline),
                 "collected_on": r.collected_on.isoformat() if r.collected_on else "",
                 "entered_by": r.entered_by,
+                "episode": str(r.episode),
             },
         )
         for column in _INSTRUMENT_COLUMNS.get(r.instrument, ()):

@@ -41,5 +41,7 @@ def capped(errors: Sequence[InputError], limit: int = MAX_REPORTED) -> list[Inpu
         return list(errors)
     return [
         *errors[:limit],
-        InputError("file", f"{len(errors) - limit} more problem(s) not listed ({len(errors)} in all)"),
+        InputError(
+            "file", f"{len(errors) - limit} more problem(s) not listed ({len(errors)} in all)"
+        ),
     ]

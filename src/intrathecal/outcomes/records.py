@@ -30,6 +30,9 @@ class Response:
     answers: Mapping[str, Answer]
     collected_on: date | None = None
     entered_by: str = field(default="staff")  # "staff" or "patient" (one-time link form)
+    # A repeated procedure (a second injection series, a pump replacement) is a new episode of
+    # the same patient with its own baseline: counted again, not refused as a duplicate.
+    episode: int = 1
 
 
 @dataclass(frozen=True)

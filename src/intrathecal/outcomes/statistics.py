@@ -30,7 +30,7 @@ from intrathecal.outcomes.timepoints import (
     procedure_key,
     procedure_label,
 )
-from intrathecal.outcomes.validation import Checked, validate_responses
+from intrathecal.outcomes.validation import Checked, episode_name, validate_responses
 from intrathecal.units import InputError
 
 Z95 = 1.959963984540054  # standard normal 97.5th percentile: two-sided 95%
@@ -103,6 +103,9 @@ class ShareResult:
     no_baseline: int  # due but left out: the baseline measure this share needs is missing
     warnings: tuple[str, ...]
     small_n: bool = False  # answered by fewer than SMALL_N (but at least one) patients
+    # False when no patient of the cohort answered the instrument at this time point: the
+    # clinic did not ask it there, so "0% improved" would be a false statement.
+    asked: bool = True
 
     @property
     def key(self) -> str:
@@ -112,6 +115,8 @@ class ShareResult:
         """One honest sentence a clinic may publish, with both denominators."""
         d = self.definition
         c, m = self.completers, self.missing_as_not_improved
+        if not self.asked:
+            return f"{d.label} at {timepoint}: not asked (no patient answered it at {timepoint})."
         if c.n == 0:
             return f"{d.label} at {timepoint}: no answers yet ({m.n} patients due)."
         who = (
@@ -186,12 +191,13 @@ class _Subject:
 
 
 def _subjects(checked: Sequence[Checked], procedure: str) -> dict[str, _Subject]:
+    """Per patient and episode (a repeated procedure counts again, with its own baseline)."""
     subjects: dict[str, _Subject] = defaultdict(_Subject)
     for c in checked:
         r = c.response
         if r.procedure != procedure:
             continue
-        s = subjects[r.subject]
+        s = subjects[episode_name(r.subject, r.episode)]
         label = c.timepoint.label
         if c.timepoint.is_baseline:
             s.has_baseline = True
@@ -225,8 +231,11 @@ def procedure_statistics(
     ``InvalidOutcomesError`` if any response is invalid (nothing is reported then).
     """
     key = procedure_key(procedure)
-    checked = validate_responses(responses)
-    return _statistics(checked, key, period or Period(), as_of, timepoints, small_n)
+    valid = validate_responses(responses)
+    checked = snapshot(valid, as_of)
+    return _statistics(
+        checked, key, period or Period(), as_of, timepoints, small_n, len(valid) - len(checked)
+    )
 
 
 def practice_statistics(
@@ -237,11 +246,23 @@ def practice_statistics(
     small_n: int = SMALL_N,
 ) -> tuple[ProcedureStatistics, ...]:
     """``procedure_statistics`` for every procedure present, in name order."""
-    checked = validate_responses(responses)
+    valid = validate_responses(responses)
+    checked = snapshot(valid, as_of)
+    later = len(valid) - len(checked)
     procedures = sorted({c.response.procedure for c in checked})
     return tuple(
-        _statistics(checked, p, period or Period(), as_of, None, small_n) for p in procedures
+        _statistics(checked, p, period or Period(), as_of, None, small_n, later) for p in procedures
     )
+
+
+def snapshot(checked: Sequence[Checked], as_of: date | None) -> list[Checked]:
+    """The registry as it stood on ``as_of``: answers dated after it are left out (baselines
+    too), so a report "as of" a past date gives the figures that date would have given."""
+    if as_of is None:
+        return list(checked)
+    return [
+        c for c in checked if c.response.collected_on is None or c.response.collected_on <= as_of
+    ]
 
 
 def _statistics(
@@ -251,9 +272,21 @@ def _statistics(
     as_of: date | None,
     timepoints: Sequence[str] | None,
     small_n: int,
+    later: int = 0,
 ) -> ProcedureStatistics:
     subjects = _subjects(checked, procedure)
     notes: list[str] = []
+    if later and as_of is not None:
+        notes.append(
+            f"{later} response(s) in the data dated after {as_of.isoformat()} are left out "
+            "(the report shows the registry as it stood on that date)"
+        )
+    repeated = sum(1 for name in subjects if " (episode " in name)
+    if repeated:
+        notes.append(
+            f"{repeated} repeated procedure(s) counted as episodes of their own, each with its "
+            "own baseline"
+        )
     orphans = sorted(s for s, v in subjects.items() if not v.has_baseline)
     if orphans:
         notes.append(
@@ -313,7 +346,8 @@ def _at_timepoint(
     label = tp.label
     considered = {s: v for s, v in cohort.items() if label in v.answered or _is_due(v, tp, as_of)}
     responded = [s for s, v in considered.items() if label in v.answered]
-    shares = tuple(_share(d, considered, label, small_n) for d in SHARES)
+    asked_refs = {ref for v in cohort.values() for ref in v.scores.get(label, {})}
+    shares = tuple(_share(d, considered, label, small_n, d.follow_up in asked_refs) for d in SHARES)
     rate = Proportion(len(responded), len(considered))
     warnings: list[str] = []
     if not considered:
@@ -341,7 +375,11 @@ def _at_timepoint(
 
 
 def _share(
-    d: ShareDefinition, considered: dict[str, _Subject], label: str, small_n: int
+    d: ShareDefinition,
+    considered: dict[str, _Subject],
+    label: str,
+    small_n: int,
+    asked: bool = True,
 ) -> ShareResult:
     eligible = completers = successes = 0
     for subject in considered.values():
@@ -357,9 +395,11 @@ def _share(
         completers += 1
         successes += d.responds(baseline, follow_up)
     done = Proportion(successes, completers)
-    itt = Proportion(successes, eligible)
+    itt = Proportion(successes, eligible if asked else 0)
     warnings: list[str] = []
-    if completers == 0:
+    if not asked:
+        warnings.append(f"{d.label}: not asked at {label} (no patient answered it there)")
+    elif completers == 0:
         warnings.append(f"{d.label}: no answers at {label}; no share can be given")
     elif completers < small_n:
         warnings.append(
@@ -375,6 +415,7 @@ def _share(
         no_baseline=len(considered) - eligible,
         warnings=tuple(warnings),
         small_n=0 < completers < small_n,
+        asked=asked,
     )
 
 
