@@ -135,4 +135,5 @@ def test_byte_order_mark_and_blank_lines_are_tolerated() -> None:
 
 def test_columns_are_documented() -> None:
     assert COLUMN_NAMES[:4] == ("subject", "procedure", "timepoint", "days_from_baseline")
-    assert EXAMPLE.splitlines()[0].split(",") == [c for c in COLUMN_NAMES]
+    # The example file predates the optional episode column (issue 13): every other column.
+    assert EXAMPLE.splitlines()[0].split(",") == [c for c in COLUMN_NAMES if c != "episode"]
