@@ -175,7 +175,7 @@ def test_follow_up_days_count_from_the_stored_baseline(db: sessionmaker[Session]
             session,
             p,
             store.Visit(
-                "facet-joint-injection", "2 weeks", date(2026, 2, 15), {"pgic": {"change": 2}}
+                "facet-joint-injection", "1 month", date(2026, 2, 15), {"pgic": {"change": 2}}
             ),
             "nurse",
             NOW,

@@ -246,7 +246,8 @@ def add_visit(
         except InvalidOutcomesError as exc:
             errors.extend(_field(e, instrument) for e in exc.errors)
     if errors:
-        raise InvalidOutcomesError(errors)
+        # A problem of the visit itself (its day, its time point) is found once per instrument.
+        raise InvalidOutcomesError(list({(e.field, e.message): e for e in errors}.values()))
     rows = [
         OutcomeResponse(
             patient_id=patient.id,

@@ -75,7 +75,7 @@ def _course(
         )
     ]
     for label, days in follow_ups:
-        on = baseline_on + timedelta(days=offset_days + days + rng.randint(0, 10))
+        on = baseline_on + timedelta(days=offset_days + days + rng.randint(0, min(10, days // 3)))
         if on > today or rng.random() < SKIP[profile]:
             continue
         if profile == "good":
