@@ -72,6 +72,24 @@ MEASURES: tuple[Measure, ...] = (
         100,
         True,
     ),
+    Measure(
+        "mas",
+        "modified-ashworth",
+        "mas",
+        "Modified Ashworth, code 0-5 for grades 0, 1, 1+, 2, 3, 4 (lower is better)",
+        0,
+        5,
+        False,
+    ),
+    Measure(
+        "psfs_frequency",
+        "penn-spasm",
+        "psfs_frequency",
+        "Penn Spasm Frequency 0-4 (lower is better)",
+        0,
+        4,
+        False,
+    ),
 )
 MEASURE_BY_KEY = {m.key: m for m in MEASURES}
 

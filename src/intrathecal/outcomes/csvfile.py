@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
-from intrathecal.outcomes.instruments import INSTRUMENTS, SIDE_EFFECT_LABELS
+from intrathecal.outcomes.instruments import INSTRUMENTS, MAS_GRADES, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
 from intrathecal.outcomes.validation import validate_responses
 from intrathecal.units import InputError
@@ -84,6 +84,18 @@ COLUMNS: tuple[Column, ...] = (
         for key in _PROMIS_ITEMS
     ),
     Column(
+        "mas",
+        "Modified Ashworth grade, clinician-rated: 0, 1, 1+, 2, 3 or 4 (baclofen patients)",
+        "1+",
+    ),
+    Column("mas_muscle", "muscle group the MAS grade is for (optional text)", "left adductors"),
+    Column(
+        "psfs_frequency",
+        "Penn Spasm Frequency Scale 0 (no spasms) to 4 (more than 10 an hour)",
+        "3",
+    ),
+    Column("psfs_severity", "spasm severity 1 mild, 2 moderate, 3 severe; blank if no spasms", "2"),
+    Column(
         "side_effects",
         f"'none', or effects separated by ';' from: {_SIDE_EFFECT_KEYS}; follow-ups only",
         "nausea;itching",
@@ -104,13 +116,21 @@ _ITEM_COLUMNS: dict[str, tuple[str, str]] = {
     "percent_improvement": ("percent-improvement", "percent"),
     **{f"promis_{key}": ("promis-global-10", key) for key in _PROMIS_ITEMS},
     "side_effects_other": ("side-effects", "other"),
+    "mas": ("modified-ashworth", "grade"),
+    "mas_muscle": ("modified-ashworth", "muscle"),
+    "psfs_frequency": ("penn-spasm", "frequency"),
+    "psfs_severity": ("penn-spasm", "severity"),
 }
+# Columns added after the first example file (optional; a file without them reads as before).
+LATER_COLUMNS = ("episode", "mas", "mas_muscle", "psfs_frequency", "psfs_severity")
 _INSTRUMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "nrs-pain": ("nrs_pain",),
     "pgic": ("pgic",),
     "percent-improvement": ("percent_improvement",),
     "promis-global-10": tuple(f"promis_{key}" for key in _PROMIS_ITEMS),
     "side-effects": ("side_effects", "side_effects_other"),
+    "modified-ashworth": ("mas", "mas_muscle"),
+    "penn-spasm": ("psfs_frequency", "psfs_severity"),
 }
 _ATTR_COLUMN = {f"answers.{inst}.{item}": col for col, (inst, item) in _ITEM_COLUMNS.items()}
 _ATTR_COLUMN.update({f"answers.side-effects.{key}": "side_effects" for key in SIDE_EFFECT_LABELS})
@@ -271,6 +291,15 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
     for column, (instrument, item) in _ITEM_COLUMNS.items():
         value = row.get(column, "")
         if value:
+            if column == "mas":
+                if value not in MAS_GRADES:
+                    errors.append(
+                        InputError(
+                            at("mas"), f"{value!r} is not a grade; write one of 0, 1, 1+, 2, 3, 4"
+                        )
+                    )
+                    continue
+                value = str(MAS_GRADES.index(value))
             answers.setdefault(instrument, {})[item] = value
     effects = row.get("side_effects", "")
     if effects:
@@ -361,6 +390,8 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
             else:
                 _, item = _ITEM_COLUMNS[column]
                 value = r.answers.get(item, "")
+                if column == "mas" and isinstance(value, int):
+                    value = MAS_GRADES[value]
                 row[column] = str(value)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

@@ -34,7 +34,7 @@ from intrathecal.outcomes import (
     parse_timepoint,
     patient_course,
 )
-from intrathecal.outcomes.instruments import When
+from intrathecal.outcomes.instruments import CLINICIAN_RATED, SPASTICITY_INSTRUMENTS, When
 from intrathecal.outcomes.records import Answer
 from intrathecal.outcomes.timepoints import Timepoint, procedure_key
 from intrathecal.store import audit
@@ -144,8 +144,11 @@ def baseline_date(session: Session, patient_id: int, procedure: str) -> date | N
     ).scalar_one_or_none()
 
 
-def instruments_at(timepoint: Timepoint) -> tuple[str, ...]:
-    return BASELINE_INSTRUMENTS if timepoint.is_baseline else FOLLOW_UP_INSTRUMENTS
+def instruments_at(timepoint: Timepoint, *, staff: bool = False) -> tuple[str, ...]:
+    """What is asked at a time point; the staff form also offers the spasticity scales
+    (baclofen patients; left blank = not asked)."""
+    asked = BASELINE_INSTRUMENTS if timepoint.is_baseline else FOLLOW_UP_INSTRUMENTS
+    return (*asked, *SPASTICITY_INSTRUMENTS) if staff else asked
 
 
 def _field(error: InputError, instrument: str) -> InputError:
@@ -346,6 +349,10 @@ def create_link(
     for name in asked:
         if name not in INSTRUMENTS:
             errors.append(InputError("instruments", f"unknown instrument {name!r}"))
+        elif name in CLINICIAN_RATED:
+            errors.append(
+                InputError("instruments", f"{name} is rated by a clinician, not by the patient")
+            )
         elif tp.is_baseline and INSTRUMENTS[name].when is When.FOLLOW_UP:
             errors.append(
                 InputError("instruments", f"{name} asks about change; it has no baseline")

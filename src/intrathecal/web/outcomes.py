@@ -174,7 +174,13 @@ def share_text(share: ShareResult) -> dict[str, str]:
             f"{percent(p.high)})"
         )
 
-    return {"completers": cell(share.completers), "itt": cell(share.missing_as_not_improved)}
+    if not share.asked:
+        return {"completers": "not asked", "itt": "not asked", "no_baseline": "-"}
+    return {
+        "completers": cell(share.completers),
+        "itt": cell(share.missing_as_not_improved),
+        "no_baseline": str(share.no_baseline) if share.definition.baseline else "-",
+    }
 
 
 @dataclass(frozen=True)
