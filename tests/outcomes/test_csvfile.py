@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from intrathecal.outcomes import InvalidOutcomesError, format_responses_csv, parse_responses_csv
-from intrathecal.outcomes.csvfile import LATER_COLUMNS, COLUMN_NAMES
+from intrathecal.outcomes.csvfile import COLUMN_NAMES, LATER_COLUMNS
 from tests.conftest import EXAMPLES
 
 EXAMPLE = (EXAMPLES / "outcomes.csv").read_text()
