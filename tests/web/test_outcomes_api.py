@@ -215,4 +215,12 @@ def test_statistics_refuse_a_bad_period(clinic: Clinic) -> None:
 def test_instruments_are_served_from_the_registry(clinic: Clinic) -> None:
     answer = clinic.client.get("/api/v1/outcomes/instruments", headers=clinic.headers("nurse"))
     keys = [i["key"] for i in answer.json()["instruments"]]
-    assert keys == ["nrs-pain", "pgic", "percent-improvement", "promis-global-10", "side-effects"]
+    assert keys == [
+        "nrs-pain",
+        "pgic",
+        "percent-improvement",
+        "promis-global-10",
+        "side-effects",
+        "modified-ashworth",
+        "penn-spasm",
+    ]

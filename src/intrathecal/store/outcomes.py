@@ -37,7 +37,7 @@ from intrathecal.outcomes import (
 from intrathecal.outcomes.instruments import CLINICIAN_RATED, SPASTICITY_INSTRUMENTS, When
 from intrathecal.outcomes.records import Answer
 from intrathecal.outcomes.timepoints import Timepoint, procedure_key
-from intrathecal.store import audit
+from intrathecal.store import audit, outcomes_stats
 from intrathecal.store.models import ClinicSetting, OutcomeLink, OutcomeResponse, Patient
 from intrathecal.units import InputError
 
@@ -281,6 +281,8 @@ def add_visit(
                 )
             ]
         ) from None
+    # The statistics' counts follow every stored visit in the same transaction.
+    outcomes_stats.refresh(session, patient.id, procedure, [*stored, *accepted])
     audit.record(
         session,
         now,
