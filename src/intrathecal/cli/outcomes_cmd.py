@@ -42,7 +42,7 @@ from intrathecal.outcomes import (
     statistics_to_dict,
 )
 from intrathecal.outcomes.course import MEASURE_BY_KEY
-from intrathecal.outcomes.fhir import parse_json, to_json
+from intrathecal.outcomes.fhir import parse_json, patient_bundle, to_json
 from intrathecal.outcomes.statistics import Proportion, TimepointStatistics, percent
 from intrathecal.outcomes.timepoints import procedure_key
 from intrathecal.reports import deidentified_csv, practice_report_pdf
@@ -479,10 +479,21 @@ def fhir_questionnaire_cmd(
 def fhir_export_cmd(
     data: DataArg,
     out: Annotated[Path | None, typer.Option("--out", help="Write here (default: stdout).")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="Only this patient, with Observations of the scores."),
+    ] = None,
 ) -> None:
-    """Every response of a CSV as a Bundle of FHIR R4 QuestionnaireResponses (JSON)."""
+    """Every response of a CSV as a Bundle of FHIR R4 QuestionnaireResponses (JSON); with
+    --subject, one patient's responses and their scored Observations."""
     with outcomes_reported(False):
-        _write(to_json(responses_bundle(load(data))), out)
+        if out is not None:
+            check_output(out, "--out")
+        responses = load(data)
+        if subject is not None:
+            _write(to_json(patient_bundle(responses, subject)), out)
+        else:
+            _write(to_json(responses_bundle(responses)), out)
 
 
 @fhir_app.command("import")
