@@ -31,20 +31,24 @@ from intrathecal.outcomes import (
     format_responses_csv,
     instrument_from_questionnaire,
     instrument_to_dict,
-    parse_responses_csv,
     patient_course,
-    practice_statistics,
     procedure_label,
-    procedure_statistics,
     questionnaire,
     responses_bundle,
     responses_from_fhir,
     statistics_to_dict,
 )
 from intrathecal.outcomes.course import MEASURE_BY_KEY
+from intrathecal.outcomes.csvfile import parse_checked_csv
 from intrathecal.outcomes.fhir import parse_json, patient_bundle, to_json
-from intrathecal.outcomes.statistics import Proportion, TimepointStatistics, percent
+from intrathecal.outcomes.statistics import (
+    Proportion,
+    TimepointStatistics,
+    checked_statistics,
+    percent,
+)
 from intrathecal.outcomes.timepoints import procedure_key
+from intrathecal.outcomes.validation import Checked
 from intrathecal.reports import deidentified_csv, practice_report_pdf
 from intrathecal.units import InputError
 
@@ -119,6 +123,10 @@ MAX_FILE_MB = 100  # about 1.2 million rows; a bigger registry is split by year 
 
 
 def load(path: Path) -> list[Response]:
+    return [c.response for c in load_checked(path)]
+
+
+def load_checked(path: Path) -> list[Checked]:
     try:
         size = path.stat().st_size
     except OSError:
@@ -129,7 +137,7 @@ def load(path: Path) -> list[Response]:
             f"{str(path)!r} is {size / 1e6:.0f} MB; at most {MAX_FILE_MB} MB is read at once: "
             "split the file (by year or procedure) and report each part",
         )
-    return parse_responses_csv(read_text(path, "DATA.csv"))
+    return parse_checked_csv(read_text(path, "DATA.csv"))
 
 
 def latest_date(responses: Sequence[Response]) -> date | None:
@@ -242,9 +250,11 @@ def report_cmd(
                 ) from None
         if pdf is not None and pdf.suffix.lower() != ".pdf":
             raise InputError("--pdf", f"{str(pdf)!r}: the file must end in .pdf")
-        responses = load(data)
+        checked = load_checked(data)  # read and checked once, in one pass over the rows
+        responses = [c.response for c in checked]
         day = given_as_of or latest_date(responses)
         source = "--as-of" if given_as_of else ("the latest date in the file" if day else None)
+        key = None
         if procedure is not None:
             key = procedure_key(procedure, "--procedure")
             present = sorted({r.procedure for r in responses})
@@ -252,20 +262,9 @@ def report_cmd(
                 raise InputError(
                     "--procedure", f"no responses for {key!r}; the file has {', '.join(present)}"
                 )
-            stats: tuple[ProcedureStatistics, ...] = (
-                procedure_statistics(
-                    responses, key, period=period, as_of=day, timepoints=timepoint
-                ),
-            )
-        else:
-            stats = practice_statistics(responses, period=period, as_of=day)
-            if timepoint:
-                stats = tuple(
-                    procedure_statistics(
-                        responses, s.procedure, period=period, as_of=day, timepoints=timepoint
-                    )
-                    for s in stats
-                )
+        stats: tuple[ProcedureStatistics, ...] = checked_statistics(
+            checked, procedure=key, period=period, as_of=day, timepoints=timepoint or None
+        )
         # Every file is drawn in memory and every path checked before the first is written:
         # a bad --pdf path must not leave a chart behind.
         outputs: list[tuple[Path, bytes]] = []

@@ -17,7 +17,7 @@ from datetime import date
 from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
 from intrathecal.outcomes.instruments import INSTRUMENTS, MAS_GRADES, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
-from intrathecal.outcomes.validation import validate_responses
+from intrathecal.outcomes.validation import Checked, validate_responses
 from intrathecal.units import InputError
 
 
@@ -146,6 +146,17 @@ def column_of(attr: str) -> str:
 
 def parse_responses_csv(text: str) -> list[Response]:
     """Read and validate every row; raise ``InvalidOutcomesError`` naming each bad line/column."""
+    return _parse(text)[0]
+
+
+def parse_checked_csv(text: str) -> list[Checked]:
+    """``parse_responses_csv`` keeping each response's check and scores (cleaned answers,
+    canonical time points), so a report made straight after reading does not check every
+    answer a second time."""
+    return _parse(text)[1]
+
+
+def _parse(text: str) -> tuple[list[Response], list[Checked]]:
     errors: list[InputError] = []
     responses: list[Response] = []
     names: list[str] = []
@@ -161,14 +172,15 @@ def parse_responses_csv(text: str) -> list[Response]:
         # A row with a bad cell is still checked further: every problem is named at once.
         responses.extend(row_responses)
         names.extend(f"line {line}" for _ in row_responses)
+    checked: list[Checked] = []
     try:
-        validate_responses(responses, names, column_of)
+        checked = validate_responses(responses, names, column_of)
     except InvalidOutcomesError as exc:
         errors.extend(exc.errors)
     # One row gives one response per instrument: a bad id or day would be named once for each.
     unique = {(e.field, e.message): e for e in errors}
     raise_if_any(capped(sorted(unique.values(), key=_line_order)))
-    return responses
+    return responses, checked
 
 
 def _line_order(error: InputError) -> tuple[int, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 
 class ItemKind(Enum):
@@ -85,8 +86,9 @@ class Instrument:
                 return item
         raise KeyError(key)
 
-    @property
+    @cached_property
     def item_keys(self) -> tuple[str, ...]:
+        # Cached: a big file checks millions of answers against it.
         return tuple(i.key for i in self.items)
 
 

@@ -246,12 +246,31 @@ def practice_statistics(
     small_n: int = SMALL_N,
 ) -> tuple[ProcedureStatistics, ...]:
     """``procedure_statistics`` for every procedure present, in name order."""
-    valid = validate_responses(responses)
+    return checked_statistics(
+        validate_responses(responses), period=period, as_of=as_of, small_n=small_n
+    )
+
+
+def checked_statistics(
+    valid: Sequence[Checked],
+    *,
+    procedure: str | None = None,
+    period: Period | None = None,
+    as_of: date | None = None,
+    timepoints: Sequence[str] | None = None,
+    small_n: int = SMALL_N,
+) -> tuple[ProcedureStatistics, ...]:
+    """Statistics of responses already checked together (``validate_responses`` or
+    ``parse_checked_csv``): every procedure present, or only ``procedure``."""
     checked = snapshot(valid, as_of)
     later = len(valid) - len(checked)
-    procedures = sorted({c.response.procedure for c in checked})
+    if procedure is not None:
+        procedures = [procedure_key(procedure)]
+    else:
+        procedures = sorted({c.response.procedure for c in checked})
     return tuple(
-        _statistics(checked, p, period or Period(), as_of, None, small_n, later) for p in procedures
+        _statistics(checked, p, period or Period(), as_of, timepoints, small_n, later)
+        for p in procedures
     )
 
 
