@@ -158,7 +158,7 @@ def bench_statistics(patients: int) -> dict[str, float]:
                         "name": "Bench Patient",
                         "birth_date": date(1960, 1, 1),
                         "sex": "female",
-                        "created_at": date(2024, 1, 1),
+                        "created_at": datetime(2024, 1, 1, tzinfo=UTC),
                     }
                     for i in range(patients)
                 ],
@@ -223,9 +223,8 @@ def main() -> None:
             f"  statistics, {n:,} patients ({s['summary_rows']:,} summary rows): "
             f"{s['seconds']:.2f} s" + (f" (before: {before:.1f} s)" if before else "")
         )
-    print(
-        f"  peak memory of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-    )
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak memory of this process: {peak:.0f} MB")
 
 
 if __name__ == "__main__":
