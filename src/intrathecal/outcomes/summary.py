@@ -28,7 +28,11 @@ class SummaryRow:
     timepoint: str  # "baseline" or a follow-up label
     nominal_days: int
     collected_on: date
-    baseline_mask: int = 0  # baseline row: bit k set when share k can be counted
+    # Every row carries its patient's baseline (date, and per share bit k whether share k's
+    # baseline measure is there), so a follow-up is counted without a join.
+    baseline_on: date | None = None
+    baseline_mask: int = 0
+    first: int = 0  # follow-up row: 1 on the earliest-dated row of its time point
     answered_mask: int = 0  # follow-up row: bit k set when share k's question was answered
     success_mask: int = 0  # follow-up row: answered, baseline present and the definition met
     effects_answered: int = 0  # 1 when the side-effects checklist was answered
@@ -54,12 +58,13 @@ def summary_rows(checked: Sequence[Checked]) -> list[SummaryRow]:
             visits.setdefault((c.timepoint.label, r.collected_on), []).append(c)
             nominal[c.timepoint.label] = c.timepoint.nominal_days
     rows: list[SummaryRow] = []
+    mask = 0
     if base_day is not None:
-        mask = 0
         for d, bit in zip(SHARES, SHARE_BITS, strict=True):
             if d.baseline is None or d.baseline in baseline:
                 mask |= bit
-        rows.append(SummaryRow("baseline", 0, base_day, baseline_mask=mask))
+        rows.append(SummaryRow("baseline", 0, base_day, base_day, mask))
+    seen: set[str] = set()
     for (label, day), group in sorted(visits.items()):
         scores = {
             (c.response.instrument, k): int(v) for c in group for k, v in c.scored.scores.items()
@@ -85,6 +90,9 @@ def summary_rows(checked: Sequence[Checked]) -> list[SummaryRow]:
                 label,
                 nominal[label],
                 day,
+                baseline_on=base_day,
+                baseline_mask=mask,
+                first=int(label not in seen),
                 answered_mask=answered,
                 success_mask=success,
                 effects_answered=int(bool(effects)),
@@ -92,4 +100,5 @@ def summary_rows(checked: Sequence[Checked]) -> list[SummaryRow]:
                 review=int(any(c.scored.review for c in effects)),
             )
         )
+        seen.add(label)
     return rows

@@ -526,7 +526,10 @@ class OutcomeSummary(Base):
     """
 
     __tablename__ = "outcome_summary"
-    __table_args__ = (Index("ix_outcome_summary_lookup", "procedure", "timepoint", "patient_id"),)
+    __table_args__ = (
+        Index("ix_outcome_summary_lookup", "procedure", "timepoint", "collected_on"),
+        Index("ix_outcome_summary_orphans", "baseline_on", "procedure"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -534,7 +537,9 @@ class OutcomeSummary(Base):
     timepoint: Mapped[str] = mapped_column(String(20))
     nominal_days: Mapped[int] = mapped_column(Integer)
     collected_on: Mapped[date] = mapped_column(Date)
+    baseline_on: Mapped[date | None] = mapped_column(Date)  # the patient's, on every row
     baseline_mask: Mapped[int] = mapped_column(Integer)
+    first: Mapped[int] = mapped_column(Integer)  # earliest row of its follow-up time point
     answered_mask: Mapped[int] = mapped_column(Integer)
     success_mask: Mapped[int] = mapped_column(Integer)
     effects_answered: Mapped[int] = mapped_column(Integer)

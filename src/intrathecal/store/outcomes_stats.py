@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.orm import Session
 
 from intrathecal.outcomes import Period, ProcedureStatistics, Response, validate_responses
 from intrathecal.outcomes.responders import SHARES
@@ -54,7 +54,9 @@ def refresh(
                 timepoint=row.timepoint,
                 nominal_days=row.nominal_days,
                 collected_on=row.collected_on,
+                baseline_on=row.baseline_on,
                 baseline_mask=row.baseline_mask,
+                first=row.first,
                 answered_mask=row.answered_mask,
                 success_mask=row.success_mask,
                 effects_answered=row.effects_answered,
@@ -127,42 +129,52 @@ def _procedure(
     later: int,
 ) -> ProcedureStatistics:
     snap = as_of or FAR_FUTURE
-    b = aliased(OutcomeSummary)
-    f = aliased(OutcomeSummary)
-    in_cohort = and_(
-        b.procedure == procedure,
-        b.timepoint == "baseline",
-        b.collected_on >= (period.start or FAR_PAST),
-        b.collected_on <= min(period.end or FAR_FUTURE, snap),
-    )
-    cohort = int(session.execute(select(func.count(b.id)).where(in_cohort)).scalar_one())
-    # Follow-ups (dated up to the snapshot) of patients without a baseline by then.
-    has_base = (
-        select(b.id)
-        .where(
-            b.patient_id == f.patient_id,
-            b.procedure == procedure,
-            b.timepoint == "baseline",
-            b.collected_on <= snap,
+    first_day = period.start or FAR_PAST
+    last_day = min(period.end or FAR_FUTURE, snap)
+    s = OutcomeSummary
+    # The cohort's baselines by (mask, date): one query serves every time point's "due".
+    baselines = [
+        (mask, day, int(n))
+        for mask, day, n in session.execute(
+            select(s.baseline_mask, s.collected_on, func.count(s.id))
+            .where(
+                s.procedure == procedure,
+                s.timepoint == "baseline",
+                s.collected_on >= first_day,
+                s.collected_on <= last_day,
+            )
+            .group_by(s.baseline_mask, s.collected_on)
         )
-        .exists()
-    )
+    ]
+    cohort = sum(n for _, _, n in baselines)
+    # Follow-ups (dated up to the snapshot) of patients without a baseline.
     orphan_ids = session.execute(
-        select(f.patient_id)
+        select(s.patient_id)
         .where(
-            f.procedure == procedure, f.timepoint != "baseline", f.collected_on <= snap, ~has_base
+            s.procedure == procedure,
+            s.timepoint != "baseline",
+            s.collected_on <= snap,
+            s.baseline_on.is_(None),
         )
         .distinct()
     ).scalars()
     orphans = sorted(f"patient-{pid}" for pid in orphan_ids)
     present = session.execute(
-        select(f.timepoint)
-        .join(b, and_(b.patient_id == f.patient_id, in_cohort))
-        .where(f.procedure == procedure, f.timepoint != "baseline", f.collected_on <= snap)
+        select(s.timepoint)
+        .where(
+            s.procedure == procedure,
+            s.timepoint != "baseline",
+            s.collected_on <= snap,
+            s.baseline_on >= first_day,
+            s.baseline_on <= last_day,
+        )
         .distinct()
     ).scalars()
     wanted = wanted_timepoints(procedure, timepoints, set(present))
-    counts = [_count(session, procedure, in_cohort, b, f, tp, as_of, cohort) for tp in wanted]
+    counts = [
+        _count(session, procedure, tp, as_of, first_day, last_day, cohort, baselines)
+        for tp in wanted
+    ]
     notes = procedure_notes(as_of, later, 0, orphans, 0)
     return from_counts(procedure, period, as_of, cohort, counts, notes, small_n)
 
@@ -170,79 +182,94 @@ def _procedure(
 def _count(
     session: Session,
     procedure: str,
-    in_cohort: Any,
-    b: Any,
-    f: Any,
     tp: Timepoint,
     as_of: date | None,
+    first_day: date,
+    last_day: date,
     cohort: int,
+    baselines: Sequence[tuple[int, date, int]],
 ) -> TimepointCount:
+    """Two single-table sums: cohort patients due by date (their baseline rows), and the
+    follow-up rows at the time point (each carries its patient's baseline). A patient is due
+    when the follow-up is due by date or when they answered; each instrument is answered once
+    per time point, so a sum of masks over a patient's rows is their OR."""
+    s = OutcomeSummary
     snap = as_of or FAR_FUTURE
-    # Per patient of the cohort: their baseline mask and the sums of their follow-up rows at
-    # this time point (an instrument is answered once per time point, so a sum of masks is
-    # their OR).
-    per = (
-        select(
-            b.patient_id.label("pid"),
-            b.baseline_mask.label("bm"),
-            b.collected_on.label("bd"),
-            func.count(f.id).label("nf"),
-            func.coalesce(func.sum(f.answered_mask), 0).label("am"),
-            func.coalesce(func.sum(f.success_mask), 0).label("sm"),
-            func.coalesce(func.sum(f.effects_answered), 0).label("ea"),
-            func.coalesce(func.sum(f.effects_mask), 0).label("em"),
-            func.coalesce(func.sum(f.review), 0).label("rv"),
-        )
-        .select_from(b)
-        .outerjoin(
-            f,
-            and_(
-                f.patient_id == b.patient_id,
-                f.procedure == b.procedure,
-                f.timepoint == tp.label,
-                f.collected_on <= snap,
-            ),
-        )
-        .where(in_cohort)
-        .group_by(b.patient_id, b.baseline_mask, b.collected_on)
-        .subquery()
-    )
     due_by = as_of - timedelta(days=tp.nominal_days) if as_of is not None else FAR_FUTURE
-    due = case((or_(per.c.nf > 0, per.c.bd <= due_by), 1), else_=0)
-    columns: list[Any] = [
-        func.coalesce(func.sum(due), 0),
-        func.coalesce(func.sum(case((per.c.nf > 0, 1), else_=0)), 0),
-    ]
-    for k in range(len(SHARES)):
-        eligible = _bit(per.c.bm, k)
-        columns += [
-            func.coalesce(func.sum(due * eligible), 0),
-            func.coalesce(func.sum(due * eligible * _bit(per.c.am, k)), 0),
-            func.coalesce(func.sum(due * eligible * _bit(per.c.sm, k)), 0),
-            func.coalesce(func.sum(_bit(per.c.am, k)), 0),  # asked: anyone of the cohort
-        ]
-    columns += [
-        func.coalesce(func.sum(due * case((per.c.ea > 0, 1), else_=0)), 0),
-        func.coalesce(func.sum(due * case((per.c.em > 0, 1), else_=0)), 0),
-        func.coalesce(func.sum(due * case((per.c.rv > 0, 1), else_=0)), 0),
-    ]
-    columns += [
-        func.coalesce(func.sum(due * _bit(per.c.em, k)), 0) for k in range(len(EFFECT_KEYS))
-    ]
-    values = [int(v) for v in session.execute(select(*columns).select_from(per)).one()]
-    shares = tuple(
-        ShareCount(values[2 + 4 * k], values[3 + 4 * k], values[4 + 4 * k], values[5 + 4 * k] > 0)
-        for k in range(len(SHARES))
+    k_range = range(len(SHARES))
+    # Rows are grouped by their masks (a few hundred distinct values at most) and the bits
+    # decoded here: SQL counts rows, Python reads a handful of groups.
+    # A: patients of the cohort whose follow-up is due by date, by baseline mask.
+    due_by_date = 0
+    eligible = [0] * len(SHARES)
+    for mask, day, n in baselines:
+        if day > due_by:
+            continue
+        due_by_date += n
+        for k in k_range:
+            eligible[k] += n * ((mask >> k) & 1)
+    # B: the follow-up rows at this time point of cohort patients, up to the snapshot.
+    early = case((s.baseline_on > due_by, 1), else_=0)  # answered before due by date
+    completers = [0] * len(SHARES)
+    successes = [0] * len(SHARES)
+    answered = [0] * len(SHARES)
+    responded = early_due = effects_answered = effects_any = review = 0
+    effect_counts = dict.fromkeys(EFFECT_KEYS, 0)
+    groups = session.execute(
+        select(
+            s.baseline_mask,
+            s.answered_mask,
+            s.success_mask,
+            s.first,
+            early,
+            s.effects_answered,
+            s.effects_mask,
+            s.review,
+            func.count(s.id),
+        )
+        .where(
+            s.procedure == procedure,
+            s.timepoint == tp.label,
+            s.collected_on <= snap,
+            s.baseline_on >= first_day,
+            s.baseline_on <= last_day,
+        )
+        .group_by(
+            s.baseline_mask,
+            s.answered_mask,
+            s.success_mask,
+            s.first,
+            early,
+            s.effects_answered,
+            s.effects_mask,
+            s.review,
+        )
     )
-    rest = values[2 + 4 * len(SHARES) :]
+    for bm, am, sm, first, is_early, ea, em, rv, n in groups:
+        responded += n * first
+        early_due += n * first * is_early
+        effects_answered += n * ea
+        effects_any += n * (em > 0)
+        review += n * rv
+        for k, key in enumerate(EFFECT_KEYS):
+            effect_counts[key] += n * ((em >> k) & 1)
+        for k in k_range:
+            counted = (bm >> k) & 1
+            eligible[k] += n * first * is_early * counted
+            completers[k] += n * counted * ((am >> k) & 1)
+            successes[k] += n * counted * ((sm >> k) & 1)
+            answered[k] += n * ((am >> k) & 1)
+    shares = tuple(
+        ShareCount(eligible[k], completers[k], successes[k], answered[k] > 0) for k in k_range
+    )
     return TimepointCount(
         timepoint=tp,
         cohort=cohort,
-        due=values[0],
-        responded=values[1],
+        due=due_by_date + early_due,
+        responded=responded,
         shares=shares,
-        effects_answered=rest[0],
-        effects_any=rest[1],
-        effect_counts=dict(zip(EFFECT_KEYS, rest[3:], strict=True)),
-        needing_review=rest[2],
+        effects_answered=effects_answered,
+        effects_any=effects_any,
+        effect_counts=effect_counts,
+        needing_review=review,
     )

@@ -30,7 +30,9 @@ def upgrade() -> None:
         sa.Column("timepoint", sa.String(length=20), nullable=False),
         sa.Column("nominal_days", sa.Integer(), nullable=False),
         sa.Column("collected_on", sa.Date(), nullable=False),
+        sa.Column("baseline_on", sa.Date(), nullable=True),
         sa.Column("baseline_mask", sa.Integer(), nullable=False),
+        sa.Column("first", sa.Integer(), nullable=False),
         sa.Column("answered_mask", sa.Integer(), nullable=False),
         sa.Column("success_mask", sa.Integer(), nullable=False),
         sa.Column("effects_answered", sa.Integer(), nullable=False),
@@ -40,8 +42,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index(op.f("ix_outcome_summary_patient_id"), "outcome_summary", ["patient_id"])
+    # Follow-ups without a baseline (rare) are found without reading every row.
+    op.create_index("ix_outcome_summary_orphans", "outcome_summary", ["baseline_on", "procedure"])
     op.create_index(
-        "ix_outcome_summary_lookup", "outcome_summary", ["procedure", "timepoint", "patient_id"]
+        "ix_outcome_summary_lookup", "outcome_summary", ["procedure", "timepoint", "collected_on"]
     )
     # Backfill from the stored answers with the registry's own scoring.
     from intrathecal.store.outcomes_stats import rebuild
@@ -53,5 +57,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_outcome_summary_lookup", table_name="outcome_summary")
+    op.drop_index("ix_outcome_summary_orphans", table_name="outcome_summary")
     op.drop_index(op.f("ix_outcome_summary_patient_id"), table_name="outcome_summary")
     op.drop_table("outcome_summary")
