@@ -52,7 +52,7 @@ class Item:
                 return choice.label
         return str(code)
 
-    @property
+    @cached_property
     def codes(self) -> tuple[int, ...]:
         return tuple(c.code for c in self.choices)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
@@ -71,20 +71,19 @@ def check_response(
     def at(attr: str) -> str:
         return field_name(name, attr, column_of)
 
-    def attempt(fn: Callable[..., T], *args: object) -> T | None:
+    def attempt(fn: Callable[[object, str], T], value: object, attr: str) -> T | None:
+        # The field's name is built only for a problem: a big file has millions of answers.
         try:
-            return fn(*args)
-        except InvalidOutcomesError as exc:
-            errors.extend(exc.errors)
+            return fn(value, attr)
         except InputError as exc:
-            errors.append(exc)
+            errors.append(InputError(at(attr), exc.message))
         return None
 
-    subject = attempt(check_subject, response.subject, at("subject"))
-    procedure = attempt(procedure_key, response.procedure, at("procedure"))
-    timepoint = attempt(parse_timepoint, response.timepoint, at("timepoint"))
-    days = attempt(check_days, response.days_from_baseline, at("days_from_baseline"))
-    instrument = attempt(instrument_for, response.instrument, at("instrument"))
+    subject = attempt(check_subject, response.subject, "subject")
+    procedure = attempt(procedure_key, response.procedure, "procedure")
+    timepoint = attempt(parse_timepoint, response.timepoint, "timepoint")
+    days = attempt(check_days, response.days_from_baseline, "days_from_baseline")
+    instrument = attempt(instrument_for, response.instrument, "instrument")
     if response.collected_on is not None and not isinstance(response.collected_on, date):
         errors.append(InputError(at("collected_on"), "expected a date"))
     if (
@@ -149,12 +148,16 @@ def check_response(
     raise_if_any(errors)
     assert isinstance(subject, str) and isinstance(procedure, str)
     assert isinstance(timepoint, Timepoint) and isinstance(scored, Scored)
-    clean = replace(
-        response,
-        subject=subject,
-        procedure=procedure,
-        timepoint=timepoint.label,
-        answers=dict(scored.answers),
+    clean = Response(
+        subject,
+        procedure,
+        timepoint.label,
+        response.days_from_baseline,
+        response.instrument,
+        dict(scored.answers),
+        response.collected_on,
+        response.entered_by,
+        response.episode,
     )
     return Checked(clean, timepoint, scored)
 
