@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.orm import Session
 
 revision = "0013"
 down_revision = "0008"
@@ -47,12 +46,83 @@ def upgrade() -> None:
     op.create_index(
         "ix_outcome_summary_lookup", "outcome_summary", ["procedure", "timepoint", "collected_on"]
     )
-    # Backfill from the stored answers with the registry's own scoring.
-    from intrathecal.store.outcomes_stats import rebuild
+    _backfill()
 
-    session = Session(bind=op.get_bind())
-    rebuild(session)
-    session.flush()
+
+def _backfill() -> None:
+    """Summary rows of every stored answer, by the registry's own scoring. Plain SQL, not the
+    ORM models: later migrations may change the models, never this revision's tables."""
+    import json
+    from datetime import date
+
+    from intrathecal.outcomes import Response, validate_responses
+    from intrathecal.outcomes.summary import summary_rows
+
+    connection = op.get_bind()
+    groups: dict[tuple[int, str], list[Response]] = {}
+    for row in connection.execute(
+        sa.text(
+            "SELECT patient_id, procedure, timepoint, days_from_baseline, instrument, "
+            "answers_json, collected_on, entered_by FROM outcome_responses ORDER BY id"
+        )
+    ):
+        day = row.collected_on
+        if isinstance(day, str):  # SQLite hands dates back as text
+            day = date.fromisoformat(day[:10])
+        groups.setdefault((row.patient_id, row.procedure), []).append(
+            Response(
+                subject=f"patient-{row.patient_id}",
+                procedure=row.procedure,
+                timepoint=row.timepoint,
+                days_from_baseline=row.days_from_baseline,
+                instrument=row.instrument,
+                answers=json.loads(row.answers_json),
+                collected_on=day,
+                entered_by=row.entered_by,
+            )
+        )
+    table = sa.table(
+        "outcome_summary",
+        *(
+            sa.column(name)
+            for name in (
+                "patient_id",
+                "procedure",
+                "timepoint",
+                "nominal_days",
+                "collected_on",
+                "baseline_on",
+                "baseline_mask",
+                "first",
+                "answered_mask",
+                "success_mask",
+                "effects_answered",
+                "effects_mask",
+                "review",
+            )
+        ),
+    )
+    rows = [
+        {
+            "patient_id": patient_id,
+            "procedure": procedure,
+            "timepoint": r.timepoint,
+            "nominal_days": r.nominal_days,
+            "collected_on": r.collected_on,
+            "baseline_on": r.baseline_on,
+            "baseline_mask": r.baseline_mask,
+            "first": r.first,
+            "answered_mask": r.answered_mask,
+            "success_mask": r.success_mask,
+            "effects_answered": r.effects_answered,
+            "effects_mask": r.effects_mask,
+            "review": r.review,
+        }
+        for (patient_id, procedure), responses in groups.items()
+        for r in summary_rows(validate_responses(responses))
+    ]
+    if rows:
+        op.bulk_insert(table, rows)
 
 
 def downgrade() -> None:
