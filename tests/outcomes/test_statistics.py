@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -162,7 +163,7 @@ def test_period_selects_patients_by_baseline_date() -> None:
 
 
 def test_period_needs_dates() -> None:
-    undated = [r.__class__(**{**r.__dict__, "collected_on": None}) for r in cohort()]
+    undated = [replace(r, collected_on=None) for r in cohort()]
     with pytest.raises(InputError, match="no dated baseline"):
         procedure_statistics(undated, PROCEDURE, period=Period(DAY0, None))
     # Without a period the same data is fine: the statistics only need days from baseline.

@@ -13,7 +13,7 @@ Answer = int | float | str
 BASELINE = "baseline"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big file holds millions of them
 class Response:
     """One completed instrument for one patient at one time point of one procedure.
 

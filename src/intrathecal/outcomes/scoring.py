@@ -19,7 +19,7 @@ from intrathecal.outcomes.records import Answer
 from intrathecal.units import InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scored:
     """Answers after validation (codes as int, text stripped) and the scores they give."""
 

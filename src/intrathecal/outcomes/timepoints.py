@@ -45,7 +45,7 @@ WINDOWS: dict[str, tuple[int, int]] = {
 }
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Timepoint:
     nominal_days: int
     label: str

@@ -23,7 +23,7 @@ MAX_EPISODE = 99
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A valid response: its time point parsed, its answers cleaned and scored."""
 
