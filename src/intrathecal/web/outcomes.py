@@ -1,8 +1,9 @@
-"""What the outcomes pages and API share: form answers, the period filter, cached statistics,
+"""What the outcomes pages and API share: form answers, the period filter, the statistics,
 a patient's trend chart and PDF report, and the dashboard's outcomes card.
 
-The numbers come from the registry's own functions (``practice_statistics``,
-``patient_course``); nothing here computes a share.
+The numbers come from the registry's own functions (the statistics counted in SQL by
+``store.outcomes_stats`` and built by ``outcomes.statistics.from_counts``; ``patient_course``);
+nothing here computes a share.
 """
 
 from __future__ import annotations
