@@ -154,7 +154,7 @@ def check_response(
         timepoint.label,
         response.days_from_baseline,
         response.instrument,
-        dict(scored.answers),
+        scored.answers,  # shared, not copied: a big file holds millions of answers
         response.collected_on,
         response.entered_by,
         response.episode,
