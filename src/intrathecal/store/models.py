@@ -561,6 +561,36 @@ class OutcomeResponse(Base):
     created_at: Mapped[datetime]
 
 
+class OutcomeSummary(Base):
+    """Derived from ``outcome_responses`` (issue 13): each patient's answers to a procedure as
+    bit masks, so the clinic's statistics are SQL sums, not a rebuild from every answer.
+
+    Not a clinical record: rewritten for one patient and procedure whenever a visit is stored
+    (``store.outcomes_stats.refresh``), and rebuilt whole by the migration that made it.
+    """
+
+    __tablename__ = "outcome_summary"
+    __table_args__ = (
+        Index("ix_outcome_summary_lookup", "procedure", "timepoint", "collected_on"),
+        Index("ix_outcome_summary_orphans", "baseline_on", "procedure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure: Mapped[str] = mapped_column(String(60))
+    timepoint: Mapped[str] = mapped_column(String(20))
+    nominal_days: Mapped[int] = mapped_column(Integer)
+    collected_on: Mapped[date] = mapped_column(Date)
+    baseline_on: Mapped[date | None] = mapped_column(Date)  # the patient's, on every row
+    baseline_mask: Mapped[int] = mapped_column(Integer)
+    first: Mapped[int] = mapped_column(Integer)  # earliest row of its follow-up time point
+    answered_mask: Mapped[int] = mapped_column(Integer)
+    success_mask: Mapped[int] = mapped_column(Integer)
+    effects_answered: Mapped[int] = mapped_column(Integer)
+    effects_mask: Mapped[int] = mapped_column(Integer)
+    review: Mapped[int] = mapped_column(Integer)
+
+
 class ClinicSetting(Base):
     """Clinic-wide values kept with the data, e.g. the key of the registry's export pseudonyms."""
 
