@@ -73,22 +73,28 @@ def _presses(case: RiskCase, horizon_days: float) -> int:
     return math.ceil(mean + 8 * math.sqrt(mean) + 10)
 
 
-def _bolus_starts(case: RiskCase, seed: int, first: int, trials: int, count: int) -> FloatArray:
-    """Accepted demand bolus starts [trial, press] (inf where refused), decided as the pump
-    decides them (engine/demand.py ``decide``), vectorised over trials."""
-    demand = case.demand
-    assert demand is not None
+def press_times(case: RiskCase, seed: int, first: int, trials: int, count: int) -> FloatArray:
+    """Demand presses [trial, press]: a Poisson process from the fill at the patient's rate."""
+    gaps = np.empty((trials, count))
+    for k in range(count):
+        gaps[:, k] = -np.log(open_uniforms(seed, Kind.PRESS_GAP, first, trials, (k, 0)))
+    times: FloatArray = case.filled_at_s + np.cumsum(gaps, axis=1) * (DAY / case.presses_per_day)
+    return times
+
+
+def accepted_starts(demand: DemandBolus, presses: FloatArray) -> FloatArray:
+    """Accepted bolus starts [trial, press] (inf where refused), decided as the pump decides
+    (engine/demand.py ``decide``), vectorised over trials; presses are in time order."""
+    trials, count = presses.shape
     rows = np.arange(trials)
-    press = np.full(trials, case.filled_at_s)
     last = np.full(trials, -np.inf)
-    ring = np.full((trials, demand.max_per_24h), -np.inf)  # last accepted starts
-    slot = np.zeros(trials, dtype=np.intp)
+    ring = np.full((trials, demand.max_per_24h), -np.inf)  # the last max_per_24h accepted
+    slot = np.zeros(trials, dtype=np.intp)  # where the oldest of them is
     starts = np.full((trials, count), np.inf)
     for k in range(count):
-        gap = -np.log(open_uniforms(seed, Kind.PRESS_GAP, first, trials, (k, 0)))
-        press = press + gap * (DAY / case.presses_per_day)
+        press = presses[:, k]
         # Refused within the lockout of the last accepted bolus, or when max_per_24h accepted
-        # boluses started in (press - 24 h, press): the oldest of the last max_per_24h is then
+        # boluses started in (press - 24 h, press]: the oldest of the last max_per_24h is then
         # inside the window.
         accept = (press - last >= demand.lockout_s) & (ring[rows, slot] <= press - WINDOW_S)
         ring[rows[accept], slot[accept]] = press[accept]
@@ -116,7 +122,7 @@ def simulate_case(case: RiskCase, index: int, settings: RiskSettings) -> tuple[I
     if count:
         demand = case.demand
         assert demand is not None
-        starts = _bolus_starts(case, settings.seed, first, n, count)
+        starts = accepted_starts(demand, press_times(case, settings.seed, first, n, count))
         for m in range(len(margins)):
             part = np.clip((visit[m][:, None] - starts) / demand.duration_s, 0.0, 1.0)
             delivered[m] += demand.volume_ml * part.sum(axis=1)
