@@ -93,7 +93,7 @@ def test_battery_replacements_match_one_per_battery_period() -> None:
     # 20,000 pumps over 5 years: 20,000 x 1826.25 / 2467 = 14,805.4; the count is binomial
     # (at most one ERI per pump here), sd = sqrt(n p (1 - p)) = 62.
     spec = replace(SPEC, pumps=20_000, years=5.0, templates=(fleet.FLAT,))
-    rate, template, age = fleet._draws(spec, 0, spec.pumps)
+    _, _, age = fleet._draws(spec, 0, spec.pumps)
     expected = 20_000 * 5 * fleet.YEAR_DAYS / 2467
     assert abs(fleet._eri_count(spec, age) - expected) < 4 * 62
 

@@ -58,8 +58,8 @@ def _dask(
     from distributed import Client
     from distributed import as_completed as dask_completed
 
-    with Client(scheduler, timeout="10s") as client:
+    with Client(scheduler, timeout="10s") as client:  # type: ignore[no-untyped-call]
         futures: list[Any] = client.map(work, list(parts), pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
-        for future in dask_completed(futures):
+        for future in dask_completed(futures):  # type: ignore[no-untyped-call]
             yield index[future.key], future.result()

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from intrathecal.engine.fleet import Fleet
 from intrathecal.engine.profile import DAY, RateProfile
@@ -86,7 +87,9 @@ class FleetCounts:
 ZERO = FleetCounts(0, 0, 0, 0, 0)
 
 
-def _draws(spec: FleetSpec, start: int, count: int) -> tuple[FloatArray, np.ndarray, FloatArray]:
+def _draws(
+    spec: FleetSpec, start: int, count: int
+) -> tuple[FloatArray, npt.NDArray[np.intp], FloatArray]:
     """Each pump's mean rate (mL/day), template and battery age (days): one draw each."""
     low, high = math.log(spec.rate_min_ml_per_day), math.log(spec.rate_max_ml_per_day)
     rate = np.exp(low + (high - low) * uniforms(spec.seed, Kind.RATE, start, count))

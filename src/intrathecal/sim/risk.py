@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from intrathecal.engine.demand import WINDOW_S
 from intrathecal.engine.profile import DAY, RateProfile
@@ -30,7 +31,7 @@ from intrathecal.sim.lateness import Lateness
 from intrathecal.sim.streams import FloatArray, Kind, open_uniforms, uniforms
 from intrathecal.therapy.program import DemandBolus
 
-IntArray = np.ndarray
+IntArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class RiskSettings:
 class RiskCounts:
     """Trials (of ``trials``) with the alarm, or empty, before the visit: [patient, margin]."""
 
-    alarm: np.ndarray
-    empty: np.ndarray
+    alarm: IntArray
+    empty: IntArray
 
 
 def _presses(case: RiskCase, horizon_days: float) -> int:
