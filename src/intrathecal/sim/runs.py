@@ -37,9 +37,12 @@ class Where:
     workers: int | None = None
 
 
+LOCAL = Where()
+
+
 def run_fleet(
     spec: fleet.FleetSpec,
-    where: Where = Where(),
+    where: Where = LOCAL,
     chunk_size: int = FLEET_CHUNK,
     progress: Progress | None = None,
 ) -> fleet.FleetCounts:
@@ -58,7 +61,7 @@ def run_fleet(
 def run_risk(
     cases: Sequence[risk.RiskCase],
     settings: risk.RiskSettings,
-    where: Where = Where(),
+    where: Where = LOCAL,
     chunk_size: int = RISK_CHUNK,
     progress: Progress | None = None,
 ) -> risk.RiskCounts:

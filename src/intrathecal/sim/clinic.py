@@ -1,0 +1,114 @@
+"""The clinic database as the forecasts read it (the only I/O of the forecasts; read only)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, Stage
+from intrathecal.store.programs import not_voided as refill_not_voided
+from intrathecal.store.records import not_voided
+
+
+@dataclass(frozen=True)
+class PatientFill:
+    """An implanted patient's last refill (not voided) and what it set."""
+
+    patient_id: int
+    mrn: str
+    name: str
+    filled_at: datetime
+    fill_ml: float
+    due_at: datetime  # the refill plan's due date, no margin
+    low_alarm_at: datetime
+    concentrations: dict[str, float]
+    recipe: dict[str, object]
+    program_toml: str
+    device_key: str
+    first_fill: bool  # the implant's first fill (naive pump)
+
+    @property
+    def interval_days(self) -> float:
+        return (self.due_at - self.filled_at).total_seconds() / 86400.0
+
+
+@dataclass(frozen=True)
+class Replacement:
+    patient_id: int
+    mrn: str
+    serial: str
+    device_key: str
+    replace_by: datetime
+
+
+def implanted(session: Session) -> list[PatientFill]:
+    """Every implanted patient with a refill on record, by patient id."""
+    last = (
+        select(Refill.patient_id, func.max(Refill.performed_at).label("at"))
+        .where(refill_not_voided())
+        .group_by(Refill.patient_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Refill, Patient.mrn, Patient.name, ProgramVersion.program_toml, Implant.device_key)
+        .join(last, (last.c.patient_id == Refill.patient_id) & (last.c.at == Refill.performed_at))
+        .join(Patient, Patient.id == Refill.patient_id)
+        .join(ProgramVersion, ProgramVersion.id == Refill.program_version_id)
+        .join(Implant, Implant.id == Refill.implant_id)
+        .where(Patient.stage == Stage.IMPLANTED.value, refill_not_voided())
+        .order_by(Refill.patient_id, Refill.id)
+    ).all()
+    found: dict[int, PatientFill] = {}
+    for refill, mrn, name, toml, device in rows:
+        found[refill.patient_id] = PatientFill(  # the later id wins a tie
+            patient_id=refill.patient_id,
+            mrn=mrn,
+            name=name,
+            filled_at=refill.performed_at,
+            fill_ml=refill.fill_ml,
+            due_at=refill.next_due_at,
+            low_alarm_at=refill.low_alarm_at,
+            concentrations=json.loads(refill.concentrations_json),
+            recipe=json.loads(refill.recipe_json or "{}"),
+            program_toml=toml,
+            device_key=device,
+            first_fill=refill.previous_fill_ml is None,
+        )
+    return [found[k] for k in sorted(found)]
+
+
+def lateness_days(session: Session) -> list[float]:
+    """Each refill's performed time minus the due date of the refill it follows, in days."""
+    before = aliased(Refill)
+    rows = session.execute(
+        select(Refill.performed_at, before.next_due_at)
+        .join(before, before.id == Refill.follows_refill_id)
+        .where(refill_not_voided(), Refill.implant_id == before.implant_id)
+    ).all()
+    return [(at - due).total_seconds() / 86400.0 for at, due in rows]
+
+
+def replacements(session: Session, start: datetime, end: datetime) -> list[Replacement]:
+    """Current implants (not voided, not replaced) whose replacement date is before ``end``."""
+    newer = aliased(Implant)
+    current = ~(
+        select(newer.id)
+        .where(newer.replaces_implant_id == Implant.id, not_voided("implant", newer))
+        .exists()
+    )
+    rows = session.execute(
+        select(Implant, Patient.mrn)
+        .join(Patient, Patient.id == Implant.patient_id)
+        .where(
+            current,
+            not_voided("implant", Implant),
+            Patient.stage == Stage.IMPLANTED.value,
+            Implant.replace_by < end,
+        )
+        .order_by(Implant.replace_by)
+    ).all()
+    return [Replacement(i.patient_id, mrn, i.serial, i.device_key, i.replace_by) for i, mrn in rows]
