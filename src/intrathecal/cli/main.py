@@ -12,6 +12,7 @@ from intrathecal.cli import (
     program_cmd,
     pump_cmd,
     refill_cmd,
+    simulate_cmd,
 )
 from intrathecal.cli.boluses_cmd import bridge_cmd, prime_cmd, tip_time_cmd
 from intrathecal.cli.delivery_cmd import delivery
@@ -41,6 +42,7 @@ app.command("compound")(convert_cmd.compound_cmd)
 app.add_typer(clinic_cmd.app, name="clinic")
 app.add_typer(clinic_cmd.audit_app, name="audit")
 app.add_typer(outcomes_cmd.app, name="outcomes")
+app.add_typer(simulate_cmd.app, name="simulate")
 
 
 def run() -> None:

@@ -190,3 +190,37 @@ def poisson_rate(events: int, pump_years: float, z: float = 1.959964) -> Rate:
     upper = k1 * (1 - 1 / (9 * k1) + z / (3 * math.sqrt(k1))) ** 3
     scale = 1000.0 / pump_years
     return Rate(k, k * scale, lower * scale, upper * scale)
+
+
+def answer(spec: FleetSpec, counts: FleetCounts) -> dict[str, object]:
+    """The fleet's answer as JSON: events per 1,000 pump-years by kind, refills and battery
+    replacements per pump-year, each with its 95 % interval."""
+    pump_years = spec.pumps * spec.years
+    kinds = {
+        "low_reservoir_alarm": counts.low_reservoir,
+        "empty_reservoir": counts.empty,
+        "battery_eri": counts.eri,
+    }
+    rates = {}
+    for name, events in kinds.items():
+        r = poisson_rate(events, pump_years)
+        rates[name] = {"events": events, "rate": r.per_1000, "interval": [r.low, r.high]}
+    refills = poisson_rate(counts.refills, pump_years)
+    return {
+        "pumps": spec.pumps,
+        "years": spec.years,
+        "pump_years": pump_years,
+        "seed": spec.seed,
+        "margin_days": spec.margin_days,
+        "lateness": spec.lateness.source,
+        "per_1000_pump_years": rates,
+        "refills_per_pump_year": {
+            "events": counts.refills,
+            "rate": refills.per_1000 / 1000,
+            "interval": [refills.low / 1000, refills.high / 1000],
+        },
+        "battery_replacements_per_pump_year": {
+            "events": counts.eri,
+            "rate": rates["battery_eri"]["rate"] / 1000,  # type: ignore[operator]
+        },
+    }
