@@ -7,6 +7,7 @@ import typer
 from intrathecal.cli import (
     clinic_cmd,
     convert_cmd,
+    forecast_cmd,
     library_cmd,
     outcomes_cmd,
     program_cmd,
@@ -42,6 +43,7 @@ app.command("compound")(convert_cmd.compound_cmd)
 app.add_typer(clinic_cmd.app, name="clinic")
 app.add_typer(clinic_cmd.audit_app, name="audit")
 app.add_typer(outcomes_cmd.app, name="outcomes")
+app.add_typer(forecast_cmd.app, name="forecast")
 app.add_typer(simulate_cmd.app, name="simulate")
 
 

@@ -3,15 +3,50 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
+from intrathecal.store.db import begin_read_only, database_url, make_engine, session_factory
 from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, Stage
 from intrathecal.store.programs import not_voided as refill_not_voided
 from intrathecal.store.records import not_voided
+from intrathecal.units import InputError
+
+
+@contextmanager
+def reading(database: str | None) -> Iterator[Session]:
+    """A read-only session on the clinic database (an explicit URL, else DATABASE_URL, else
+    the default file). Nothing is created or migrated: a missing SQLite file is an error."""
+    url = database_url(database)
+    parsed = make_url(url)
+    path = parsed.database
+    local = parsed.get_backend_name() == "sqlite" and path and path != ":memory:"
+    if local and not Path(path or "").is_file():
+        raise InputError(
+            "--database", f"no clinic database at {path}; make one with itp clinic migrate"
+        )
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            begin_read_only(session)
+            with session.begin():
+                yield session
+    except DBAPIError as exc:
+        first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
+        raise InputError(
+            "--database",
+            f"cannot read the clinic database ({first}); is it an itp clinic database brought "
+            "up to date with itp clinic migrate?",
+        ) from None
+    finally:
+        engine.dispose()
 
 
 @dataclass(frozen=True)
@@ -92,7 +127,7 @@ def lateness_days(session: Session) -> list[float]:
     return [(at - due).total_seconds() / 86400.0 for at, due in rows]
 
 
-def replacements(session: Session, start: datetime, end: datetime) -> list[Replacement]:
+def replacements(session: Session, end: datetime) -> list[Replacement]:
     """Current implants (not voided, not replaced) whose replacement date is before ``end``."""
     newer = aliased(Implant)
     current = ~(
