@@ -94,6 +94,9 @@ def create_app(
 
     app.include_router(outcomes_routes.router)
     app.include_router(outcomes_pages.router)
+    from intrathecal.web import forecast_pages
+
+    app.include_router(forecast_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     _handlers(app)
