@@ -46,6 +46,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/clinic.py --workers 2
+	$(PY) bench/sim.py
 
 # Refresh requirements.lock after changing dependencies in pyproject.toml (README, "Dependencies").
 lock:
