@@ -207,8 +207,8 @@ def drugs_cmd(
             f"containers of {container_ml:g} mL, one set opened per fill):"
         ]
         lines.extend(
-            f"  {n['month']} {n['drug']} {n['strength']}: {n['fills']} fills, {n['mass']}, "
-            f"{n['stock']} of stock, {n['containers']} containers"
+            f"  {n['month']} {n['drug']} {n['strength']}: {_count(n['fills'], 'fill')}, "
+            f"{n['mass']}, {n['stock']} of stock, {_count(n['containers'], 'container')}"
             for n in answer["needs"]
         )
         emit(as_json, answer, "\n".join(lines))
@@ -293,6 +293,10 @@ def risk_cmd(
         for path, data in files:
             write_atomic(path, data)
         emit(as_json, answer, _risk_text(answer))
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _pct(p: float) -> str:

@@ -7,6 +7,7 @@ display string beside them, instants are ISO 8601 UTC, days are the clinic's loc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,12 +23,17 @@ from intrathecal.sim.clinic import PatientFill, Replacement
 from intrathecal.sim.lateness import Lateness
 from intrathecal.sim.runs import LOCAL, Progress, Where, run_risk
 from intrathecal.store.programs import parse
-from intrathecal.units import format_concentration, format_mass, format_volume
+from intrathecal.units import format_concentration, readable_number, readable_volume
 
 CURVE_MARGINS_DAYS = tuple(float(d) for d in range(15))  # the risk curve: 0 to 14 days
 DEFAULT_CAPACITY = 12  # refill visits a day (a stated default until the clinic's settings)
 DEFAULT_CONTAINER_ML = 20.0  # vial or ampoule volume (ASSUMED; set it to the stock's)
 DEFAULT_PRESSES_PER_DAY = 1.0  # demand presses a day (ASSUMED)
+
+
+def _second(at: datetime) -> str:
+    """An instant as ISO 8601 UTC to the whole second (rounded down: never later than it is)."""
+    return iso(math.floor(at.timestamp()))
 
 
 def _dues(fills: Sequence[PatientFill]) -> list[workload.Due]:
@@ -71,7 +77,7 @@ def workload_forecast(
                 "mrn": r.mrn,
                 "serial": r.serial,
                 "device": r.device_key,
-                "replace_by": iso(r.replace_by.timestamp()),
+                "replace_by": _second(r.replace_by),
                 "overdue": r.replace_by.astimezone(clinic.tz).date() < start,
             }
             for r in replacements
@@ -110,9 +116,9 @@ def drugs_forecast(
                 "strength": format_concentration(need.strength_mcg_per_ml, unit),
                 "fills": need.fills,
                 "mass_mcg": need.mass_mcg,
-                "mass": format_mass(need.mass_mcg, unit),
+                "mass": f"{readable_number(need.mass_mcg / (1000 if unit == 'mg' else 1))} {unit}",
                 "stock_ml": need.stock_ml,
-                "stock": format_volume(need.stock_ml),
+                "stock": readable_volume(need.stock_ml),
                 "containers": need.containers,
             }
         )
@@ -167,10 +173,10 @@ def risk_forecast(
         patients.append(
             {
                 "mrn": f.mrn,
-                "filled_at": iso(f.filled_at.timestamp()),
-                "due_at": iso(f.due_at.timestamp()),
-                "visit_planned_at": iso(
-                    max(f.filled_at.timestamp(), f.due_at.timestamp() - options.margin_days * 86400)
+                "filled_at": _second(f.filled_at),
+                "due_at": _second(f.due_at),
+                "visit_planned_at": _second(
+                    max(f.filled_at, f.due_at - timedelta(days=options.margin_days))
                 ),
                 "p_alarm": a / n,
                 "p_alarm_interval": [low, high],
