@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from intrathecal.store.db import open_database
-from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, Stage
+from intrathecal.store.models import (
+    Implant,
+    Patient,
+    ProgramApplication,
+    ProgramVersion,
+    Refill,
+    Stage,
+)
 
 MORPHINE_20 = """device = "synchromed-ii-20"
 catheter_volume = "0.19 mL"
@@ -32,6 +39,8 @@ class Record:
     recipe: dict[str, object] = field(default_factory=dict)
     replace_by: datetime = datetime(2032, 1, 1, tzinfo=UTC)
     program: str = MORPHINE_20.format(conc="10 mg/mL")
+    # A program applied after the fill without a refill: (days after the fill, program text).
+    applied: tuple[float, str] | None = None
 
 
 def make_clinic(url: str, records: list[Record]) -> None:
@@ -98,4 +107,31 @@ def make_clinic(url: str, records: list[Record]) -> None:
                     recorded_at=filled,
                 )
             )
+            if r.applied is not None:
+                days, text = r.applied
+                newer = ProgramVersion(
+                    patient_id=patient.id,
+                    implant_id=implant.id,
+                    version=2,
+                    replaces_version=1,
+                    program_toml=text,
+                    reason="dose raised",
+                    findings_json="[]",
+                    acknowledgements_json="[]",
+                    daily_doses_json="{}",
+                    signed_by="test",
+                    signed_at=filled + timedelta(days=days),
+                )
+                session.add(newer)
+                session.flush()
+                session.add(
+                    ProgramApplication(
+                        patient_id=patient.id,
+                        program_version_id=newer.id,
+                        applied_by="test",
+                        applied_at=filled + timedelta(days=days),
+                        via="typed in",
+                        readback_matches=True,
+                    )
+                )
     engine.dispose()

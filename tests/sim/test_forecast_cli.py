@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,6 +61,18 @@ RECORDS = [
     # G: 10 mg/mL at 3 mg/day = 0.3 mL/day; 20 mL filled 60 days before its due date, at the
     # alarm (18 mL / 0.3 mL/day = 60 days): no visit in January, at risk if the visit is late.
     Record("G", utc(2026, 3, 6, 10), 60),
+    # H: 20 mg/mL at 3 mg/day = 0.15 mL/day, due 90 days after the fill (stability). On day 30
+    # the dose was raised to 6 mg/day (0.3 mL/day) without a refill: by day 90 the pump has
+    # delivered 0.15 x 30 + 0.3 x 60 = 22.5 mL > 18 mL usable, even 14.5 % slow (19.2 mL on
+    # day 89, a visit a day early): the alarm comes before the booked visit in every trial.
+    Record(
+        "H",
+        utc(2026, 4, 1, 10),
+        90,
+        concentrations={"morphine": 20_000.0},
+        program=MORPHINE_20.format(conc="20 mg/mL"),
+        applied=(30, MORPHINE_20.format(conc="20 mg/mL").replace("3 mg/day", "6 mg/day")),
+    ),
 ]
 
 COMMON = ["--from", "2026-01-05", "--open", "Mon-Fri", "--capacity", "2"]
@@ -130,7 +143,10 @@ def test_risk_falls_as_the_margin_grows(clinic_url: str) -> None:
     curve = [c["p_alarm"] for c in answer["curve"]]
     assert curve == sorted(curve, reverse=True)  # same draws: an earlier visit never adds risk
     assert curve[0] > curve[-1]
-    assert [p["mrn"] for p in answer["patients"]] == ["A", "B", "C", "D", "E", "F", "G"]
+    by_mrn = {p["mrn"]: p for p in answer["patients"]}
+    assert by_mrn["H"]["p_alarm"] == 1.0  # the raised program, not the one filled
+    assert by_mrn["A"]["p_alarm"] == 0.0  # weekly visits, months of drug left
+    assert [p["mrn"] for p in answer["patients"]] == ["A", "B", "C", "D", "E", "F", "G", "H"]
 
 
 def test_bad_input_exits_2_naming_the_field_and_writes_nothing(
@@ -178,3 +194,29 @@ def test_a_missing_database_is_an_error_and_is_not_created(tmp_path: Path) -> No
     result = runner.invoke(app, ["forecast", "workload", "--database", f"sqlite:///{path}"])
     assert result.exit_code == 2 and "--database" in result.output
     assert not path.exists()
+
+
+def test_the_interval_repeated_is_the_running_program_s() -> None:
+    # H's recorded interval is 90 days (stability at 0.15 mL/day); the program applied since
+    # runs 0.3 mL/day: 18 mL usable / 0.3 mL/day = 60 days, which the workload repeats.
+    from intrathecal.sim.clinic import PatientFill
+    from intrathecal.sim.forecast import interval_days
+
+    h = RECORDS[-1]
+    assert h.applied is not None
+    fill = PatientFill(
+        patient_id=8,
+        mrn="H",
+        name="H",
+        filled_at=utc(2026, 1, 1, 10),
+        fill_ml=20.0,
+        due_at=h.due_at,
+        low_alarm_at=h.due_at,
+        concentrations=h.concentrations,
+        recipe={},
+        program_toml=h.program,
+        device_key="synchromed-ii-20",
+        first_fill=False,
+    )
+    assert fill.interval_days == 90.0
+    assert interval_days(replace(fill, in_force_toml=h.applied[1])) == pytest.approx(60.0)

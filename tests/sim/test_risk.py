@@ -12,7 +12,7 @@ from intrathecal.sim import risk
 from intrathecal.sim.cases import risk_case
 from intrathecal.sim.lateness import ON_TIME, Lateness
 from intrathecal.sim.risk import RiskSettings, simulate, simulate_case
-from tests.conftest import DAY, MONDAY, example, program_from
+from tests.conftest import DAY, EXAMPLES, MONDAY, example, program_from
 
 STEPPED = """
 device = "synchromed-ii-40"
@@ -114,3 +114,19 @@ def test_a_patient_s_answer_does_not_depend_on_its_chunk() -> None:
     parts = [simulate(cases[:1], 0, config), simulate(cases[1:], 1, config)]
     assert np.array_equal(whole.alarm, np.vstack([p.alarm for p in parts]))
     assert np.array_equal(whole.empty, np.vstack([p.empty for p in parts]))
+
+
+def test_a_rate_raised_after_the_fill_is_the_rate_the_risk_counts() -> None:
+    # 20 mg/mL at 3 mg/day = 0.15 mL/day: 20 mL lasts past the 90-day stability limit (13.5 mL
+    # by day 90, 15.5 mL if 14.5 % fast: no alarm). Raised to 6 mg/day on day 30: 0.15 x 30 +
+    # 0.3 x 60 = 22.5 mL by day 90, 19.2 mL if 14.5 % slow: above 18 mL, the alarm every time.
+    low = example("morphine-20.toml")
+    high = program_from((EXAMPLES / "morphine-20.toml").read_text().replace("3 mg", "6 mg"))
+    visit = MONDAY + 90 * DAY
+    config = RiskSettings(200, 4, (0.0,), ON_TIME)
+    kept = risk_case(low, 20.0, MONDAY, limit_at_s=visit)
+    raised = risk_case(
+        low, 20.0, MONDAY, limit_at_s=visit, now_running=high, switched_at_s=MONDAY + 30 * DAY
+    )
+    assert simulate_case(kept, 0, config)[0].tolist() == [0]
+    assert simulate_case(raised, 0, config)[0].tolist() == [200]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -14,7 +14,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from intrathecal.store.db import begin_read_only, database_url, make_engine, session_factory
-from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, Stage
+from intrathecal.store.models import (
+    Implant,
+    Patient,
+    ProgramApplication,
+    ProgramVersion,
+    Refill,
+    Stage,
+)
 from intrathecal.store.programs import not_voided as refill_not_voided
 from intrathecal.store.records import not_voided
 from intrathecal.units import InputError
@@ -65,6 +72,9 @@ class PatientFill:
     program_toml: str
     device_key: str
     first_fill: bool  # the implant's first fill (naive pump)
+    # A program applied after the fill without a refill (same solution, new rates), and when.
+    in_force_toml: str | None = None
+    switched_at: datetime | None = None
 
     @property
     def interval_days(self) -> float:
@@ -113,7 +123,32 @@ def implanted(session: Session) -> list[PatientFill]:
             device_key=device,
             first_fill=refill.previous_fill_ml is None,
         )
+    _since_fill(session, found)
     return [found[k] for k in sorted(found)]
+
+
+def _since_fill(session: Session, found: dict[int, PatientFill]) -> None:
+    """Put on each fill the program applied after it without a refill, if any (the last one
+    applied is the one the pump runs)."""
+    last = (
+        select(ProgramApplication.patient_id, func.max(ProgramApplication.id).label("id"))
+        .group_by(ProgramApplication.patient_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(ProgramApplication, ProgramVersion.program_toml)
+        .join(last, last.c.id == ProgramApplication.id)
+        .join(ProgramVersion, ProgramVersion.id == ProgramApplication.program_version_id)
+    ).all()
+    for application, toml in rows:
+        fill = found.get(application.patient_id)
+        if fill is None or application.applied_at <= fill.filled_at:
+            continue
+        if toml == fill.program_toml:
+            continue
+        found[application.patient_id] = replace(
+            fill, in_force_toml=toml, switched_at=application.applied_at
+        )
 
 
 def lateness_days(session: Session) -> list[float]:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from intrathecal.clinical.refill import plan
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.sim import drugs, risk, workload
@@ -36,8 +37,18 @@ def _second(at: datetime) -> str:
     return iso(math.floor(at.timestamp()))
 
 
+def interval_days(fill: PatientFill) -> float:
+    """The refill interval to repeat: the last refill plan's, or, when a program with new rates
+    was applied since, the refill plan of that program for the same fill."""
+    if fill.in_force_toml is None:
+        return fill.interval_days
+    program = parse(fill.in_force_toml, name=fill.mrn)
+    at = fill.filled_at.timestamp()
+    return (plan(program, fill.fill_ml, at).refill_due_at_s - at) / 86400.0
+
+
 def _dues(fills: Sequence[PatientFill]) -> list[workload.Due]:
-    return [workload.Due(f.patient_id, f.mrn, f.due_at, f.interval_days) for f in fills]
+    return [workload.Due(f.patient_id, f.mrn, f.due_at, interval_days(f)) for f in fills]
 
 
 def workload_forecast(
@@ -159,6 +170,8 @@ def risk_forecast(
                 label=f.mrn,
                 presses_per_day=options.presses_per_day,
                 limit_at_s=f.due_at.timestamp(),
+                now_running=parse(f.in_force_toml, name=f.mrn) if f.in_force_toml else None,
+                switched_at_s=f.switched_at.timestamp() if f.switched_at else None,
             )
         )
     settings = risk.RiskSettings(options.trials, options.seed, margins, options.lateness)

@@ -47,6 +47,10 @@ class RiskCase:
     accuracy: float  # delivery accuracy as a fraction (0.145 = ±14.5 %)
     demand: DemandBolus | None = None
     presses_per_day: float = 0.0
+    # A program applied after the fill without a refill (same solution, new rates): the pump
+    # runs ``profile`` until ``switched_at_s``, then ``after``.
+    after: RateProfile | None = None
+    switched_at_s: float = math.inf
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,7 @@ def simulate_case(case: RiskCase, index: int, settings: RiskSettings) -> tuple[I
     visit = np.maximum(due[:, None] + late[None, :] * DAY, case.filled_at_s)  # (m, n)
     horizon_days = float(visit.max() - case.filled_at_s) / DAY
     count = _presses(case, horizon_days)
-    base = exact.volume_at(case.profile, np.array([case.filled_at_s]))[0]
-    delivered = exact.volume_at(case.profile, visit.ravel()).reshape(visit.shape) - base
+    delivered = _programmed(case, visit.ravel()).reshape(visit.shape)
     if count:
         demand = case.demand
         assert demand is not None
@@ -131,6 +134,20 @@ def simulate_case(case: RiskCase, index: int, settings: RiskSettings) -> tuple[I
     alarm = (delivered >= case.usable_ml).sum(axis=1)
     empty = (delivered >= case.empty_ml).sum(axis=1)
     return alarm, empty
+
+
+def _programmed(case: RiskCase, t: FloatArray) -> FloatArray:
+    """Programmed volume from the fill to each instant (the program in force at each moment)."""
+    start = np.array([case.filled_at_s])
+    if case.after is None or case.switched_at_s >= np.max(t, initial=case.filled_at_s):
+        volume: FloatArray = exact.volume_at(case.profile, t) - exact.volume_at(case.profile, start)
+        return volume
+    switch = np.array([max(case.switched_at_s, case.filled_at_s)])
+    before = np.minimum(t, switch[0])
+    volume = exact.volume_at(case.profile, before) - exact.volume_at(case.profile, start)
+    later = np.maximum(t, switch[0])
+    volume += exact.volume_at(case.after, later) - exact.volume_at(case.after, switch)
+    return volume
 
 
 def simulate(cases: Sequence[RiskCase], start: int, settings: RiskSettings) -> RiskCounts:
