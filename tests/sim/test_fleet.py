@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intrathecal.sim import fleet, streams
+from intrathecal.sim import fleet, population, streams
 from intrathecal.sim.lateness import DEFAULT, ON_TIME
 from intrathecal.sim.runs import Where, run_fleet
+from intrathecal.units import InputError
 
 SPEC = fleet.FleetSpec(
     pumps=600,
@@ -104,3 +106,38 @@ def test_poisson_interval_by_hand() -> None:
     rate = fleet.poisson_rate(10, 1000.0)
     assert rate.per_1000 == 10.0
     assert abs(rate.low - 4.795) < 0.01 and abs(rate.high - 18.39) < 0.01
+
+
+def test_an_exported_population_gives_the_hand_worked_counts() -> None:
+    # Two pumps of 0.5 mL/day (flat, day-night): 10 refills each in a year as above. Battery
+    # ages: 2367 days of the 2467-day period -> ERI on day 100 (inside the year); 0 days -> ERI
+    # on day 2467 (outside).
+    text = "rate_ml_per_day,pattern,battery_age_days\n0.5,flat,2367\n0.5,day-night,0\n"
+    known = population.parse(text, "--population", 24.0, 2467.0)
+    spec = replace(
+        SPEC,
+        pumps=known.size,
+        years=1.0,
+        accuracy=0.0,
+        margin_days=0.0,
+        lateness=ON_TIME,
+        population=known,
+    )
+    counts = fleet.simulate(spec, 0, known.size)
+    assert (counts.refills, counts.eri, counts.low_reservoir) == (20, 1, 0)
+    assert counts == fleet.simulate_loop(spec, 0, known.size)
+
+
+def test_a_bad_population_row_is_named_with_its_column_and_unit() -> None:
+    for text, field, words in (
+        ("rate_ml_per_day\n0.5\n-1\n", "--population row 3, rate_ml_per_day", "mL/day"),
+        ("rate_ml_per_day\nfast\n", "--population row 2, rate_ml_per_day", "number of mL/day"),
+        ("rate_ml_per_day,pattern\n0.5,pulsed\n", "--population row 2, pattern", "flat"),
+        ("rate_ml_per_day,battery_age_days\n0.5,9000\n", "--population row 2, battery_age_days",
+         "days"),
+        ("rate\n0.5\n", "--population", "rate_ml_per_day"),
+        ("rate_ml_per_day\n", "--population", "no pumps"),
+    ):  # fmt: skip
+        with pytest.raises(InputError) as error:
+            population.parse(text, "--population", 24.0, 2467.0)
+        assert error.value.field == field and words in error.value.message

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from intrathecal.cli import quantities
-from intrathecal.cli.output import emit, reported
+from intrathecal.cli.output import emit, read_text, reported
 from intrathecal.cli.sim_output import (
     ChartOpt,
     CsvOpt,
@@ -34,8 +34,18 @@ MAX_YEARS = 100.0
 
 @app.command("fleet")
 def fleet_cmd(
-    pumps: Annotated[int, typer.Option("--pumps", help="Pumps in the population.")],
     years: Annotated[float, typer.Option("--years", help="Years to simulate.")],
+    pumps: Annotated[
+        int | None, typer.Option("--pumps", help="Pumps in a synthetic population.")
+    ] = None,
+    population: Annotated[
+        Path | None,
+        typer.Option(
+            "--population",
+            help="An exported population instead: CSV with rate_ml_per_day, optional pattern "
+            "(flat, day-night) and battery_age_days.",
+        ),
+    ] = None,
     device: Annotated[str, typer.Option("--device", help="Library device key.")] = (
         "synchromed-ii-20"
     ),
@@ -62,11 +72,16 @@ def fleet_cmd(
     from intrathecal.pump.battery import eri_to_eos_days
     from intrathecal.sim import fleet
     from intrathecal.sim.lateness import DEFAULT
+    from intrathecal.sim.population import parse as parse_population
     from intrathecal.sim.runs import run_fleet
     from intrathecal.units import Kind, parse_positive
 
     with reported(as_json):
-        if not 1 <= pumps <= MAX_PUMPS:
+        if population is not None and pumps is not None:
+            raise InputError("--pumps", "give --pumps or --population, not both")
+        if population is None and pumps is None:
+            raise InputError("--pumps", "give the number of pumps, or --population FILE.csv")
+        if pumps is not None and not 1 <= pumps <= MAX_PUMPS:
             raise InputError("--pumps", f"must be 1 to {MAX_PUMPS:,} pumps, got {pumps}")
         if not 0 < years <= MAX_YEARS:
             raise InputError("--years", f"must be above 0 and at most {MAX_YEARS:g} years, got "
@@ -84,8 +99,18 @@ def fleet_cmd(
         place = where(engine, scheduler, workers)
         fmt = check_outputs(csv_path, chart)
         dev = library.device(device)
+        known = None
+        if population is not None:
+            known = parse_population(
+                read_text(population, "--population"),
+                "--population",
+                dev.max_rate_ml_per_day.value,
+                dev.service_life_days.value - eri_to_eos_days(dev),
+            )
+        size = known.size if known is not None else pumps
+        assert size is not None
         spec = fleet.FleetSpec(
-            pumps=pumps,
+            pumps=size,
             years=years,
             seed=check_seed(seed),
             reservoir_ml=dev.reservoir_ml.value,
@@ -102,8 +127,9 @@ def fleet_cmd(
             lateness=DEFAULT,
             rate_min_ml_per_day=low,
             rate_max_ml_per_day=high,
+            population=known,
         )
-        with progress_bar("pumps", pumps, progress and not as_json) as advance:
+        with progress_bar("pumps", size, progress and not as_json) as advance:
             try:
                 counts = run_fleet(spec, place, progress=advance)
             except OSError as exc:
@@ -111,6 +137,7 @@ def fleet_cmd(
         answer = fleet.answer(spec, counts)
         answer["device"] = device
         answer["drug"] = drug
+        answer["population"] = str(population) if population is not None else "synthetic"
         _outputs(answer, csv_path, chart, fmt)
         emit(as_json, answer, _text(answer))
 
@@ -148,9 +175,11 @@ def _text(answer: dict[str, object]) -> str:
     refills = answer["refills_per_pump_year"]
     assert isinstance(refills, dict)
     lines = [
-        f"{answer['pumps']:,} pumps x {answer['years']:g} years = {answer['pump_years']:,.0f} "
-        f"pump-years ({answer['device']}, {answer['drug']}, margin {answer['margin_days']:g} "
-        f"days, seed {answer['seed']})",
+        f"{answer['pumps']:,} pumps x {answer['years']:g} "
+        f"year{'' if answer['years'] == 1 else 's'} = {answer['pump_years']:,.0f} pump-years "
+        f"({answer['device']}, {answer['drug']}, margin {answer['margin_days']:g} days, seed "
+        f"{answer['seed']})",
+        *([f"population: {answer['population']}"] if answer["population"] != "synthetic" else []),
         "per 1,000 pump-years (95 % interval):",
         *(
             f"  {kind}: {events:,} events, {rate:.1f} ({low:.1f} to {high:.1f})"

@@ -26,6 +26,7 @@ import numpy.typing as npt
 from intrathecal.engine.fleet import Fleet
 from intrathecal.engine.profile import DAY, RateProfile
 from intrathecal.sim.lateness import Lateness
+from intrathecal.sim.population import Population
 from intrathecal.sim.streams import FloatArray, Kind, uniforms
 
 YEAR_DAYS = 365.25
@@ -54,6 +55,8 @@ class FleetSpec:
     rate_min_ml_per_day: float = 0.1
     rate_max_ml_per_day: float = 1.0
     templates: tuple[RateProfile, ...] = TEMPLATES
+    # An exported population (one row a pump) instead of drawn rates, patterns and ages.
+    population: Population | None = None
 
     @property
     def horizon_s(self) -> float:
@@ -91,11 +94,20 @@ def _draws(
     spec: FleetSpec, start: int, count: int
 ) -> tuple[FloatArray, npt.NDArray[np.intp], FloatArray]:
     """Each pump's mean rate (mL/day), template and battery age (days): one draw each."""
+    age = uniforms(spec.seed, Kind.BATTERY_AGE, start, count) * spec.battery_period_days
+    known = spec.population
+    if known is not None:
+        end = start + count
+        given = known.battery_age_days[start:end]
+        return (
+            known.rates_ml_per_day[start:end],
+            known.templates[start:end],
+            np.where(np.isnan(given), age, given),
+        )
     low, high = math.log(spec.rate_min_ml_per_day), math.log(spec.rate_max_ml_per_day)
     rate = np.exp(low + (high - low) * uniforms(spec.seed, Kind.RATE, start, count))
     pick = uniforms(spec.seed, Kind.TEMPLATE, start, count) * len(spec.templates)
     template = np.minimum(pick.astype(np.intp), len(spec.templates) - 1)
-    age = uniforms(spec.seed, Kind.BATTERY_AGE, start, count) * spec.battery_period_days
     return rate, template, age
 
 
