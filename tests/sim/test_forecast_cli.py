@@ -220,3 +220,27 @@ def test_the_interval_repeated_is_the_running_program_s() -> None:
     )
     assert fill.interval_days == 90.0
     assert interval_days(replace(fill, in_force_toml=h.applied[1])) == pytest.approx(60.0)
+
+
+def test_charts_and_tables_are_written(clinic_url: str, tmp_path: Path) -> None:
+    for command, chart in (("workload", "visits.svg"), ("drugs", "needs.png"), ("risk", "r.svg")):
+        table = tmp_path / f"{command}.csv"
+        args = ["forecast", command, "--database", clinic_url, "--csv", str(table), "--chart",
+                str(tmp_path / chart)]  # fmt: skip
+        if command == "risk":
+            args += ["--trials", "100", "--workers", "1", "--no-progress"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert table.read_text().count("\n") >= 2
+        data = (tmp_path / chart).read_bytes()
+        assert data.startswith(b"\x89PNG") if chart.endswith(".png") else b"<svg" in data
+
+
+def test_a_daily_interval_never_books_two_visits_a_day() -> None:
+    from datetime import date
+
+    from intrathecal.sim.workload import MON_FRI, Clinic, Due, visits
+
+    days = visits([Due(1, "Z", utc(2026, 1, 5, 9), 0.001)], date(2026, 1, 5), 7, Clinic(
+        MON_FRI, 5, UTC))  # fmt: skip
+    assert [len(d.visits) for d in days] == [1, 1, 1, 1, 1, 0, 0]

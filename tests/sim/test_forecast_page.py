@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from intrathecal.store.models import AuditEntry
 from tests.web.conftest import Clinic, clinic  # noqa: F401 (the fixture)
+
+# The page's reader runs on both databases in test_forecast_cli.py; here SQLite is enough.
+pytestmark = pytest.mark.parametrize("clinic", ["sqlite"], indirect=True)
 
 
 def last_entry(c: Clinic) -> AuditEntry:

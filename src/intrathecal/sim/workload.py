@@ -5,7 +5,8 @@ day in the clinic's time zone or, if the clinic is closed then, on the opening d
 (never after a due date: a late refill risks the alarm). A patient already overdue comes on the
 first opening day. The pump is refilled at the visit, so the next due date is the visit day (at
 the due date's time of day) plus the patient's refill interval (the last plan's due date minus
-its fill time), and so on to the horizon. Days with more visits than the capacity are marked.
+its fill time; at least a day), and so on to the horizon. Days with more visits than the
+capacity are marked.
 """
 
 from __future__ import annotations
@@ -109,5 +110,7 @@ def visits(dues: Sequence[Due], start: date, days: int, clinic: Clinic) -> list[
             if patient.interval_days <= 0:
                 break
             at_visit = datetime.combine(day, local.timetz()).replace(tzinfo=clinic.tz)
-            due = at_visit + timedelta(days=patient.interval_days)
+            # At most one visit a day for a patient (an interval under a day would refill the
+            # same pump twice in a day).
+            due = at_visit + timedelta(days=max(patient.interval_days, 1.0))
     return calendar
