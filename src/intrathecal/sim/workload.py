@@ -96,12 +96,18 @@ def visits(dues: Sequence[Due], start: date, days: int, clinic: Clinic) -> list[
         entry.open = clinic.is_open(entry.day)
     for patient in dues:
         due = patient.due_at
+        last: date | None = None
         while True:
             local = due.astimezone(clinic.tz)
             day = _opening_on_or_before(local.date(), clinic)
-            overdue = day < start
-            if overdue:
+            if day < start:
                 day = _opening_on_or_after(start, clinic)
+            if last is not None and day <= last:
+                # Closed days between the last visit and this due date: the next opening day
+                # after the last visit (after the due date: shown as overdue).
+                day = _opening_on_or_after(last + timedelta(days=1), clinic)
+            overdue = day > local.date()
+            last = day
             if day >= end:
                 break
             calendar[(day - start).days].visits.append(
