@@ -88,17 +88,25 @@ def cluster(workers: int) -> Iterator[str]:
         for proc in procs[::-1]:
             proc.terminate()
         for proc in procs:
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loop-pumps", type=int, default=2_000)
     parser.add_argument("--vector-pumps", type=int, default=200_000)
-    parser.add_argument("--dask-pumps", type=int, default=400_000)
+    parser.add_argument("--dask-pumps", type=int, default=2_000_000)
     parser.add_argument("--million", type=int, default=1_000_000)
     args = parser.parse_args()
-    results: dict[str, object] = {"machine": platform.platform(), "cpus": os.cpu_count()}
+    results: dict[str, object] = {
+        "machine": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": os.getloadavg()[0],
+    }
 
     loop_spec = replace(SPEC, pumps=args.loop_pumps)
     loop_s, loop_counts = timed(lambda: fleet.simulate_loop(loop_spec, 0, loop_spec.pumps))
