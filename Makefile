@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/clinic.py --workers 2
 	$(PY) bench/outcomes.py
+	$(PY) bench/sim.py
 
 # Refresh requirements.lock after changing dependencies in pyproject.toml (docs/development.md, "Dependencies").
 lock:

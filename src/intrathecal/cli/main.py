@@ -8,12 +8,14 @@ from intrathecal.cli import (
     backup_cmd,
     clinic_cmd,
     convert_cmd,
+    forecast_cmd,
     init_cmd,
     library_cmd,
     outcomes_cmd,
     program_cmd,
     pump_cmd,
     refill_cmd,
+    simulate_cmd,
 )
 from intrathecal.cli.boluses_cmd import bridge_cmd, prime_cmd, tip_time_cmd
 from intrathecal.cli.delivery_cmd import delivery
@@ -63,6 +65,8 @@ clinic_cmd.app.command("backup")(backup_cmd.backup_cmd)
 clinic_cmd.app.command("restore")(backup_cmd.restore_cmd)
 app.add_typer(clinic_cmd.audit_app, name="audit")
 app.add_typer(outcomes_cmd.app, name="outcomes")
+app.add_typer(forecast_cmd.app, name="forecast")
+app.add_typer(simulate_cmd.app, name="simulate")
 
 
 def run() -> None:

@@ -110,9 +110,10 @@ def create_app(
 
     app.include_router(outcomes_routes.router)
     app.include_router(outcomes_pages.router)
-    from intrathecal.web import mri_pages
+    from intrathecal.web import forecast_pages, mri_pages
 
     app.include_router(mri_pages.router)
+    app.include_router(forecast_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     _handlers(app)

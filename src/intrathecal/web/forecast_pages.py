@@ -1,0 +1,120 @@
+"""The Forecast page: refill visits per clinic day, the pharmacy's needs per month and the risk
+of running dry against the scheduling margin, from the records (issue 14). Read-only; the read
+is audited like the other lists; the charts are drawn inline (SVG)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from intrathecal.sim import charts, clinic, lateness
+from intrathecal.sim.forecast import (
+    DEFAULT_CAPACITY,
+    DEFAULT_CONTAINER_ML,
+    DEFAULT_PRESSES_PER_DAY,
+    RiskOptions,
+    drugs_forecast,
+    risk_forecast,
+    workload_forecast,
+)
+from intrathecal.sim.runs import Where
+from intrathecal.sim.workload import MON_FRI, Clinic
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
+from intrathecal.web.display import clinic_zone
+from intrathecal.web.pages import render
+from intrathecal.web.read_audit import audit_search
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_TRIALS = 500  # per patient: enough for a curve on the page; the CLI takes more
+IN_PROCESS = Where(workers=1)  # no process pool inside the web server
+# field -> (lowest, highest, unit, default)
+BOUNDS: dict[str, tuple[int, int, str, int]] = {
+    "weeks": (1, 26, "weeks", 4),
+    "months": (1, 12, "months", 3),
+    "margin": (0, 30, "days", 0),
+    "capacity": (1, 1000, "visits a day", DEFAULT_CAPACITY),
+}
+
+
+def _ask(request: Request) -> tuple[dict[str, int], dict[str, str]]:
+    """The form's numbers, each checked against its bounds; errors by field."""
+    values: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for name, (low, high, unit, default) in BOUNDS.items():
+        raw = request.query_params.get(name, "").strip()
+        if not raw:
+            values[name] = default
+            continue
+        try:
+            value = int(raw)
+        except ValueError:
+            errors[name] = f"{name}: {raw!r} is not a whole number of {unit}"
+            values[name] = default
+            continue
+        if not low <= value <= high:
+            errors[name] = f"{name}: must be {low} to {high} {unit}, got {value}"
+            values[name] = default
+            continue
+        values[name] = value
+    return values, errors
+
+
+def _svg(data: bytes) -> Markup:
+    text = data.decode("utf-8")
+    return Markup(text[text.index("<svg") :])  # our matplotlib output (it escapes text)
+
+
+@router.get("/forecast", response_class=HTMLResponse)
+@read_only
+async def forecast_page(
+    request: Request,
+    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
+    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
+) -> HTMLResponse:
+    values, errors = _ask(request)
+    if errors:
+        return render(request, "forecast.html", actor, 400, values=values, errors=errors)
+    audit_search(request, actor, "forecast", **values)
+    zone = clinic_zone()
+    place = Clinic(MON_FRI, values["capacity"], zone)
+    today = now(request).astimezone(zone).date()
+
+    def work() -> dict[str, Any]:
+        fills = clinic.implanted(db)
+        end = _end(today, values["weeks"], zone)
+        load = workload_forecast(fills, clinic.replacements(db, end), today, values["weeks"],
+                                 place)  # fmt: skip
+        needs = drugs_forecast(fills, today, values["months"], place, DEFAULT_CONTAINER_ML)
+        options = RiskOptions(
+            float(values["margin"]),
+            PAGE_TRIALS,
+            1,
+            DEFAULT_PRESSES_PER_DAY,
+            lateness.from_records(clinic.lateness_days(db)),
+        )
+        risk = risk_forecast(fills, options, IN_PROCESS)
+        ids = {f.mrn: f.patient_id for f in fills}
+        return {
+            "load": load,
+            "needs": needs,
+            "risk": risk,
+            "ids": ids,
+            "visits_svg": _svg(charts.visits_chart(load)),
+            "drugs_svg": _svg(charts.drugs_chart(needs)) if needs["needs"] else None,
+            "risk_svg": _svg(charts.risk_chart(risk)) if fills else None,
+        }
+
+    found = await run_in_threadpool(work)
+    return render(request, "forecast.html", actor, values=values, errors={}, **found)
+
+
+def _end(start: Any, weeks: int, zone: Any) -> Any:
+    from datetime import datetime, time, timedelta
+
+    return datetime.combine(start + timedelta(days=weeks * 7), time(), zone)
