@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -93,8 +94,9 @@ def csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
 
 @contextmanager
 def progress_bar(label: str, total: int, show: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar on stderr (stdout stays the answer, JSON included)."""
-    if not show:
+    """A progress bar on stderr (stdout stays the answer, JSON included), when stderr is a
+    terminal: in a log or a pipe a bar is only noise (rich would leave a blank line)."""
+    if not show or not sys.stderr.isatty():
         yield lambda _n: None
         return
     from rich.console import Console
