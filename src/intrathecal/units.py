@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from enum import Enum
 from functools import lru_cache
 from typing import Any, NewType
@@ -248,3 +248,35 @@ def is_multiple_of(value: float, step: float) -> bool:
     d_value = Decimal(repr(value))
     d_step = Decimal(repr(step))
     return (d_value % d_step) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading at a glance (pages and printed records). The CLI and the API keep the exact figures
+# above; a person reading a page gets a figure rounded for reading, never for computing.
+
+READABLE_DIGITS = 3
+
+
+def readable_number(value: float, digits: int = READABLE_DIGITS) -> str:
+    """``digits`` significant figures, but never fewer than the whole-number part has: 562.5 is
+    "563" rather than "560", 0.0661972 is "0.0662". Grouped thousands ("12,500")."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    # Half away from zero, as people round (562.5 -> 563), not the float's half-to-even.
+    rounded = Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP)
+    text = f"{rounded:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def readable_volume(ml: float) -> str:
+    """Volumes to the hundredth of a millilitre a syringe is read to ("0.07 mL", "5.01 mL");
+    below that, one significant figure, so a small volume never reads as "0 mL"."""
+    if ml != 0 and abs(ml) < 0.005:
+        return f"{readable_number(ml, 1)} mL"
+    rounded = Decimal(repr(ml)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    text = f"{rounded:,.2f}".rstrip("0").rstrip(".")
+    return f"{'0' if text == '-0' else text} mL"

@@ -35,7 +35,7 @@ from intrathecal.units import (
     parse_non_negative,
     parse_positive,
 )
-from intrathecal.web import outcomes, pump_views, refill_pump, settings
+from intrathecal.web import display, outcomes, pump_views, refill_pump, settings
 from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, plan_payload, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
@@ -48,6 +48,7 @@ router = APIRouter(include_in_schema=False)
 DASHBOARD_ROWS = 25
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
+display.install(templates.env)
 
 
 def _concentration_of(mcg_per_ml: float, drug: str) -> str:
