@@ -89,6 +89,9 @@ def create_app(
     from intrathecal.web import pages
 
     app.include_router(pages.router)
+    from intrathecal.web import calendar_pages
+
+    app.include_router(calendar_pages.router)
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 

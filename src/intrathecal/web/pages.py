@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +206,16 @@ def patient_list(
         query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
     total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = list(db.execute(query.order_by(Patient.id).limit(50).offset(max(offset, 0))).scalars())
-    return render(request, "patients.html", actor, patients=rows, q=q, offset=offset, total=total)
+    return render(
+        request,
+        "patients.html",
+        actor,
+        patients=rows,
+        q=q,
+        offset=offset,
+        total=total,
+        now=now(request),
+    )
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
@@ -770,27 +778,7 @@ for _kind, (_collection, _permission) in VOIDS.items():
     _void_page(_kind, _collection, _permission)
 
 
-# --- calendar and admin ------------------------------------------------------------------------
-
-
-@router.get("/calendar", response_class=HTMLResponse)
-@read_only
-def calendar_page(
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    start = now(request).replace(hour=0, minute=0, second=0, microsecond=0)
-    start -= timedelta(days=start.weekday())
-    audit_search(request, actor, "refill calendar", start=start.isoformat())
-    due = dashboard.calendar(db, start, start + timedelta(days=28))
-    days: dict[Any, list[dashboard.PatientRow]] = {
-        start.date() + timedelta(days=i): [] for i in range(28)
-    }
-    for p in due:
-        if p.next_refill_due_at is not None:
-            days.setdefault(p.next_refill_due_at.date(), []).append(p)
-    return render(request, "calendar.html", actor, days=days)
+# --- audit log (the refill calendar is web/calendar_pages.py) ------------------------------------
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)
