@@ -142,3 +142,19 @@ def test_killing_clinic_run_leaves_no_pump_server_behind(run: Run) -> None:
     run.process.wait()
     child.wait(20)  # told by the kernel (parent-death signal); psutil raises on a timeout
     _until(lambda: not _answers(run.pump_port), 10, "the pump port to close")
+
+
+def test_clinic_run_and_serve_refuse_bad_clinic_settings_naming_them(tmp_path: Path) -> None:
+    env = {**os.environ, "ITP_CLINIC_CAPACITY": "lots", "PYTHONPATH": f"{ROOT / 'src'}"}
+    for command in ("run", "serve"):
+        result = subprocess.run(
+            [sys.executable, "-m", "intrathecal.cli.main", "clinic", command, "--port", "1"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert "ITP_CLINIC_CAPACITY" in result.stderr and "Traceback" not in result.stderr

@@ -3,6 +3,7 @@ the shell."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -99,17 +100,31 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the clinic web app and API (http://HOST:PORT, API docs at /api/v1/docs)."""
-    import os
 
     from intrathecal.store.db import database_url, open_database
     from intrathecal.web.serve import serve
 
+    _check_settings()
     os.environ["DATABASE_URL"] = database_url(database)
     with reported(False):  # a missing audit key is told here, not as a worker's traceback
         open_database(os.environ["DATABASE_URL"])[0].dispose()
     _recover_pumps(os.environ["DATABASE_URL"])
     typer.echo(f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs)")
     serve(host, port, workers)
+
+
+def _check_settings() -> None:
+    """The web settings (ITP_BASE_URL, ITP_CLINIC_TZ, ITP_CLINIC_DAYS, …) are read by each
+    worker at start: a bad one is told here, naming the variable, not as a worker's traceback."""
+    from intrathecal.web.display import ZoneError, zone_named
+    from intrathecal.web.settings import SettingsError, from_env
+
+    with reported(False):
+        try:
+            from_env()
+            zone_named(os.environ.get("ITP_CLINIC_TZ", "").strip() or "UTC")
+        except (SettingsError, ZoneError) as exc:
+            raise InputError("environment", str(exc)) from None
 
 
 def _recover_pumps(url: str) -> None:
@@ -172,12 +187,12 @@ def run_cmd(
 ) -> None:
     """Serve the clinic with its virtual pumps: starts `itp pump serve` for PUMPS on loopback,
     links the refill wizard to it, and stops it when the clinic stops (Ctrl-C)."""
-    import os
 
     import uvicorn
 
     from intrathecal.store.db import database_url, open_database
 
+    _check_settings()
     with reported(False):
         # Migrates, and makes the audit key on first start (or says why it cannot).
         open_database(database_url(database))[0].dispose()
