@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -21,7 +21,7 @@ from intrathecal.charts.clinic import doses_svg, reservoir_svg
 from intrathecal.library import default_library
 from intrathecal.safety.comparison import compare
 from intrathecal.safety.review import Acknowledgement
-from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store import audit, dashboard, patient_search, programs, records, refills, users
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.models import AuditEntry, Patient, User
@@ -45,6 +45,7 @@ router = APIRouter(include_in_schema=False)
 # Rows per worklist on the dashboard (most urgent first; each card says how many there are and
 # where the rest are). A card of hundreds of rows helps no one and costs every page view.
 DASHBOARD_ROWS = 25
+MAX_QUERY = 200  # characters of a patient search (a name or an MRN is far shorter)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
 display.install(templates.env)
@@ -201,19 +202,16 @@ def patient_list(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     audit_search(request, actor, "patient list", q=q, offset=offset)
-    query = select(Patient)
-    if q:
-        query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
-    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = list(db.execute(query.order_by(Patient.id).limit(50).offset(max(offset, 0))).scalars())
+    found = patient_search.search(db, q[:MAX_QUERY], offset=offset, limit=50)
     return render(
         request,
         "patients.html",
         actor,
-        patients=rows,
-        q=q,
+        patients=found.patients,
+        q=q[:MAX_QUERY],
         offset=offset,
-        total=total,
+        total=found.total,
+        by=found.by,
         now=now(request),
     )
 
