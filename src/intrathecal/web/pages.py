@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -362,7 +363,27 @@ def reservoir_chart(
     withdrawn = [(r.performed_at, r.withdrawn_ml) for r in rows if r.withdrawn_ml is not None]
     current = programs.in_force(db, patient_id)
     alarm = programs.parse(current.program_toml).low_reservoir_alarm_ml if current else 0.0
-    return Response(reservoir_svg(fills, expected, withdrawn, alarm), media_type="image/svg+xml")
+    cycle = current_cycle(rows, db.get(Patient, patient_id), alarm, now(request))
+    svg = reservoir_svg(fills, expected, withdrawn, alarm, cycle)
+    return Response(svg, media_type="image/svg+xml")
+
+
+def current_cycle(
+    rows: list[Any], patient: Patient | None, alarm_ml: float, at: datetime
+) -> list[tuple[datetime, float]]:
+    """The cycle in progress for the reservoir chart: the last fill, the volume expected now
+    and the low-reservoir alarm at its predicted time (the patient's ``low_alarm_at``, kept
+    with the records), the volume drawn straight between them (the program's mean rate)."""
+    if not rows or patient is None or patient.low_alarm_at is None:
+        return []
+    start, filled = rows[-1].performed_at, rows[-1].fill_ml
+    alarm_at = patient.low_alarm_at
+    if alarm_at <= start or filled <= alarm_ml:
+        return []
+    if at >= alarm_at:
+        return [(start, filled), (alarm_at, alarm_ml)]
+    fraction = max((at - start) / (alarm_at - start), 0.0)
+    return [(start, filled), (at, filled - (filled - alarm_ml) * fraction), (alarm_at, alarm_ml)]
 
 
 @router.get("/patients/{patient_id}/doses.svg")
