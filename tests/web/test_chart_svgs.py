@@ -48,3 +48,24 @@ def test_charts_take_milliseconds_and_escape_their_text() -> None:
         doses_svg({"<b>&": [(T0, 5000.0)]}, T0 + timedelta(days=3000), {"<b>&": "mg"})
     assert (time.perf_counter() - start) / 10 < 0.05  # was 75-300 ms a chart
     assert b"&lt;b&gt;&amp;" in doses_svg({"<b>&": [(T0, 1.0)]}, T0 + timedelta(days=1))
+
+
+def test_the_live_panel_says_why_its_alarm_date_differs_from_the_refill_record() -> None:
+    """One truth (issue 11, item 9): during a bridge bolus the pump predicts its alarm from
+    what it delivers now; the refill record from the program with every demand bolus taken.
+    The panel says which is which rather than show two unexplained dates."""
+    from intrathecal.web.pages import templates
+    from intrathecal.web.pump_link import Interrogation
+    from intrathecal.web.pump_views import iso
+
+    state = Interrogation(
+        serial="SN-1",
+        reservoir_ml=15.0,
+        delivering=True,
+        rate_ml_per_day=2.0,
+        low_alarm_at_s=T0.timestamp(),
+    )
+    html = templates.get_template("_pump_state.html").render(p=state, iso=iso, pump_checks=[])
+    assert "low-reservoir alarm predicted" in html
+    assert "bridge or clinician bolus in progress included" in html
+    assert "every allowed demand bolus taken" in html
