@@ -85,6 +85,11 @@ def all_responses(session: Session) -> list[Response]:
     return [to_response(r) for r in rows]
 
 
+def highest_id(session: Session) -> int:
+    """The highest response id (the primary key's index: no scan)."""
+    return int(session.execute(select(func.max(OutcomeResponse.id))).scalar() or 0)
+
+
 def version(session: Session) -> tuple[int, int]:
     """(count, highest id): rows are only inserted, so this changes exactly when data does."""
     count, top = session.execute(
