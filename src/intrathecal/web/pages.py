@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,16 @@ MAX_QUERY = 200  # characters of a patient search (a name or an MRN is far short
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
 display.install(templates.env)
+
+
+class _ZoneName:
+    """``{{ CLINIC_ZONE }}``: the zone's name as the pages' times use it (read when shown)."""
+
+    def __str__(self) -> str:
+        return display.clinic_zone().key
+
+
+templates.env.globals["CLINIC_ZONE"] = _ZoneName()
 
 
 def _concentration_of(mcg_per_ml: float, drug: str) -> str:
@@ -241,7 +251,7 @@ def chart_page(
         for when, kind, text, rid in _with_ids(chart)
     ]
     timeline += [
-        (v.signed_at.date(), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
+        (_local_day(v.signed_at), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
         for v in chart.programs
     ]
     voided = refills.voids(db, patient_id)
@@ -250,9 +260,9 @@ def chart_page(
         first, last = counted[0], counted[-1]
         timeline.append(
             (
-                first.performed_at.date(),
+                _local_day(first.performed_at),
                 "refills",
-                f"{len(counted)} refills, last {last.performed_at:%Y-%m-%d}"
+                f"{len(counted)} refills, last {display.day(last.performed_at)}"
                 + (f" ({len(voided)} more voided)" if voided else ""),
             )
         )
@@ -274,6 +284,11 @@ def chart_page(
         outcomes=outcomes.chart_section(db, patient_id) if actor.can("outcomes.read") else None,
         **pump_views.chart_context(db, request.app.state.pump_links, patient_id, now(request)),
     )
+
+
+def _local_day(at: datetime) -> date:
+    """The day an instant falls on in the clinic's zone (the chart's timeline and records)."""
+    return at.astimezone(display.clinic_zone()).date()
 
 
 # Timeline kind -> the record kind a void names (store/records.py VOIDABLE).
@@ -304,7 +319,7 @@ def _with_ids(chart: records.Chart) -> list[tuple[Any, str, str, int]]:
     ]
     rows += [
         (
-            i.implanted_at.date(),
+            _local_day(i.implanted_at),
             "implant",
             f"{i.device_key} serial {i.serial}, tip {i.tip_level}, {i.setting}",
             i.id,
@@ -322,17 +337,29 @@ def _record_rows(chart: records.Chart, void: dict[tuple[str, int], Any]) -> list
     """Every record a void may correct, for the chart's Records card: kind, id, when, text, its
     void (or None) and the permission that voids it."""
     rows = [
-        ("indication", i.id, i.recorded_at.date(), f"{i.condition} {i.detail}".strip())
+        ("indication", i.id, _local_day(i.recorded_at), f"{i.condition} {i.detail}".strip())
         for i in chart.indications
     ]
     rows += [
-        ("prior-treatment", t.id, t.recorded_at.date(), f"{t.medication} {t.dose} ({t.outcome})")
+        (
+            "prior-treatment",
+            t.id,
+            _local_day(t.recorded_at),
+            f"{t.medication} {t.dose} ({t.outcome})",
+        )
         for t in chart.prior_treatments
     ]
     rows += [(VOID_KIND[k], rid, when, text) for when, k, text, rid in _with_ids(chart)]
-    rows += [("alarm", a.id, a.raised_at.date(), f"{a.kind}: {a.message}") for a in chart.alarms]
     rows += [
-        ("appointment", a.id, a.starts_at.date(), f"{a.kind} {a.starts_at:%H:%M} UTC {a.note}")
+        ("alarm", a.id, _local_day(a.raised_at), f"{a.kind}: {a.message}") for a in chart.alarms
+    ]
+    rows += [
+        (
+            "appointment",
+            a.id,
+            _local_day(a.starts_at),
+            f"{a.kind} {display.when(a.starts_at)} {a.note}",
+        )
         for a in chart.appointments
     ]
     return [
