@@ -146,7 +146,8 @@ class Supervisor:
                 wait_until_answering(self.child, self._port, ANSWER_TIMEOUT_S)
                 self._say(f"the pump server is answering again on 127.0.0.1:{self._port}")
             except PumpServerError as exc:
-                self._say(str(exc))  # counted as a death on the next turn
+                if not self._stopping:  # (stopped on purpose meanwhile: nothing to tell)
+                    self._say(str(exc))  # counted as a death on the next turn
         self._on_give_up()
 
     def stop(self) -> None:
