@@ -276,7 +276,8 @@ def requests_for(clinic: Seeded, seed: int, days: list[str]) -> dict[str, tuple[
         )
         rec = preview.json().get("reconciliation") if preview.status_code == 200 else None
         expected = float(rec["expected_ml"]) if rec else 5.0
-        withdrawn = max(expected + rng.gauss(0, 0.05), 0.0)
+        # Within the reservoir: a patient refilled again a minute later has ~20 mL left.
+        withdrawn = min(max(expected + rng.gauss(0, 0.05), 0.0), 20.0)
         body: dict[str, Any] = {
             "fill": "20 mL",
             "follows_refill_id": items[0]["id"] if items else None,
