@@ -33,7 +33,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# Refresh the README's screenshots (the browser tests take them).
+# Refresh the manual's screenshots (docs/clinic.md; the browser tests take them).
 screenshots: $(STAMP)
 	ITP_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/browser -q
 
@@ -46,8 +46,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/clinic.py --workers 2
+	$(PY) bench/outcomes.py
 
-# Refresh requirements.lock after changing dependencies in pyproject.toml (README, "Dependencies").
+# Refresh requirements.lock after changing dependencies in pyproject.toml (docs/development.md, "Dependencies").
 lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install --quiet pip-tools

@@ -25,13 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from intrathecal.pump.client import PumpClient
 from intrathecal.pump.server import serve_in_background
-from intrathecal.store.models import Refill
+from intrathecal.store import programs
+from intrathecal.store.models import ProgramApplication, Refill
 from intrathecal.store.seed import ensure_users
 from intrathecal.web.app import create_app
 from intrathecal.web.pump_client_link import ClientLinks
 from intrathecal.web.refill_pump import checksum_of
 from tests.browser.conftest import NOW, VIEWPORT, screenshot, serving, sign_in
-from tests.store.pump_scenario import morphine_program, pump_patient
+from tests.store.pump_scenario import morphine_program, pump_patient, sign
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,9 @@ def test_refill_wizard_interrogates_refills_and_reads_back_the_virtual_pump(
     expect(page.locator("#pump-save")).to_contain_text("only after the pump confirmed")
     screenshot(page, "refill-wizard-virtual-pump", full_page=True)
 
+    page.get_by_label("morphine lot").fill("M2406-11")
+    page.get_by_label("morphine expiry").fill("2026-09-30")
+    page.get_by_label("Compounded by (full name)").fill("Priya Pharmacist")
     page.get_by_label("I checked the withdrawn volume").check()
     page.get_by_role("button", name="Save refill").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Refill record")
@@ -119,3 +123,66 @@ def test_refill_wizard_interrogates_refills_and_reads_back_the_virtual_pump(
         rows = session.execute(select(Refill).where(Refill.patient_id == pid)).scalars().all()
         assert [r.via for r in rows] == ["typed in", "virtual pump"]
         assert rows[-1].expected_residual_ml == pytest.approx(16.9)
+
+
+def test_a_titration_between_refills_is_sent_read_back_and_recorded_once(
+    pump_page: Page, pump_clinic: PumpClinic
+) -> None:
+    """A new version with the solution in force (10 or 20 mg/mL morphine, whichever the pump
+    holds) and 1.1 mg/day instead of 1 mg/day (+10%, below the 20% soft limit): applied on the
+    pump without a refill, through the journal, read back by checksum, recorded and audited."""
+    page, pid = pump_page, pump_clinic.patient_id
+    with pump_clinic.sessions.begin() as session:
+        running = programs.in_force(session, pid)
+        assert running is not None
+        concentration = programs.parse(running.program_toml).first.concentration_mcg_per_ml
+        text = morphine_program(f"{concentration / 1000:g} mg/mL").replace(
+            'dose = "1 mg/day"', 'dose = "1.1 mg/day"'
+        )
+        patient = programs.require_patient(session, pid)
+        sign(session, patient, text, "titration: 10% more")
+        new = programs.latest(session, pid)
+        assert new is not None
+        number = new.version
+    sign_in(page, "nurse", f"/patients/{pid}/program/apply")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Apply a program")
+    expect(page.get_by_label("Version to apply")).to_have_value(str(number))
+    expect(page.locator("#interrogation")).to_be_visible()
+    row = page.locator("#comparison tr", has_text="morphine daily dose")
+    expect(row).to_contain_text("+10.0%")
+    send = page.get_by_role("button", name="Send to the pump")
+    send.click()
+    expect(page.locator("#errors")).to_contain_text("tick the confirmation")
+    page.get_by_label("I checked the change with the patient and the pump.").check()
+    csrf = page.locator("#apply-form input[name=csrf_token]").input_value()
+    in_force = page.locator("#apply-form input[name=in_force_version]").input_value()
+    page.get_by_role("button", name="Send to the pump").click()
+    expect(page.locator("#done")).to_have_text(f"Version {number} is in force on the pump.")
+    screenshot(page, "program-apply-virtual-pump", full_page=True)
+
+    with PumpClient("127.0.0.1", pump_clinic.pump_port, pump_clinic.serial) as client:
+        assert client.interrogate()["program"]["checksum"] == checksum_of(text)
+    # The same form posted again (a double click, a reload): nothing is sent a second time.
+    again = page.request.post(
+        f"/patients/{pid}/program/apply",
+        form={
+            "csrf_token": csrf,
+            "version": str(number),
+            "in_force_version": in_force,
+            "confirm": "yes",
+        },
+    )
+    assert again.ok and "is in force on the pump" in again.text()
+    with pump_clinic.sessions() as session:
+        current = programs.in_force(session, pid)
+        assert current is not None and current.version == number
+        applied = (
+            session.execute(
+                select(ProgramApplication).where(
+                    ProgramApplication.program_version_id == current.id
+                )
+            )
+            .scalars()
+            .all()
+        )
+        assert [(a.applied_by, a.readback_matches) for a in applied] == [("nurse", True)]

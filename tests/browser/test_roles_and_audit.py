@@ -12,7 +12,7 @@ def test_nurse_is_denied_signing_a_program_and_the_audit_log(
     page: Page, live_clinic: LiveClinic
 ) -> None:
     pid = live_clinic.hard_patient
-    sign_in(page, "nurse", f"/patients/{pid}/program")
+    sign_in(page, "nurse", f"/patients/{pid}/program/toml")
     # The nurse may run the review (it stores nothing) but has no save button...
     expect(page.locator("#review")).to_contain_text("No limit crossed")
     expect(page.get_by_text("Your role may review but not sign programs.")).to_be_visible()
@@ -20,7 +20,7 @@ def test_nurse_is_denied_signing_a_program_and_the_audit_log(
     expect(page.get_by_role("link", name="Audit log")).to_have_count(0)
     # ...and a form posted anyway (with her valid CSRF token) is refused: signing is physician-only.
     page.get_by_label("Reason for the change").fill("trying anyway")
-    with page.expect_response(f"**/patients/{pid}/program") as answer:
+    with page.expect_response(f"**/patients/{pid}/program/toml") as answer:
         page.locator("#program-form").evaluate("form => form.submit()")
     assert answer.value.status == 403
     expect(page.locator("body")).to_contain_text("the nurse role may not program.sign")

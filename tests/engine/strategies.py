@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from intrathecal.library import default_library
+from intrathecal.library.records import DeliveryMode
 from intrathecal.therapy.program import (
     ALL_DAYS,
     BasalStep,
@@ -69,17 +70,51 @@ def programs(draw: st.DrawFn, with_demand: bool | None = None) -> Program:
     if draw(st.booleans()):
         ingredients.append(Ingredient(clonidine, draw(st.floats(min_value=50.0, max_value=2000.0))))
     demand_wanted = draw(st.booleans()) if with_demand is None else with_demand
+    basal = draw(basal_steps())
     return Program(
         name="random",
         device=library.device("synchromed-ii-20"),
         ingredients=tuple(ingredients),
-        basal=draw(basal_steps()),
+        basal=basal,
         periodic=draw(periodic_boluses()),
         demand=draw(demand_boluses()) if demand_wanted else None,
         low_reservoir_alarm_ml=2.0,
         catheter_volume_ml=0.19,
         notices=(),
         overridden=frozenset(),
+        mode=DeliveryMode.CONTINUOUS if len(basal) == 1 else DeliveryMode.FLEX,
+    )
+
+
+@st.composite
+def prometra_programs(draw: st.DrawFn) -> Program:
+    """A Prometra program in any of its modes: constant flow, multiple rates, periodic flow."""
+    library = default_library()
+    mode = draw(
+        st.sampled_from(
+            [DeliveryMode.CONTINUOUS, DeliveryMode.MULTIPLE_RATES, DeliveryMode.PERIODIC_FLOW]
+        )
+    )
+    if mode is DeliveryMode.PERIODIC_FLOW:
+        basal: tuple[BasalStep, ...] = (BasalStep(0, ALL_DAYS, 0.0),)
+        periodic = draw(periodic_boluses().filter(bool))
+    else:
+        basal = draw(basal_steps())
+        if mode is DeliveryMode.CONTINUOUS:
+            basal = (BasalStep(0, ALL_DAYS, basal[0].rate_ml_per_day),)
+        periodic = draw(periodic_boluses())
+    return Program(
+        name="random-prometra",
+        device=library.device("prometra-ii-20"),
+        ingredients=(Ingredient(library.drug("morphine"), draw(st.floats(500.0, 25_000.0))),),
+        basal=basal,
+        periodic=periodic,
+        demand=draw(demand_boluses()) if draw(st.booleans()) else None,
+        low_reservoir_alarm_ml=3.0,
+        catheter_volume_ml=0.2,
+        notices=(),
+        overridden=frozenset(),
+        mode=mode,
     )
 
 

@@ -210,7 +210,7 @@ def test_fhir_questionnaire_export_and_check(tmp_path: Path) -> None:
     code, out, _ = run("fhir", "import", q)
     assert code == 0 and "matches promis-global-10" in out
     code, out, _ = run("fhir", "questionnaire", "all")
-    assert code == 0 and len(json.loads(out)["entry"]) == 5
+    assert code == 0 and len(json.loads(out)["entry"]) == 7  # with MAS and PSFS
     code, _, err = run("fhir", "questionnaire", "sf-36")
     assert code == 2 and "unknown 'sf-36'" in err
     broken = tmp_path / "broken.json"

@@ -46,7 +46,8 @@ def test_a_valid_response_is_cleaned() -> None:
         ("3 months", "3 months", 90),
         ("1 month", "1 month", 30),
         ("2 weeks", "2 weeks", 14),
-        ("1 Year", "1 year", 365),
+        ("1 Year", "12 months", 360),  # issue 13: one time point, not two
+        ("52 weeks", "12 months", 360),
         ("6 MONTH", "6 months", 180),
     ],
 )

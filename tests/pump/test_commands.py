@@ -19,7 +19,7 @@ HYDROMORPHONE = CONSTANT.replace('name = "morphine"', 'name = "hydromorphone"').
 def therapy(pump: Pump) -> dict[str, object]:
     """The state without the event log counters and the reply cache (what a refusal keeps)."""
     state = state_to_json(pump.fw.state)
-    for key in ("event_count", "replies"):
+    for key in ("event_count", "replies", "reply_digests"):
         state.pop(key)
     return state
 

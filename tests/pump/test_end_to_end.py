@@ -178,7 +178,7 @@ def test_cli_talks_to_the_server(running: Running, tmp_path: Path) -> None:
     assert reply["ok"] and reply["result"]["reservoir"]["remaining_ml"] == pytest.approx(19.5)
     first = runner.invoke(app, ["pump", "demand-bolus", *port])
     second = runner.invoke(app, ["pump", "demand-bolus", *port, "--json"])
-    assert first.exit_code == 0 and second.exit_code == 2
+    assert first.exit_code == 0 and second.exit_code == 1  # refused: not allowed (docs/cli.md)
     refusal = json.loads(second.stdout)
     assert refusal["ok"] is False and refusal["code"] == "refused"
     assert refusal["errors"][0]["field"] == "demand_bolus"
@@ -187,3 +187,25 @@ def test_cli_talks_to_the_server(running: Running, tmp_path: Path) -> None:
         ["pump", "bolus", *port, "--kind", "clinician", "--volume", "0.05", "--duration", "1 h"],
     )
     assert bad.exit_code == 2 and "--volume" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_cli_mri_over_the_socket(running: Running, tmp_path: Path) -> None:
+    # SynchroMed II, 0.5 mL/day: 45 min in the field misses 0.5 x 0.75 / 24 = 0.015625 mL.
+    runner = CliRunner()
+    program = tmp_path / "program.toml"
+    program.write_text(DEMAND)
+    port = ["--port", str(running.port), "--serial", SERIAL]
+    fill = ["--volume", "20 mL", "--drug", "morphine 10 mg/mL", "--program", str(program)]
+    assert runner.invoke(app, ["pump", "refill", *port, *fill]).exit_code == 0
+    scan = runner.invoke(app, ["pump", "mri", "45 min", *port])
+    assert scan.exit_code == 0 and "motor stall" in scan.stdout, scan.output
+    bad = runner.invoke(app, ["pump", "mri", "45 min", *port, "--field", "7", "--json"])
+    assert bad.exit_code == 2 and json.loads(bad.stdout)["errors"][0]["field"] == "field_t"
+    shown = runner.invoke(app, ["pump", "interrogate", *port])
+    assert "MRI since" in shown.stdout and "in the field until" in shown.stdout, shown.output
+    runner.invoke(app, ["pump", "advance", "1 h", "--port", str(running.port)])
+    with PumpClient("127.0.0.1", running.port, SERIAL, timeout_s=10) as pump:
+        state = pump.interrogate()  # this interrogation confirms delivery resumed
+        missed = [e for e in state["events"] if e["kind"] == "mri_missed"]
+        assert missed[0]["data"]["missed_ml"] == pytest.approx(0.015625)
+        assert "mri_check" not in {a["code"] for a in state["alarms"]}

@@ -158,13 +158,51 @@ def test_frames_with_bad_json_change_nothing(server: PumpServer, body: bytes) ->
 def test_refused_commands_change_only_the_log(server: PumpServer, command: c.Command) -> None:
     fw = server.pumps[SERIAL].firmware
     therapy_before = {
-        k: v for k, v in state_to_json(fw.state).items() if k not in ("event_count", "replies")
+        k: v
+        for k, v in state_to_json(fw.state).items()
+        if k not in ("event_count", "replies", "reply_digests")
     }
     count = len(fw.events)
     reply = fw.handle(f"fuzz-{count}", command, fw.state.now_s)
     if reply["ok"] is False:
         after = {
-            k: v for k, v in state_to_json(fw.state).items() if k not in ("event_count", "replies")
+            k: v
+            for k, v in state_to_json(fw.state).items()
+            if k not in ("event_count", "replies", "reply_digests")
         }
         assert after == therapy_before
         assert [e.kind for e in fw.events[count:]] == ["refused"]
+
+
+# -- issue 12: huge numbers and deep nesting get an answer, never an exception ------------------
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=50)
+@given(
+    kind=st.sampled_from(["refill", "set_clock", "bolus", "advance", "interrogate"]),
+    key=st.sampled_from(["volume_ml", "pump_time_s", "duration_s", "seconds", "since"]),
+    digits=st.integers(310, 1000),
+    negative=st.booleans(),
+)
+def test_huge_integers_in_any_number_field_are_bad_requests(
+    server: PumpServer, kind: str, key: str, digits: int, negative: bool
+) -> None:
+    before = snapshot(server)
+    number = ("-" if negative else "") + "9" * digits
+    body = f'{{"type":"{kind}","request_id":"h","serial":"{SERIAL}","{key}":{number}}}'
+    if kind == "advance":
+        body = f'{{"type":"advance","request_id":"h","{key}":{number}}}'
+    reply = server.handle_frame(Frame(seq=1, reply=False, payload=body.encode()))
+    assert reply["ok"] is False and reply["code"] in ("bad_request", "bad_json")
+    json.dumps(reply, allow_nan=False)
+    assert snapshot(server) == before
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=20)
+@given(depth=st.integers(500, 200_000), opener=st.sampled_from(["[", '{"a":']))
+def test_deeply_nested_payloads_are_answered(server: PumpServer, depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    inner = "1" if opener != "[" else ""
+    body = (opener * depth + inner + closer * depth).encode()
+    reply = server.handle_frame(Frame(seq=1, reply=False, payload=body))
+    assert reply["ok"] is False and reply["code"] in ("bad_request", "bad_json")

@@ -9,7 +9,18 @@ import pytest
 
 import intrathecal.pump
 
-CORE = ["alarms", "battery", "commands", "firmware", "frame", "monitor", "state"]
+CORE = [
+    "alarms",
+    "battery",
+    "commands",
+    "door",
+    "firmware",
+    "frame",
+    "monitor",
+    "mri_handlers",
+    "recovery",
+    "state",
+]
 FORBIDDEN = {
     "asyncio",
     "os",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from intrathecal.outcomes import (
     InvalidOutcomesError,
     Period,
+    parse_timepoint,
     procedure_statistics,
     validate_responses,
 )
@@ -175,7 +176,7 @@ def test_follow_up_days_count_from_the_stored_baseline(db: sessionmaker[Session]
             session,
             p,
             store.Visit(
-                "facet-joint-injection", "2 weeks", date(2026, 2, 15), {"pgic": {"change": 2}}
+                "facet-joint-injection", "1 month", date(2026, 2, 15), {"pgic": {"change": 2}}
             ),
             "nurse",
             NOW,
@@ -359,3 +360,21 @@ def test_demo_seed_has_baselines_follow_ups_and_missing_answers(
         assert pump.responded > 0
         assert pump.due > pump.responded  # some follow-ups were never answered
         assert audit.verify(session).ok
+
+
+def test_rule_a_patient_link_never_asks_the_clinician_rated_ashworth_scale(
+    db: sessionmaker[Session],
+) -> None:
+    with db() as session:
+        with pytest.raises(InvalidOutcomesError, match="rated by a clinician"):
+            store.create_link(
+                session,
+                patient(session),
+                "intrathecal-pump",
+                "baseline",
+                "nurse",
+                NOW,
+                instruments=["modified-ashworth"],
+            )
+        assert "modified-ashworth" not in store.instruments_at(parse_timepoint("baseline"))
+        assert "modified-ashworth" in store.instruments_at(parse_timepoint("baseline"), staff=True)

@@ -176,6 +176,7 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         "users.manage",
     ),
     ("POST", f"/api/v1/patients/{P}/alarms/1/clear", {}, "alarm.write"),
+    ("POST", f"/api/v1/patients/{P}/alarms/1/acknowledge", {}, "alarm.write"),
     ("POST", "/api/v1/users/1/deactivate", {}, "users.manage"),
     ("POST", "/api/v1/users/1/activate", {}, "users.manage"),
     ("POST", "/api/v1/users/1/role", {"role": "viewer"}, "users.manage"),
@@ -601,8 +602,8 @@ def test_readme_role_table_is_the_generated_one() -> None:
 
     from intrathecal.web.permissions import role_table
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert role_table() in readme
+    manual = (Path(__file__).resolve().parents[2] / "docs" / "clinic.md").read_text()
+    assert role_table() in manual
 
 
 def test_every_api_route_declares_its_answer_and_its_errors(clinic: Clinic) -> None:

@@ -135,7 +135,7 @@ def test_nul_characters_in_a_form_are_refused(clinic: Clinic) -> None:
     page = client.get(f"/patients/{pid}/program")
     token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
     answer = client.post(
-        f"/patients/{pid}/program",
+        f"/patients/{pid}/program/toml",
         data={"csrf_token": token, "program_toml": "x\x00y", "reason": "r"},
     )
     assert answer.status_code == 422

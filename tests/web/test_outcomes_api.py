@@ -41,12 +41,12 @@ def test_a_visit_is_entered_then_listed_with_the_course(clinic: Clinic) -> None:
         {
             "procedure": "radiofrequency-ablation",
             "timepoint": "baseline",
-            "collected_on": "2026-01-05",
+            "collected_on": "2025-12-01",
             "answers": {"nrs-pain": {"pain": 8}},
         },
     )
     assert first.status_code == 201, first.text
-    # 2026-01-05 to 2026-02-25: 26 days left in January + 25 = day 51 from baseline.
+    # 2025-12-01 to 2026-02-25: 30 days left in December + 31 + 25 = day 86 from baseline.
     later = post(
         clinic,
         pid,
@@ -60,7 +60,7 @@ def test_a_visit_is_entered_then_listed_with_the_course(clinic: Clinic) -> None:
     )
     assert later.status_code == 201, later.text
     saved = later.json()["responses"]
-    assert {r["days_from_baseline"] for r in saved} == {51}
+    assert {r["days_from_baseline"] for r in saved} == {86}
     assert {r["timepoint"] for r in saved} == {"3 months"}  # canonical label
     assert saved[0]["answers"] == {"pain": 3}  # text "3" stored as the code 3
     listed = clinic.client.get(f"/api/v1/patients/{pid}/outcomes", headers=clinic.headers("viewer"))
@@ -215,4 +215,12 @@ def test_statistics_refuse_a_bad_period(clinic: Clinic) -> None:
 def test_instruments_are_served_from_the_registry(clinic: Clinic) -> None:
     answer = clinic.client.get("/api/v1/outcomes/instruments", headers=clinic.headers("nurse"))
     keys = [i["key"] for i in answer.json()["instruments"]]
-    assert keys == ["nrs-pain", "pgic", "percent-improvement", "promis-global-10", "side-effects"]
+    assert keys == [
+        "nrs-pain",
+        "pgic",
+        "percent-improvement",
+        "promis-global-10",
+        "side-effects",
+        "modified-ashworth",
+        "penn-spasm",
+    ]

@@ -40,7 +40,7 @@ def test_pages_need_sign_in_and_show_the_disclaimer(clinic: Clinic) -> None:
 def test_form_without_csrf_token_is_refused(clinic: Clinic) -> None:
     client, _ = signed_in(clinic, "physician")
     pid = implanted_id(clinic)
-    answer = client.post(f"/patients/{pid}/program", data={"program_toml": "x", "reason": "r"})
+    answer = client.post(f"/patients/{pid}/program", data={"reason": "r"})
     assert answer.status_code == 403
 
 
@@ -56,7 +56,7 @@ def test_program_editor_hard_limit_blocks_and_soft_limit_needs_a_reason(clinic: 
     before = count_versions(clinic)
     heavy = text.replace('dose = "', 'dose = "9', 1)
     blocked = client.post(
-        f"/patients/{pid}/program",
+        f"/patients/{pid}/program/toml",
         data={
             "csrf_token": csrf,
             "program_toml": heavy,
@@ -80,11 +80,11 @@ def test_program_editor_hard_limit_blocks_and_soft_limit_needs_a_reason(clinic: 
         "reason": "travel",
         "replaces_version": version,
     }
-    assert client.post(f"/patients/{pid}/program", data=form).status_code == 422
+    assert client.post(f"/patients/{pid}/program/toml", data=form).status_code == 422
     form.update(
         {f"ack_{code}": "patient travelling; refill booked" for code in review["unacknowledged"]}
     )
-    done = client.post(f"/patients/{pid}/program", data=form)
+    done = client.post(f"/patients/{pid}/program/toml", data=form)
     assert done.status_code == 200, done.text
     assert 'id="comparison"' in done.text and "low-reservoir alarm" in done.text
     assert count_versions(clinic) == before + 1
@@ -109,6 +109,10 @@ def test_refill_wizard_preview_then_save_then_printable_record(clinic: Clinic) -
         "investigate_reason": "checked",
         "cosigner": "physician",
         "cosigner_password": "amber-harbor-lantern-51",
+        # What went in, for the printed record (the wizard asks one lot per drug).
+        "compounded_by": "Priya Pharmacist",
+        **{f"lot_{d}": f"L-{d[:3]}-1" for d in re.findall(r'name="lot_([a-z-]+)"', wizard.text)},
+        **{f"expiry_{d}": "2027-06-30" for d in re.findall(r'name="lot_([a-z-]+)"', wizard.text)},
     }
     preview = client.post(f"/patients/{pid}/refill", data=form)
     assert preview.status_code == 200, preview.text

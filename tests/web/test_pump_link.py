@@ -34,6 +34,7 @@ from intrathecal.web.refill_pump import checksum_of
 from tests.store.conftest import NOW, fresh_url
 from tests.store.pump_scenario import morphine_program, pump_patient
 from tests.web.conftest import page_sign_in
+from tests.web.wizard_contents import contents
 
 DAY_S = 86_400.0
 _mrns = count(1)
@@ -109,7 +110,7 @@ def form(rig: Rig, text: str, **values: str) -> dict[str, str]:
     """The wizard's form as the page filled it, with ``values`` typed over it."""
     fields = dict(re.findall(r'<input[^>]*name="([^"]+)" value="([^"]*)"', text))
     fields.pop("confirm", None)
-    return {**fields, "csrf_token": rig.csrf, **values}
+    return {**fields, **contents(text), "csrf_token": rig.csrf, **values}
 
 
 def test_wizard_interrogates_the_pump_and_computes_at_the_pumps_time(

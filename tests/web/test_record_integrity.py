@@ -16,6 +16,7 @@ from tests.store.conftest import NOW
 from tests.store.test_refill_integrity import thinned
 from tests.web.conftest import Clinic
 from tests.web.test_pages import signed_in
+from tests.web.wizard_contents import contents
 
 COSIGN = {
     "investigate_reason": "needle position confirmed",
@@ -328,6 +329,7 @@ def wizard_form(client: Any, csrf: str, pid: int) -> dict[str, str]:
     values.pop("confirm", None)
     return {
         **values,
+        **contents(page.text),
         "csrf_token": csrf,
         "withdrawn": "0 mL",
         "mode": "typed",

@@ -7,6 +7,7 @@ SVG bytes, so the web app can serve them and the PDF reports can embed them.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -127,9 +128,23 @@ def _line(ax: Any, series: Series, color: str) -> None:
 
 
 def shares_chart(stats: TimepointStatistics, title: str, fmt: Format = "png") -> bytes:
-    """Each share as two bars (completers only; missing as not improved) with 95% intervals."""
-    shares = list(stats.shares)
-    fig = Figure(figsize=(8, 0.55 * len(shares) + 1.8), dpi=110)
+    """Each share asked at the time point as two bars (completers only; missing as not
+    improved) with 95% intervals; small n marked on the bar's label; the definitions of the
+    shares drawn printed under the chart, so the image stands on its own."""
+    shares = [s for s in stats.shares if s.asked]
+    not_asked = [s.definition.label for s in stats.shares if not s.asked]
+    footer = [
+        f"{stats.timepoint}: {stats.responded} of {stats.due} patients due answered. "
+        "* fewer than 20 answers (small n): quote only with the interval.",
+        *(f"{s.definition.label}: {s.definition.definition}." for s in shares),
+    ]
+    if not_asked:
+        footer.append(f"Not asked at {stats.timepoint}: {', '.join(not_asked)}.")
+    footer.append(NOTE)
+    wrapped = [line for text in footer for line in textwrap.wrap(text, 150)]
+    foot_in = 0.13 * len(wrapped) + 0.15
+    height = 0.55 * max(len(shares), 1) + 1.8 + foot_in
+    fig = Figure(figsize=(8, height), dpi=110)
     ax = fig.subplots()
     rows = range(len(shares))
     for offset, attr, color, name in (
@@ -145,13 +160,24 @@ def shares_chart(stats: TimepointStatistics, title: str, fmt: Format = "png") ->
             highs.append(100 * (p.high or 0.0) - est)
         positions = [r + offset for r in rows]
         ax.barh(positions, values, height=0.34, color=color, alpha=0.85, label=name)
-        ax.errorbar(values, positions, xerr=[lows, highs], fmt="none", ecolor="black", capsize=3)
+        answered = [p for p, sh in zip(positions, shares, strict=True) if getattr(sh, attr).n]
+        ax.errorbar(
+            [v for v, sh in zip(values, shares, strict=True) if getattr(sh, attr).n],
+            answered,
+            xerr=[
+                [lo for lo, sh in zip(lows, shares, strict=True) if getattr(sh, attr).n],
+                [hi for hi, sh in zip(highs, shares, strict=True) if getattr(sh, attr).n],
+            ],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+        )
         for pos, share in zip(positions, shares, strict=True):
             p = getattr(share, attr)
             text = f"{p.successes}/{p.n}" if p.n else "no answers"
             ax.text(101, pos, text, va="center", fontsize=7)
     ax.set_yticks(list(rows))
-    ax.set_yticklabels([s.definition.label for s in shares])
+    ax.set_yticklabels([s.definition.label + (" *" if s.small_n else "") for s in shares])
     ax.invert_yaxis()
     ax.set_xlim(0, 112)
     ax.set_xticks(range(0, 101, 20))
@@ -159,14 +185,8 @@ def shares_chart(stats: TimepointStatistics, title: str, fmt: Format = "png") ->
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.06), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
-    fig.text(
-        0.01,
-        0.005,
-        f"{stats.timepoint}: {stats.responded} of {stats.due} patients due answered. {NOTE}",
-        fontsize=7,
-        color=_GREY,
-    )
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.text(0.01, 0.005, "\n".join(wrapped), fontsize=6, color=_GREY, va="bottom")
+    fig.tight_layout(rect=(0, (foot_in + 0.05) / height, 1, 1))
     return _render(fig, fmt)
 
 

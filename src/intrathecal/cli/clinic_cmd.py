@@ -63,11 +63,20 @@ def seed_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Seed a demo clinic when the database has no patients (or a large one with --bulk)."""
+    from intrathecal.store.clinic_setup import is_real_clinic
     from intrathecal.store.db import database_url, open_database
     from intrathecal.store.seed import ensure_users, is_empty, seed_bulk, seed_demo
 
     engine, sessions = open_database(database_url(database))
     with sessions.begin() as session:
+        if is_real_clinic(session):  # demo users' passwords are public: never in a real clinic
+            engine.dispose()
+            typer.echo(
+                "refused: this clinic was set up with `itp clinic init` (real accounts); demo "
+                "data and demo users are never added to it",
+                err=True,
+            )
+            raise typer.Exit(1)
         if bulk:
             counts = seed_bulk(session, patients=patients, refills_total=refills)
         elif is_empty(session):
@@ -279,10 +288,12 @@ def verify_cmd(database: DatabaseOpt = None, as_json: JsonOpt = False) -> None:
     """Recompute the audit chain with the key; exit code 1 if any entry was changed, removed,
     reordered or malformed, the head wound back, or records stored without their entries."""
     from intrathecal.store import audit
-    from intrathecal.store.db import database_url, open_database
+    from intrathecal.store.db import database_url, open_database, require_existing
 
     with reported(as_json):
-        engine, sessions = open_database(database_url(database))
+        url = database_url(database)
+        require_existing(url)
+        engine, sessions = open_database(url)
     try:
         with sessions() as session:
             result = audit.verify(session)

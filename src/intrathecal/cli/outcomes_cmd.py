@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,20 +31,24 @@ from intrathecal.outcomes import (
     format_responses_csv,
     instrument_from_questionnaire,
     instrument_to_dict,
-    parse_responses_csv,
     patient_course,
-    practice_statistics,
     procedure_label,
-    procedure_statistics,
     questionnaire,
     responses_bundle,
     responses_from_fhir,
     statistics_to_dict,
 )
 from intrathecal.outcomes.course import MEASURE_BY_KEY
-from intrathecal.outcomes.fhir import parse_json, to_json
-from intrathecal.outcomes.statistics import Proportion, TimepointStatistics, percent
+from intrathecal.outcomes.csvfile import parse_checked_csv
+from intrathecal.outcomes.fhir import parse_json, patient_bundle, to_json
+from intrathecal.outcomes.statistics import (
+    Proportion,
+    TimepointStatistics,
+    checked_statistics,
+    percent,
+)
 from intrathecal.outcomes.timepoints import procedure_key
+from intrathecal.outcomes.validation import Checked
 from intrathecal.reports import deidentified_csv, practice_report_pdf
 from intrathecal.units import InputError
 
@@ -89,8 +94,50 @@ def parse_day(value: str | None, option: str) -> date | None:
         raise InputError(option, f"{value!r} is not a date like 2025-03-31 (YYYY-MM-DD)") from None
 
 
+def check_output(path: Path, option: str) -> None:
+    """Refuse a path that cannot be written (missing folder, a folder itself) before writing."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(option, f"{str(path)!r} is a folder; give a file name")
+    if not parent.is_dir():
+        raise InputError(option, f"{str(path)!r}: the folder {str(parent)!r} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(option, f"{str(path)!r} cannot be written here (permission denied)")
+
+
+def write_all(outputs: Sequence[tuple[Path, bytes]]) -> list[str]:
+    """Write files already checked; if one still fails, remove those written before it."""
+    done: list[Path] = []
+    for path, data in outputs:
+        try:
+            path.write_bytes(data)
+        except OSError as exc:
+            for written in done:
+                written.unlink(missing_ok=True)
+            raise InputError(str(path), f"cannot be written: {exc.strerror}") from None
+        done.append(path)
+    return [str(p) for p in done]
+
+
+MAX_FILE_MB = 100  # about 1.2 million rows; a bigger registry is split by year or procedure
+
+
 def load(path: Path) -> list[Response]:
-    return parse_responses_csv(read_text(path, "DATA.csv"))
+    return [c.response for c in load_checked(path)]
+
+
+def load_checked(path: Path) -> list[Checked]:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # read_text names the problem (missing file, a folder...)
+    if size > MAX_FILE_MB * 1_000_000:
+        raise InputError(
+            "DATA.csv",
+            f"{str(path)!r} is {size / 1e6:.0f} MB; at most {MAX_FILE_MB} MB is read at once: "
+            "split the file (by year or procedure) and report each part",
+        )
+    return parse_checked_csv(read_text(path, "DATA.csv"))
 
 
 def latest_date(responses: Sequence[Response]) -> date | None:
@@ -108,12 +155,17 @@ def _timepoint_text(t: TimepointStatistics) -> list[str]:
     lines = [
         f"  {t.timepoint}: {t.responded} of {t.due} patients due answered, response rate "
         + (_cell(t.response_rate).split(" ", 1)[1] if t.due else "-"),
-        f"    {'share':<28}{'answered':<30}missing = not improved",
+        f"    {'share':<28}{'answered':<24}{'missing = not improved':<26}no baseline",
     ]
-    lines += [
-        f"    {s.definition.label:<28}{_cell(s.completers):<30}{_cell(s.missing_as_not_improved)}"
-        for s in t.shares
-    ]
+    for s in t.shares:
+        if not s.asked:
+            lines.append(f"    {s.definition.label:<28}{'not asked':<24}{'not asked':<26}-")
+            continue
+        base = str(s.no_baseline) if s.definition.baseline is not None else "-"
+        lines.append(
+            f"    {s.definition.label:<28}{_cell(s.completers):<24}"
+            f"{_cell(s.missing_as_not_improved):<26}{base}"
+        )
     se = t.side_effects
     named = ", ".join(f"{k} {n}" for k, n in se.counts.items() if n)
     lines.append(
@@ -126,7 +178,16 @@ def _timepoint_text(t: TimepointStatistics) -> list[str]:
         warnings.append(
             f"fewer than 20 answers for: {', '.join(small)}; quote these only with their interval"
         )
-    warnings += [w for s in t.shares if not s.small_n for w in s.warnings]
+    warnings += [w for s in t.shares if not s.small_n and s.asked for w in s.warnings]
+    not_asked = [s.definition.label for s in t.shares if not s.asked]
+    if not_asked:
+        warnings.append(f"not asked at {t.timepoint}: {', '.join(not_asked)}")
+    no_base = [s for s in t.shares if s.asked and s.no_baseline]
+    if no_base:
+        warnings.append(
+            "left out of a share for want of its baseline measure: "
+            + ", ".join(f"{s.definition.label} {s.no_baseline}" for s in no_base)
+        )
     lines += [f"    ! {w}" for w in warnings]
     return lines
 
@@ -189,9 +250,11 @@ def report_cmd(
                 ) from None
         if pdf is not None and pdf.suffix.lower() != ".pdf":
             raise InputError("--pdf", f"{str(pdf)!r}: the file must end in .pdf")
-        responses = load(data)
+        checked = load_checked(data)  # read and checked once, in one pass over the rows
+        responses = [c.response for c in checked]
         day = given_as_of or latest_date(responses)
         source = "--as-of" if given_as_of else ("the latest date in the file" if day else None)
+        key = None
         if procedure is not None:
             key = procedure_key(procedure, "--procedure")
             present = sorted({r.procedure for r in responses})
@@ -199,33 +262,30 @@ def report_cmd(
                 raise InputError(
                     "--procedure", f"no responses for {key!r}; the file has {', '.join(present)}"
                 )
-            stats: tuple[ProcedureStatistics, ...] = (
-                procedure_statistics(
-                    responses, key, period=period, as_of=day, timepoints=timepoint
-                ),
-            )
-        else:
-            stats = practice_statistics(responses, period=period, as_of=day)
-            if timepoint:
-                stats = tuple(
-                    procedure_statistics(
-                        responses, s.procedure, period=period, as_of=day, timepoints=timepoint
-                    )
-                    for s in stats
-                )
-        written: list[str] = []
+        stats: tuple[ProcedureStatistics, ...] = checked_statistics(
+            checked, procedure=key, period=period, as_of=day, timepoints=timepoint or None
+        )
+        # Every file is drawn in memory and every path checked before the first is written:
+        # a bad --pdf path must not leave a chart behind.
+        outputs: list[tuple[Path, bytes]] = []
         if chart is not None:
             fmt = chart_format(chart)
             for path, (s, t) in _chart_paths(chart, stats):
-                path.write_bytes(shares_chart(t, f"{s.procedure_label} at {t.timepoint}", fmt))
-                written.append(str(path))
+                check_output(path, "--chart")
+                outputs.append(
+                    (path, shares_chart(t, f"{s.procedure_label} at {t.timepoint}", fmt))
+                )
         if pdf is not None:
-            pdf.write_bytes(
-                practice_report_pdf(
-                    stats, generated_on=date.today(), title=f"Outcomes report: {data.name}"
+            check_output(pdf, "--pdf")
+            outputs.append(
+                (
+                    pdf,
+                    practice_report_pdf(
+                        stats, generated_on=date.today(), title=f"Outcomes report: {data.name}"
+                    ),
                 )
             )
-            written.append(str(pdf))
+        written = write_all(outputs)
         payload: dict[str, Any] = {
             "file": str(data),
             "responses": len(responses),
@@ -271,6 +331,10 @@ def patient_cmd(
     data: DataArg,
     subject: Annotated[str, typer.Option("--subject", help="The patient's pseudonymous id.")],
     procedure: Annotated[str, typer.Option("--procedure", help="The procedure followed.")],
+    episode: Annotated[
+        int | None,
+        typer.Option("--episode", help="Which series or implant, when repeated (1, 2...)."),
+    ] = None,
     chart: Annotated[
         Path | None, typer.Option("--chart", help="Write the trend chart, FILE.png or FILE.svg.")
     ] = None,
@@ -286,8 +350,11 @@ def patient_cmd(
                 raise InputError(
                     "--chart", f"{str(chart)!r}: the file must end in .png or .svg"
                 ) from None
+            check_output(chart, "--chart")
         responses = load(data)
-        course = patient_course(responses, subject, procedure_key(procedure, "--procedure"))
+        course = patient_course(
+            responses, subject, procedure_key(procedure, "--procedure"), episode
+        )
         if chart is not None and fmt is not None:
             dated = all(p.collected_on for pts in course.measures.values() for p in pts)
 
@@ -365,6 +432,8 @@ def deidentify_cmd(
             raise InputError(
                 "--key-file", f"cannot read {str(key_file)!r}: {exc.strerror}"
             ) from None
+        if out is not None:
+            check_output(out, "--out")
         responses = load(data)
         text = deidentified_csv(responses, key)
         if out is not None:
@@ -409,10 +478,21 @@ def fhir_questionnaire_cmd(
 def fhir_export_cmd(
     data: DataArg,
     out: Annotated[Path | None, typer.Option("--out", help="Write here (default: stdout).")] = None,
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="Only this patient, with Observations of the scores."),
+    ] = None,
 ) -> None:
-    """Every response of a CSV as a Bundle of FHIR R4 QuestionnaireResponses (JSON)."""
+    """Every response of a CSV as a Bundle of FHIR R4 QuestionnaireResponses (JSON); with
+    --subject, one patient's responses and their scored Observations."""
     with outcomes_reported(False):
-        _write(to_json(responses_bundle(load(data))), out)
+        if out is not None:
+            check_output(out, "--out")
+        responses = load(data)
+        if subject is not None:
+            _write(to_json(patient_bundle(responses, subject)), out)
+        else:
+            _write(to_json(responses_bundle(responses)), out)
 
 
 @fhir_app.command("import")
@@ -429,6 +509,8 @@ def fhir_import_cmd(
 ) -> None:
     """Validate FHIR JSON: responses are checked like a CSV; a Questionnaire item by item."""
     with outcomes_reported(as_json):
+        if csv_out is not None:
+            check_output(csv_out, "--csv-out")
         resource = parse_json(read_text(file, "FILE.json"), "FILE.json")
         if resource.get("resourceType") == "Questionnaire":
             inst = instrument_from_questionnaire(resource)
@@ -457,5 +539,6 @@ def _write(text: str, out: Path | None) -> None:
     if out is None:
         typer.echo(text, nl=False)
     else:
-        out.write_text(text, encoding="utf-8")
+        check_output(out, "--out")
+        write_all([(out, text.encode("utf-8"))])
         typer.echo(f"wrote {out}")

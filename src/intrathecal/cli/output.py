@@ -23,6 +23,9 @@ DISCLAIMER = (
     "Reference calculation for trained clinicians. Not a substitute for the device's labelling "
     "and clinical judgement; values marked UNVERIFIED were not confirmed in their source."
 )
+# Exit codes of every itp command: 0 done, 1 refused or a check failed, 2 bad input,
+# 3 internal error.
+EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
@@ -113,7 +116,8 @@ def guarded_main(app: typer.Typer) -> None:
     except SystemExit:
         raise
     except Exception as exc:  # last resort: users never see a stack trace
-        if os.environ.get("ITP_DEBUG"):
+        # Only a true value ("1", "true", "yes", "on"): ITP_DEBUG=0 used to show tracebacks.
+        if os.environ.get("ITP_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}:
             raise
         sys.stderr.write(
             f"internal error: {type(exc).__name__}: {exc}\n"

@@ -9,7 +9,8 @@ import typer
 
 from intrathecal.cli.output import DISCLAIMER, emit, load_program, reported
 from intrathecal.library.parse import DEVICE_FIELDS
-from intrathecal.library.records import Sourced
+from intrathecal.library.records import DeliveryMode, Sourced
+from intrathecal.therapy.modes import mode_label
 from intrathecal.therapy.program import ALL_DAYS, WEEKDAY_NAMES, Ingredient, Program
 from intrathecal.therapy.summary import device_value_text, device_values, summarize
 from intrathecal.units import (
@@ -34,7 +35,9 @@ def _days(days: frozenset[int]) -> str:
 
 def _sourced_json(key: str, value: Sourced[object]) -> dict[str, Any]:
     return {
-        "value": list(value.value) if isinstance(value.value, tuple) else value.value,
+        "value": [getattr(v, "value", v) for v in value.value]
+        if isinstance(value.value, tuple)
+        else value.value,
         "unit": DEVICE_FIELDS[key][3],
         "verified": value.verified,
         "origin": value.origin.value,
@@ -49,6 +52,7 @@ def check_payload(program: Program) -> dict[str, Any]:
         "valid": True,
         "program": program.name,
         "device": program.device.key,
+        "mode": program.mode.value,
         "drugs": [
             {
                 "name": i.drug.key,
@@ -99,8 +103,11 @@ def check_text(program: Program, path: Path) -> str:
         lines.append(
             f"drug: {i.drug.key} {format_concentration(i.concentration_mcg_per_ml, unit)}{approval}"
         )
-    lines.append("basal:")
-    for s in program.basal:
+    periodic_flow = program.mode is DeliveryMode.PERIODIC_FLOW
+    lines.append(
+        "basal: none (periodic flow: no flow between doses)" if periodic_flow else "basal:"
+    )
+    for s in () if periodic_flow else program.basal:
         doses = ", ".join(
             f"{_rate(i, s.rate_ml_per_day * i.concentration_mcg_per_ml)} {i.drug.key}"
             for i in program.ingredients
@@ -145,6 +152,7 @@ def check_text(program: Program, path: Path) -> str:
                 f"demand bolus {i.drug.key}: "
                 f"{format_mass(program.demand.volume_ml * i.concentration_mcg_per_ml, _unit(i))}"
             )
+    lines.append(f"mode: {mode_label(program.device, program.mode)} ({program.mode.value})")
     lines.append(f"low-reservoir alarm: {format_volume(program.low_reservoir_alarm_ml)}")
     lines.append(f"catheter volume: {format_volume(program.catheter_volume_ml)}")
     for notice in program.notices:
@@ -174,3 +182,14 @@ def check(
             plot_rate(program, plot)
             payload["plot"] = str(plot)
         emit(as_json, payload, check_text(program, program_file))
+
+
+def _register_more() -> None:
+    # Modes, pulses, the fixed-rate plan and the schedule comparison live in their own modules.
+    from intrathecal.cli import compare_cmd, modes_cmd
+
+    modes_cmd.register(app)
+    compare_cmd.register(app)
+
+
+_register_more()

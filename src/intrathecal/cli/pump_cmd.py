@@ -14,6 +14,7 @@ import typer
 
 from intrathecal.cli.output import (
     EXIT_BAD_INPUT,
+    EXIT_REFUSED,
     emit,
     parse_instant,
     read_text,
@@ -21,7 +22,7 @@ from intrathecal.cli.output import (
 )
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
-from intrathecal.pump.client import PumpClient, PumpError
+from intrathecal.pump.client import PumpClient, PumpError, PumpProtocolError
 from intrathecal.pump.commands import SERIAL
 from intrathecal.pump.persistence import PumpStore
 from intrathecal.pump.server import DEFAULT_HOST, DEFAULT_PORT, PumpServer, serve_until_signalled
@@ -34,6 +35,7 @@ from intrathecal.units import (
     format_volume_rate,
     parse,
     parse_positive,
+    readable_volume,
 )
 
 app = typer.Typer(
@@ -49,6 +51,8 @@ StateOpt = Annotated[Path, typer.Option("--state", help="State directory (one fo
 
 
 def _fail_pump(error: PumpError, as_json: bool) -> NoReturn:
+    """A pump that refuses (lockout, alarm still present, ...) or does not answer: exit 1, not
+    allowed; a request the pump could not read (or an unknown pump): exit 2, bad input."""
     if as_json:
         typer.echo(json.dumps({"ok": False, "code": error.code, "errors": error.errors}, indent=2))
     else:
@@ -56,7 +60,7 @@ def _fail_pump(error: PumpError, as_json: bool) -> NoReturn:
         typer.echo(f"{what}:", err=True)
         for item in error.errors:
             typer.echo(f"  - {item.get('field')}: {item.get('message')}", err=True)
-    raise typer.Exit(EXIT_BAD_INPUT)
+    raise typer.Exit(EXIT_BAD_INPUT if isinstance(error, PumpProtocolError) else EXIT_REFUSED)
 
 
 @contextmanager
@@ -243,6 +247,18 @@ def _interrogate_text(r: dict[str, Any]) -> str:
     lines.append(
         f"battery: ERI {_t(battery['eri_at_s'])}, end of service {_t(battery['eos_at_s'])}"
     )
+    mri = r.get("mri")
+    if mri:
+        where = (
+            f"in the field until {_t(mri['in_field_until_s'])}"
+            if mri["in_field_until_s"]
+            else "out of the field"
+        )
+        missed = mri["missed_so_far_ml"]
+        lines.append(
+            f"MRI since {_t(mri['started_at_s'])}: {mri['response']}, {where}; missed "
+            + (readable_volume(missed) if missed is not None else "unknown (no program)")
+        )
     if r["events"]:
         lines.append(f"events {r['events'][0]['seq']}..{r['last_event_seq']}:")
         lines.extend(
@@ -463,7 +479,7 @@ def set_clock_cmd(
 @app.command("fault")
 def fault_cmd(
     action: Annotated[str, typer.Argument(help="inject or clear.")],
-    fault: Annotated[str, typer.Argument(help="motor_stall or catheter_occlusion.")],
+    fault: Annotated[str, typer.Argument(help="motor_stall, catheter_occlusion or low_battery.")],
     serial: SerialOpt,
     host: HostOpt = DEFAULT_HOST,
     port: PortOpt = DEFAULT_PORT,
@@ -480,6 +496,28 @@ def fault_cmd(
         as_json,
         lambda c: c.inject_fault(fault) if action == "inject" else c.clear_fault(fault),
         lambda r: f"faults now: {', '.join(r['faults']) or 'none'}",
+    )
+
+
+@app.command("mri")
+def mri_cmd(
+    duration: Annotated[str, typer.Argument(help="Time in the scanner's field, e.g. '45 min'.")],
+    serial: SerialOpt,
+    field_t: Annotated[float, typer.Option("--field", help="Field strength in T: 1.5 or 3.")] = 1.5,
+    host: HostOpt = DEFAULT_HOST,
+    port: PortOpt = DEFAULT_PORT,
+    as_json: JsonOpt = False,
+) -> None:
+    """Put the patient in an MRI field (training and tests): what the pump does is its device's."""
+    with reported(as_json):
+        seconds = parse_positive(duration, "DURATION", Kind.DURATION)
+    _run(
+        host,
+        port,
+        serial,
+        as_json,
+        lambda c: c.mri_exposure(seconds, field_t),
+        lambda r: f"MRI: {r['response']} until {_t(r['in_field_until_s'])}",
     )
 
 

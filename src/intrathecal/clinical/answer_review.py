@@ -283,9 +283,11 @@ def _concentration_suggestions(
             reasons.append(f"{drug.key} reaches its hard limit too")
     # A stronger solution runs slower: no basal step may fall below the device minimum.
     device = program.device
-    if device.kind is not DeviceKind.FIXED_RATE:
+    # Periodic flow runs no basal (its zero step is no rate): only real basal rates count.
+    running = [s.rate_ml_per_day for s in program.basal if s.rate_ml_per_day > 0]
+    if device.kind is not DeviceKind.FIXED_RATE and running:
         low = device.min_rate_ml_per_day
-        slowest = min(s.rate_ml_per_day for s in program.basal)
+        slowest = min(running)
         max_days = program.first.concentration_mcg_per_ml * slowest / low.value / per_day
         if max_days < days:
             days = max_days

@@ -7,14 +7,35 @@ makes a target interval, C = D x interval / (V_fill - V_alarm) with D the worst-
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
+from intrathecal.library.records import DeliveryMode
 from intrathecal.safety.refill_due import RefillDue, refill_due
-from intrathecal.therapy.program import Program
+from intrathecal.therapy.checks import program_findings
+from intrathecal.therapy.findings import Finding
+from intrathecal.therapy.program import Ingredient, Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.units import SECONDS_PER_DAY, InputError, format_volume
+from intrathecal.units import (
+    SECONDS_PER_DAY,
+    InputError,
+    format_concentration,
+    format_dose_rate,
+    format_mass,
+    format_volume,
+    format_volume_rate,
+)
 
-__all__ = ["ConcentrationPlan", "FillPlan", "RefillDue", "concentration_for", "fill_for", "plan"]
+__all__ = [
+    "ConcentrationPlan",
+    "FillPlan",
+    "FixedRatePlan",
+    "RefillDue",
+    "concentration_for",
+    "fill_for",
+    "fixed_rate_plan",
+    "plan",
+]
 
 
 def plan(
@@ -116,6 +137,98 @@ def fill_for(program: Program, interval_days: float) -> FillPlan:
         fill_ml=fill,
         capped=needed > reservoir,
         achievable_days=(fill - program.low_reservoir_alarm_ml) / worst,
+        reasons=tuple(reasons),
+    )
+
+
+@dataclass(frozen=True)
+class FixedRatePlan:
+    """A constant-flow pump's refill: the dose changes only through the concentration.
+
+    Codman ARCHIMEDES manual, Appendix B: running time = usable volume / flow per 24 h; drug
+    amount = daily dose x running time; drug volume = amount / stock concentration; diluent =
+    fill - drug volume. ``program`` is the program after the refill, for the review.
+    """
+
+    rate_ml_per_day: float
+    daily_dose_mcg: float
+    concentration_mcg_per_ml: float
+    fill_ml: float
+    due: RefillDue  # the refill-due rule on the new program (volume, stability, device)
+    drug_amount_mcg: float  # in the whole fill
+    stock_mcg_per_ml: float | None
+    stock_ml: float | None
+    diluent_ml: float | None
+    program: Program
+    findings: tuple[Finding, ...]  # the program review's findings for the new solution
+    reasons: tuple[str, ...]
+
+
+def fixed_rate_plan(
+    program: Program,
+    daily_dose_mcg: float,
+    fill_ml: float,
+    filled_at_s: float,
+    stock_mcg_per_ml: float | None = None,
+) -> FixedRatePlan:
+    """Concentration, refill date and recipe that give ``daily_dose_mcg`` of the first drug on
+    a fixed-rate pump filled with ``fill_ml`` at ``filled_at_s``."""
+    if program.mode is not DeliveryMode.FIXED_RATE:
+        raise InputError(
+            "program", f"{program.device.name} is not a fixed-rate pump; change its program instead"
+        )
+    if len(program.ingredients) != 1:
+        raise InputError("program", "a fixed-rate plan is for a single drug; plan admixtures apart")
+    if not daily_dose_mcg > 0:
+        raise InputError("dose", "must be greater than zero")
+    if stock_mcg_per_ml is not None and not stock_mcg_per_ml > 0:
+        raise InputError("stock", "must be greater than zero")
+    _check_fill(program, fill_ml)
+    first = program.first
+    unit = first.drug.dose_unit.value
+    rate = program.basal[0].rate_ml_per_day
+    concentration = daily_dose_mcg / rate
+    new = dataclasses.replace(program, ingredients=(Ingredient(first.drug, concentration),))
+    due = refill_due(new, fill_ml, filled_at_s)
+    running_days = (due.refill_due_at_s - filled_at_s) / SECONDS_PER_DAY
+    amount = concentration * fill_ml
+    reasons = [
+        f"the pump runs at its labelled {format_volume_rate(rate)}: concentration = daily dose / "
+        f"rate = {format_dose_rate(daily_dose_mcg, unit)} / {format_volume_rate(rate)} = "
+        f"{format_concentration(concentration, unit)}",
+        *due.reasons,
+        f"drug in the fill: {format_concentration(concentration, unit)} x "
+        f"{format_volume(fill_ml)} = {format_mass(amount, unit)} "
+        f"(lasts {running_days:.1f} days to the refill)",
+    ]
+    stock_ml = diluent_ml = None
+    if stock_mcg_per_ml is not None:
+        stock_ml = amount / stock_mcg_per_ml
+        if stock_ml > fill_ml:
+            raise InputError(
+                "stock",
+                f"{format_concentration(stock_mcg_per_ml, unit)} is weaker than the "
+                f"{format_concentration(concentration, unit)} needed; use a stronger stock",
+            )
+        diluent_ml = fill_ml - stock_ml
+        reasons.append(
+            f"stock volume = {format_mass(amount, unit)} / "
+            f"{format_concentration(stock_mcg_per_ml, unit)} = {format_volume(stock_ml)}; "
+            f"diluent = {format_volume(fill_ml)} - {format_volume(stock_ml)} = "
+            f"{format_volume(diluent_ml)}"
+        )
+    return FixedRatePlan(
+        rate_ml_per_day=rate,
+        daily_dose_mcg=daily_dose_mcg,
+        concentration_mcg_per_ml=concentration,
+        fill_ml=fill_ml,
+        due=due,
+        drug_amount_mcg=amount,
+        stock_mcg_per_ml=stock_mcg_per_ml,
+        stock_ml=stock_ml,
+        diluent_ml=diluent_ml,
+        program=new,
+        findings=tuple(program_findings(new)),
         reasons=tuple(reasons),
     )
 

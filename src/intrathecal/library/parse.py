@@ -12,6 +12,7 @@ from intrathecal.library.records import (
     Bounds,
     ChangeBounds,
     ChangeLimit,
+    DeliveryMode,
     Device,
     DeviceKind,
     Drug,
@@ -155,6 +156,21 @@ def rate_list(value: object, path: str) -> tuple[float, ...]:
         raise InputError(path, f"expected a list of rates like ['0.5 mL/day'], got {value!r}")
     convert = quantity(Kind.VOLUME_RATE)
     return tuple(convert(item, f"{path}[{i}]") for i, item in enumerate(value))
+
+
+def mode_list(value: object, path: str) -> tuple[DeliveryMode, ...]:
+    known = ", ".join(m.value for m in DeliveryMode)
+    if not isinstance(value, list) or not value:
+        raise InputError(path, f"expected a list of delivery modes ({known}), got {value!r}")
+    modes = []
+    for i, item in enumerate(value):
+        try:
+            modes.append(DeliveryMode(item))
+        except ValueError:
+            raise InputError(f"{path}[{i}]", f"{item!r} is not a delivery mode ({known})") from None
+    if len(set(modes)) != len(modes):
+        raise InputError(path, "names a mode twice")
+    return tuple(modes)
 
 
 def _check_order(path: str, low: Sourced[float] | None, high: Sourced[float] | None) -> None:
@@ -363,6 +379,8 @@ def _device_fields() -> dict[str, tuple[str, Callable[[object, str], object], bo
         "max_refill_interval": ("max_refill_interval_days", _days, False, "day"),
         "non_retrievable_volume": ("non_retrievable_ml", quantity(Kind.VOLUME, False), False, "mL"),
         "fixed_rates": ("fixed_rates_ml_per_day", rate_list, False, "mL/day"),
+        "modes": ("modes", mode_list, False, "modes"),
+        "actuation_volume": ("actuation_volume_ml", volume, False, "mL"),
     }
 
 
@@ -412,6 +430,13 @@ def check_device(device: Device, path: str) -> None:
         raise InputError(f"{path}.low_reservoir_alarm_max", "must be below the reservoir volume")
     if device.kind is DeviceKind.FIXED_RATE and device.fixed_rates_ml_per_day is None:
         raise InputError(f"{path}.fixed_rates", "a fixed-rate pump must list its labelled rates")
+    fixed = DeliveryMode.FIXED_RATE in device.delivery_modes
+    if fixed != (device.kind is DeviceKind.FIXED_RATE) or (
+        fixed and len(device.delivery_modes) > 1
+    ):
+        raise InputError(
+            f"{path}.modes", "a fixed-rate pump has the one mode fixed-rate; no other pump has it"
+        )
 
 
 def parse_library(drugs_text: str, devices_text: str) -> Library:

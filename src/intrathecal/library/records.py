@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -208,6 +208,28 @@ class BolusMode(Enum):
     PRIMING = "priming"
 
 
+class DeliveryMode(StrEnum):
+    """How a device can be told to deliver, in its own labelling's words.
+
+    ``continuous`` is one rate all day (SynchroMed "simple continuous", Prometra "constant
+    flow"); ``flex`` and ``multiple-rates`` are timed basal steps (SynchroMed and Prometra);
+    ``periodic-flow`` is doses at set times with no flow between (Prometra only);
+    ``fixed-rate`` is a constant-flow pump's one labelled rate (no program at all).
+    A string enum, so JSON shows the mode's name.
+    """
+
+    CONTINUOUS = "continuous"
+    FLEX = "flex"
+    MULTIPLE_RATES = "multiple-rates"
+    PERIODIC_FLOW = "periodic-flow"
+    FIXED_RATE = "fixed-rate"
+
+    @property
+    def stepped(self) -> bool:
+        """Whether the mode runs more than one basal step per day."""
+        return self in (DeliveryMode.FLEX, DeliveryMode.MULTIPLE_RATES)
+
+
 @dataclass(frozen=True)
 class Device:
     key: str
@@ -233,8 +255,26 @@ class Device:
     non_retrievable_ml: Sourced[float] | None = None
     # Fixed-rate pumps deliver one labelled rate; the program must state it.
     fixed_rates_ml_per_day: Sourced[tuple[float, ...]] | None = None
+    # The delivery modes the device offers, in the order a clinician meets them.
+    modes: Sourced[tuple[DeliveryMode, ...]] | None = None
+    # Volume of one valve actuation of a valve-gated (accumulator) pump such as Prometra.
+    actuation_volume_ml: Sourced[float] | None = None
     restrictions: tuple[Restriction, ...] = ()
     notes: str = ""
+
+    @property
+    def delivery_modes(self) -> tuple[DeliveryMode, ...]:
+        """The device's modes; without a list, what its kind implies."""
+        if self.modes is not None:
+            return self.modes.value
+        if self.kind is DeviceKind.FIXED_RATE:
+            return (DeliveryMode.FIXED_RATE,)
+        return (DeliveryMode.CONTINUOUS, DeliveryMode.FLEX)
+
+    @property
+    def stepped_mode(self) -> DeliveryMode | None:
+        """The device's mode of timed basal steps (flex or multiple rates), if it has one."""
+        return next((m for m in self.delivery_modes if m.stepped), None)
 
     def sourced_values(self) -> dict[str, Sourced[object]]:
         """Every sourced constant of the device by field name (for display of provenance)."""

@@ -72,6 +72,24 @@ MEASURES: tuple[Measure, ...] = (
         100,
         True,
     ),
+    Measure(
+        "mas",
+        "modified-ashworth",
+        "mas",
+        "Modified Ashworth, code 0-5 for grades 0, 1, 1+, 2, 3, 4 (lower is better)",
+        0,
+        5,
+        False,
+    ),
+    Measure(
+        "psfs_frequency",
+        "penn-spasm",
+        "psfs_frequency",
+        "Penn Spasm Frequency 0-4 (lower is better)",
+        0,
+        4,
+        False,
+    ),
 )
 MEASURE_BY_KEY = {m.key: m for m in MEASURES}
 
@@ -113,10 +131,13 @@ class PatientCourse:
         return later[-1].value - baseline[0].value
 
 
-def patient_course(responses: Sequence[Response], subject: str, procedure: str) -> PatientCourse:
+def patient_course(
+    responses: Sequence[Response], subject: str, procedure: str, episode: int | None = None
+) -> PatientCourse:
     """The measures of one patient's responses to one procedure, in time order.
 
-    Only that patient's responses to that procedure are read (and validated).
+    Only that patient's responses to that procedure are read (and validated). A repeated
+    procedure has episodes, each with its own baseline: name one when there are several.
     """
     subject = check_subject(subject, "subject")
     procedure = procedure_key(procedure)
@@ -125,6 +146,21 @@ def patient_course(responses: Sequence[Response], subject: str, procedure: str) 
     ]
     if not mine:
         raise InputError("subject", f"no responses for {subject} and {procedure}")
+    episodes = sorted({r.episode for r in mine})
+    if episode is None and len(episodes) > 1:
+        raise InputError(
+            "episode",
+            f"{subject} has {len(episodes)} episodes of {procedure} "
+            f"({', '.join(map(str, episodes))}): choose one",
+        )
+    if episode is not None:
+        mine = [r for r in mine if r.episode == episode]
+        if not mine:
+            raise InputError(
+                "episode",
+                f"{subject} has no episode {episode} of {procedure}; "
+                f"episodes: {', '.join(map(str, episodes))}",
+            )
     checked = sorted(
         validate_responses(mine),
         key=lambda c: (c.response.days_from_baseline, c.timepoint),

@@ -14,10 +14,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from intrathecal.outcomes.errors import InvalidOutcomesError, raise_if_any
-from intrathecal.outcomes.instruments import INSTRUMENTS, SIDE_EFFECT_LABELS
+from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
+from intrathecal.outcomes.instruments import INSTRUMENTS, MAS_GRADES, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
-from intrathecal.outcomes.validation import validate_responses
+from intrathecal.outcomes.validation import Checked, validate_responses
 from intrathecal.units import InputError
 
 
@@ -52,6 +52,12 @@ COLUMNS: tuple[Column, ...] = (
         True,
     ),
     Column(
+        "episode",
+        "1 for the first series or implant (default); 2, 3... for a repeated procedure "
+        "(a second injection series, a pump replacement), each with its own baseline",
+        "1",
+    ),
+    Column(
         "collected_on",
         "date answered, YYYY-MM-DD (left out of de-identified exports)",
         "2025-04-02",
@@ -78,6 +84,18 @@ COLUMNS: tuple[Column, ...] = (
         for key in _PROMIS_ITEMS
     ),
     Column(
+        "mas",
+        "Modified Ashworth grade, clinician-rated: 0, 1, 1+, 2, 3 or 4 (baclofen patients)",
+        "1+",
+    ),
+    Column("mas_muscle", "muscle group the MAS grade is for (optional text)", "left adductors"),
+    Column(
+        "psfs_frequency",
+        "Penn Spasm Frequency Scale 0 (no spasms) to 4 (more than 10 an hour)",
+        "3",
+    ),
+    Column("psfs_severity", "spasm severity 1 mild, 2 moderate, 3 severe; blank if no spasms", "2"),
+    Column(
         "side_effects",
         f"'none', or effects separated by ';' from: {_SIDE_EFFECT_KEYS}; follow-ups only",
         "nausea;itching",
@@ -98,13 +116,21 @@ _ITEM_COLUMNS: dict[str, tuple[str, str]] = {
     "percent_improvement": ("percent-improvement", "percent"),
     **{f"promis_{key}": ("promis-global-10", key) for key in _PROMIS_ITEMS},
     "side_effects_other": ("side-effects", "other"),
+    "mas": ("modified-ashworth", "grade"),
+    "mas_muscle": ("modified-ashworth", "muscle"),
+    "psfs_frequency": ("penn-spasm", "frequency"),
+    "psfs_severity": ("penn-spasm", "severity"),
 }
+# Columns added after the first example file (optional; a file without them reads as before).
+LATER_COLUMNS = ("episode", "mas", "mas_muscle", "psfs_frequency", "psfs_severity")
 _INSTRUMENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "nrs-pain": ("nrs_pain",),
     "pgic": ("pgic",),
     "percent-improvement": ("percent_improvement",),
     "promis-global-10": tuple(f"promis_{key}" for key in _PROMIS_ITEMS),
     "side-effects": ("side_effects", "side_effects_other"),
+    "modified-ashworth": ("mas", "mas_muscle"),
+    "penn-spasm": ("psfs_frequency", "psfs_severity"),
 }
 _ATTR_COLUMN = {f"answers.{inst}.{item}": col for col, (inst, item) in _ITEM_COLUMNS.items()}
 _ATTR_COLUMN.update({f"answers.side-effects.{key}": "side_effects" for key in SIDE_EFFECT_LABELS})
@@ -120,6 +146,17 @@ def column_of(attr: str) -> str:
 
 def parse_responses_csv(text: str) -> list[Response]:
     """Read and validate every row; raise ``InvalidOutcomesError`` naming each bad line/column."""
+    return _parse(text)[0]
+
+
+def parse_checked_csv(text: str) -> list[Checked]:
+    """``parse_responses_csv`` keeping each response's check and scores (cleaned answers,
+    canonical time points), so a report made straight after reading does not check every
+    answer a second time."""
+    return _parse(text)[1]
+
+
+def _parse(text: str) -> tuple[list[Response], list[Checked]]:
     errors: list[InputError] = []
     responses: list[Response] = []
     names: list[str] = []
@@ -135,14 +172,15 @@ def parse_responses_csv(text: str) -> list[Response]:
         # A row with a bad cell is still checked further: every problem is named at once.
         responses.extend(row_responses)
         names.extend(f"line {line}" for _ in row_responses)
+    checked: list[Checked] = []
     try:
-        validate_responses(responses, names, column_of)
+        checked = validate_responses(responses, names, column_of)
     except InvalidOutcomesError as exc:
         errors.extend(exc.errors)
     # One row gives one response per instrument: a bad id or day would be named once for each.
     unique = {(e.field, e.message): e for e in errors}
-    raise_if_any(sorted(unique.values(), key=_line_order))
-    return responses
+    raise_if_any(capped(sorted(unique.values(), key=_line_order)))
+    return responses, checked
 
 
 def _line_order(error: InputError) -> tuple[int, str]:
@@ -152,13 +190,17 @@ def _line_order(error: InputError) -> tuple[int, str]:
 
 def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
     text = text.removeprefix("\ufeff")  # spreadsheet programs often write a byte-order mark
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quote inside an unquoted cell, or text after a closing quote, is an error.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError("line 1", "the file is empty; it needs a header row") from None
     except csv.Error as exc:
         raise InputError("line 1", f"not readable as CSV: {exc}") from None
+    if reader.line_num > 1:
+        raise InputError("line 1", "the header runs over several lines: a quote is not closed")
+    start = 2
     header = [h.strip() for h in header]
     errors: list[InputError] = []
     if len(header) == 1 and ";" in header[0]:
@@ -183,7 +225,19 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
     rows: list[tuple[int, dict[str, str]]] = []
     try:
         for cells in reader:
-            line = reader.line_num
+            first, line = start, reader.line_num
+            start = line + 1
+            if line > first:
+                # A cell that runs over a line end is almost always an unclosed quote that has
+                # swallowed the rows after it; no column of this file holds a line break.
+                errors.append(
+                    InputError(
+                        f"line {first}",
+                        f'a quoted cell runs on to line {line}: a closing quote (") is missing, '
+                        "or a cell holds a line break; nothing was read",
+                    )
+                )
+                continue
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(header):
@@ -196,7 +250,16 @@ def _rows(text: str) -> list[tuple[int, dict[str, str]]]:
                 continue
             rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     except csv.Error as exc:
-        errors.append(InputError(f"line {reader.line_num}", f"not readable as CSV: {exc}"))
+        if "end of data" in str(exc):
+            errors.append(
+                InputError(
+                    f"line {start}",
+                    'a quoted cell opened on this line is never closed: a closing quote (") is '
+                    "missing; nothing was read",
+                )
+            )
+        else:
+            errors.append(InputError(f"line {reader.line_num}", f"not readable as CSV: {exc}"))
     if not rows and not errors:
         errors.append(InputError("line 2", "no data rows after the header"))
     raise_if_any(errors)
@@ -218,6 +281,15 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
         )
     else:
         days = int(raw_days)
+    episode = 1
+    raw_episode = row.get("episode", "")
+    if raw_episode:
+        if _INT.match(raw_episode) and 1 <= int(raw_episode) <= 99:
+            episode = int(raw_episode)
+        else:
+            errors.append(
+                InputError(at("episode"), f"expected a whole number 1 to 99, got {raw_episode!r}")
+            )
     collected: date | None = None
     raw_date = row.get("collected_on", "")
     if raw_date:
@@ -231,6 +303,15 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
     for column, (instrument, item) in _ITEM_COLUMNS.items():
         value = row.get(column, "")
         if value:
+            if column == "mas":
+                if value not in MAS_GRADES:
+                    errors.append(
+                        InputError(
+                            at("mas"), f"{value!r} is not a grade; write one of 0, 1, 1+, 2, 3, 4"
+                        )
+                    )
+                    continue
+                value = str(MAS_GRADES.index(value))
             answers.setdefault(instrument, {})[item] = value
     effects = row.get("side_effects", "")
     if effects:
@@ -258,6 +339,7 @@ def _row_responses(line: int, row: dict[str, str]) -> tuple[list[Response], list
             answers=items,
             collected_on=collected,
             entered_by=row.get("entered_by", "") or "staff",
+            episode=episode,
         )
         for instrument, items in answers.items()
     ]
@@ -299,6 +381,7 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
             r.days_from_baseline,
             r.collected_on,
             r.entered_by,
+            r.episode,
         )
         row = grouped.setdefault(
             key,
@@ -309,6 +392,7 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
                 "days_from_baseline": str(r.days_from_baseline),
                 "collected_on": r.collected_on.isoformat() if r.collected_on else "",
                 "entered_by": r.entered_by,
+                "episode": str(r.episode),
             },
         )
         for column in _INSTRUMENT_COLUMNS.get(r.instrument, ()):
@@ -318,6 +402,8 @@ def format_responses_csv(responses: Sequence[Response], *, leave_out: Collection
             else:
                 _, item = _ITEM_COLUMNS[column]
                 value = r.answers.get(item, "")
+                if column == "mas" and isinstance(value, int):
+                    value = MAS_GRADES[value]
                 row[column] = str(value)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")

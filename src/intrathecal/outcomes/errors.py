@@ -29,3 +29,19 @@ class InvalidOutcomesError(InputError):
 def raise_if_any(errors: Sequence[InputError]) -> None:
     if errors:
         raise InvalidOutcomesError(errors)
+
+
+MAX_REPORTED = 50  # a file with thousands of bad rows lists the first 50 and counts the rest
+
+
+def capped(errors: Sequence[InputError], limit: int = MAX_REPORTED) -> list[InputError]:
+    """The first ``limit`` problems, then one line giving the total (a bad export can have a
+    problem on every row; a list of 500,000 helps nobody)."""
+    if len(errors) <= limit:
+        return list(errors)
+    return [
+        *errors[:limit],
+        InputError(
+            "file", f"{len(errors) - limit} more problem(s) not listed ({len(errors)} in all)"
+        ),
+    ]

@@ -30,7 +30,54 @@ ORDINAL = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 MIN_VALUE = "http://hl7.org/fhir/StructureDefinition/minValue"
 MAX_VALUE = "http://hl7.org/fhir/StructureDefinition/maxValue"
 UNIT = "http://hl7.org/fhir/StructureDefinition/questionnaire-unit"
-_EXT = ("procedure", "timepoint", "days-from-baseline", "entered-by")
+_EXT = ("procedure", "timepoint", "days-from-baseline", "entered-by", "episode")
+LOINC = "http://loinc.org"
+
+# LOINC codes, each checked against a LOINC 2.83 terminology lookup or LOINC's own page (see
+# docs/outcomes.md). Items without one here carry only the project's own codes: a LOINC code
+# we could not confirm is not guessed.
+QUESTIONNAIRE_LOINC: dict[str, tuple[str, str]] = {
+    "promis-global-10": ("85524-7", "PROMIS short form - global - version 1.2"),
+}
+ITEM_LOINC: dict[tuple[str, str], tuple[str, str]] = {
+    ("nrs-pain", "pain"): (
+        "72514-3",
+        "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
+    ),
+    ("promis-global-10", "global01"): (
+        "61577-3",
+        "In general, would you say your health is [PROMIS]",
+    ),
+    ("promis-global-10", "global02"): (
+        "61578-1",
+        "In general, would you say your quality of life is [PROMIS]",
+    ),
+}
+# LOINC answer list LL4280-5 (Excellent 5 ... Poor 1) of Global01 and Global02.
+LOINC_ANSWERS: dict[str, int] = {
+    "LA9206-9": 5,
+    "LA13913-1": 4,
+    "LA8967-7": 3,
+    "LA8968-5": 2,
+    "LA8969-3": 1,
+}
+_ANSWER_LA = {code: la for la, code in LOINC_ANSWERS.items()}
+LA_ITEMS = frozenset({("promis-global-10", "global01"), ("promis-global-10", "global02")})
+
+
+def _answer_coding(base: str, inst: Instrument, item: Item, code: int) -> JsonObject:
+    """A choice as a Coding: LOINC's LA code where one is confirmed, else the project's own."""
+    if (inst.key, item.key) in LA_ITEMS:
+        return {"system": LOINC, "code": _ANSWER_LA[code], "display": item.label_of(code)}
+    return {"system": _system(base, inst, item), "code": str(code), "display": item.label_of(code)}
+
+
+def _our_code(coding: Mapping[str, Any]) -> object:
+    """The project's code of a Coding (a LOINC LA code is read back as its score)."""
+    code = coding.get("code")
+    if coding.get("system") == LOINC and code in LOINC_ANSWERS:
+        return str(LOINC_ANSWERS[str(code)])
+    return code
 
 
 def _text(item: Item) -> str:
@@ -58,13 +105,14 @@ def questionnaire(instrument: str | Instrument, base: str = DEFAULT_BASE) -> Jso
             "type": item.kind.value,
             "required": item.required,
         }
+        loinc = ITEM_LOINC.get((inst.key, item.key))
+        if loinc is not None:
+            entry["code"] = [{"system": LOINC, "code": loinc[0], "display": loinc[1]}]
         if item.kind is ItemKind.CHOICE:
             entry["answerOption"] = [
                 {
                     "valueCoding": {
-                        "system": _system(base, inst, item),
-                        "code": str(choice.code),
-                        "display": choice.label,
+                        **_answer_coding(base, inst, item, choice.code),
                         "extension": [{"url": ORDINAL, "valueDecimal": choice.code}],
                     }
                 }
@@ -94,7 +142,7 @@ def questionnaire(instrument: str | Instrument, base: str = DEFAULT_BASE) -> Jso
         else:
             entry["maxLength"] = item.max_length
         items.append(entry)
-    return {
+    resource: JsonObject = {
         "resourceType": "Questionnaire",
         "id": inst.key,
         "url": questionnaire_url(inst, base),
@@ -107,6 +155,10 @@ def questionnaire(instrument: str | Instrument, base: str = DEFAULT_BASE) -> Jso
         "copyright": f"{inst.licence.name}. {inst.licence.terms} ({inst.licence.url})",
         "item": items,
     }
+    panel = QUESTIONNAIRE_LOINC.get(inst.key)
+    if panel is not None:
+        resource["code"] = [{"system": LOINC, "code": panel[0], "display": panel[1]}]
+    return resource
 
 
 def _instrument_from_reference(reference: object, field: str) -> Instrument:
@@ -173,7 +225,7 @@ def instrument_from_questionnaire(resource: Mapping[str, Any]) -> Instrument:
             codes = []
             for option in entry.get("answerOption") or []:
                 coding = option.get("valueCoding", {}) if isinstance(option, dict) else {}
-                codes.append(coding.get("code"))
+                codes.append(_our_code(coding))
             if codes != [str(c) for c in item.codes]:
                 errors.append(
                     InputError(
@@ -207,14 +259,7 @@ def questionnaire_response(response: Response, base: str = DEFAULT_BASE) -> Json
         value = response.answers[item.key]
         answer: JsonObject
         if item.kind is ItemKind.CHOICE:
-            code = int(value)
-            answer = {
-                "valueCoding": {
-                    "system": _system(base, inst, item),
-                    "code": str(code),
-                    "display": item.label_of(code),
-                }
-            }
+            answer = {"valueCoding": _answer_coding(base, inst, item, int(value))}
         elif item.kind is ItemKind.INTEGER:
             answer = {"valueInteger": int(value)}
         else:
@@ -235,6 +280,7 @@ def questionnaire_response(response: Response, base: str = DEFAULT_BASE) -> Json
                 "valueInteger": response.days_from_baseline,
             },
             {"url": f"{base}/StructureDefinition/entered-by", "valueCode": response.entered_by},
+            {"url": f"{base}/StructureDefinition/episode", "valueInteger": response.episode},
         ],
         "item": items,
     }
@@ -355,8 +401,13 @@ def _response(entry: Any, path: str) -> Response:
                 _at(path, "extension"), f"days-from-baseline must be a valueInteger, got {days!r}"
             )
         )
+    episode = ext.get("episode", 1)
+    if isinstance(episode, bool) or not isinstance(episode, int):
+        errors.append(
+            InputError(_at(path, "extension"), f"episode must be a valueInteger, got {episode!r}")
+        )
     raise_if_any(errors)
-    assert isinstance(days, int)
+    assert isinstance(days, int) and isinstance(episode, int)
     return Response(
         subject=str(subject),
         procedure=str(ext["procedure"]),
@@ -366,12 +417,13 @@ def _response(entry: Any, path: str) -> Response:
         answers=answers,
         collected_on=collected,
         entered_by=str(ext.get("entered-by") or "staff"),
+        episode=episode,
     )
 
 
 def _answer_value(answer: Mapping[str, Any], field: str) -> Answer:
     if "valueCoding" in answer:
-        code = (answer["valueCoding"] or {}).get("code")
+        code = _our_code(answer["valueCoding"] or {})
         if not isinstance(code, str):
             raise InputError(field, "valueCoding has no code")
         return code
@@ -395,6 +447,102 @@ def _answer_value(answer: Mapping[str, Any], field: str) -> Answer:
             raise InputError(field, "valueString is not text")
         return value
     raise InputError(field, "expected valueCoding, valueInteger, valueDecimal or valueString")
+
+
+# Scored results as Observations: LOINC where confirmed, else the project's own code system.
+_SCORE_CODES: dict[tuple[str, str], tuple[str, str, str]] = {
+    # (instrument, score) -> (system, code, display); system "" = the project's own
+    ("nrs-pain", "pain"): (LOINC, *ITEM_LOINC[("nrs-pain", "pain")]),
+    ("pgic", "pgic"): ("", "pgic", "Patient Global Impression of Change, 1-7"),
+    ("percent-improvement", "percent_improvement"): (
+        "",
+        "percent-improvement",
+        "Percent improvement since the procedure",
+    ),
+    ("promis-global-10", "global_physical_health_raw"): (
+        "",
+        "promis-gph-raw",
+        "PROMIS Global Physical Health raw score, 4-20",
+    ),
+    ("promis-global-10", "global_mental_health_raw"): (
+        "",
+        "promis-gmh-raw",
+        "PROMIS Global Mental Health raw score, 4-20",
+    ),
+    ("modified-ashworth", "mas"): ("", "mas", "Modified Ashworth grade as code 0-5"),
+    ("penn-spasm", "psfs_frequency"): ("", "psfs-frequency", "Penn Spasm Frequency, 0-4"),
+}
+_UNITS = {"percent-improvement": ("%", "%")}
+
+
+def observations(
+    response: Response, scores: Mapping[str, float], base: str = DEFAULT_BASE
+) -> list[JsonObject]:
+    """The scored results of one (validated) response as FHIR R4 Observations."""
+    out: list[JsonObject] = []
+    for (instrument, score), (system, code, display) in _SCORE_CODES.items():
+        if instrument != response.instrument or score not in scores:
+            continue
+        obs: JsonObject = {
+            "resourceType": "Observation",
+            "status": "final",
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": "survey",
+                        }
+                    ]
+                }
+            ],
+            "code": {
+                "coding": [{"system": system or f"{base}/CodeSystem/scores", "code": code}],
+                "text": display,
+            },
+            "subject": {"identifier": {"system": f"{base}/subject", "value": response.subject}},
+            "extension": [
+                {
+                    "url": f"{base}/StructureDefinition/procedure",
+                    "valueString": response.procedure,
+                },
+                {
+                    "url": f"{base}/StructureDefinition/timepoint",
+                    "valueString": response.timepoint,
+                },
+                {"url": f"{base}/StructureDefinition/episode", "valueInteger": response.episode},
+            ],
+        }
+        if response.collected_on is not None:
+            obs["effectiveDateTime"] = response.collected_on.isoformat()
+        value = int(scores[score])
+        unit = _UNITS.get(code)
+        if unit is not None:
+            obs["valueQuantity"] = {
+                "value": value,
+                "unit": unit[0],
+                "system": "http://unitsofmeasure.org",
+                "code": unit[1],
+            }
+        else:
+            obs["valueInteger"] = value
+        out.append(obs)
+    return out
+
+
+def patient_bundle(
+    responses: Sequence[Response], subject: str, base: str = DEFAULT_BASE
+) -> JsonObject:
+    """One patient's QuestionnaireResponses and scored Observations as a collection Bundle."""
+    mine = [r for r in responses if r.subject == subject]
+    if not mine:
+        raise InputError("--subject", f"no responses for {subject!r}")
+    checked = validate_responses(mine)
+    entries: list[JsonObject] = []
+    for c in checked:
+        entries.append({"resource": questionnaire_response(c.response, base)})
+        entries += [{"resource": obs} for obs in observations(c.response, c.scored.scores, base)]
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
 
 def to_json(resource: Mapping[str, Any]) -> str:

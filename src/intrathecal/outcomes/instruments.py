@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from functools import cached_property
 
 
 class ItemKind(Enum):
@@ -51,7 +52,7 @@ class Item:
                 return choice.label
         return str(code)
 
-    @property
+    @cached_property
     def codes(self) -> tuple[int, ...]:
         return tuple(c.code for c in self.choices)
 
@@ -85,8 +86,9 @@ class Instrument:
                 return item
         raise KeyError(key)
 
-    @property
+    @cached_property
     def item_keys(self) -> tuple[str, ...]:
+        # Cached: a big file checks millions of answers against it.
         return tuple(i.key for i in self.items)
 
 
@@ -404,9 +406,144 @@ SIDE_EFFECTS = Instrument(
     ),
 )
 
+# --- spasticity (intrathecal baclofen) ---------------------------------------------------------
+
+# The six MAS grades, stored as ordinal codes 0-5 (the usual convention: 1+ is code 2), so that
+# "one grade better" is a drop of one code. CSVs and screens show the grade ("1+"), not the code.
+MAS_GRADES = ("0", "1", "1+", "2", "3", "4")
+MAS_LABELS = (
+    "No increase in muscle tone",
+    "Slight increase in tone: a catch and release, or minimal resistance at the end of the "
+    "range of motion",
+    "Slight increase in tone: a catch, followed by minimal resistance through less than half "
+    "of the range of motion",
+    "More marked increase in tone through most of the range of motion, but the part is easily "
+    "moved",
+    "Considerable increase in tone; passive movement difficult",
+    "Affected part rigid in flexion or extension",
+)
+
+MODIFIED_ASHWORTH = Instrument(
+    key="modified-ashworth",
+    name="Modified Ashworth Scale (MAS), clinician-rated",
+    version="1987",
+    description=(
+        "Resistance to passive movement of the most affected lower-limb muscle group, rated by "
+        "a clinician; grades 0, 1, 1+, 2, 3, 4. Rate the same muscle group at every visit."
+    ),
+    items=(
+        Item(
+            key="grade",
+            text=(
+                "Modified Ashworth grade of the most affected lower-limb muscle group "
+                "(the same group at every visit)"
+            ),
+            kind=ItemKind.CHOICE,
+            choices=tuple(
+                Choice(code, f"{grade}: {label}")
+                for code, (grade, label) in enumerate(zip(MAS_GRADES, MAS_LABELS, strict=True))
+            ),
+        ),
+        Item(
+            key="muscle",
+            text="Muscle group rated (e.g. right hip adductors)",
+            kind=ItemKind.TEXT,
+            required=False,
+            max_length=80,
+        ),
+    ),
+    when=When.ANY,
+    recall="at the examination",
+    scoring=(
+        "Grades 0, 1, 1+, 2, 3, 4 held as ordinal codes 0-5 (1+ is code 2). Lower is better. "
+        "Less spasticity = at least one grade lower than at baseline (1+ to 1 counts)."
+    ),
+    source=(
+        "Bohannon RW, Smith MB. Interrater reliability of a modified Ashworth scale of muscle "
+        "spasticity. Phys Ther 1987;67:206-207 (grades and wording, paraphrased here); coding "
+        "1+ as 2 of 0-5 as in the Rehabilitation Measures Database. The one-grade threshold is "
+        "this project's choice: no minimal important change is established."
+    ),
+    licence=Licence(
+        name="Published clinical scale (our understanding); wording paraphrased, Apache-2.0",
+        holder="scale: Bohannon & Smith 1987; wording: this project",
+        terms=(
+            "A published clinical rating scale, widely used without a licence as far as we know; "
+            "the grade descriptions here are paraphrased."
+        ),
+        url="https://www.apache.org/licenses/LICENSE-2.0",
+        clinic_must_check=False,
+    ),
+)
+
+PSFS_FREQUENCY = (
+    "No spasms",
+    "Mild spasms induced by stimulation",
+    "Infrequent full spasms occurring less than once per hour",
+    "Spasms occurring more than once per hour",
+    "Spasms occurring more than 10 times per hour",
+)
+
+PENN_SPASM = Instrument(
+    key="penn-spasm",
+    name="Penn Spasm Frequency Scale (PSFS)",
+    version="1989",
+    description=(
+        "How often spasms occur (0-4) and, if any, how severe they are (1-3); self-report."
+    ),
+    items=(
+        Item(
+            key="frequency",
+            text="How often have you had muscle spasms?",
+            kind=ItemKind.CHOICE,
+            choices=tuple(Choice(code, label) for code, label in enumerate(PSFS_FREQUENCY)),
+        ),
+        Item(
+            key="severity",
+            text="If you have spasms: how severe are they? (leave blank if no spasms)",
+            kind=ItemKind.CHOICE,
+            choices=(Choice(1, "Mild"), Choice(2, "Moderate"), Choice(3, "Severe")),
+            required=False,
+        ),
+    ),
+    when=When.ANY,
+    recall="usual spasms (no recall period is fixed by the scale)",
+    scoring=(
+        "Frequency 0 (no spasms) to 4 (more than 10 an hour); severity 1-3 only when frequency "
+        "is above 0. Lower is better. Fewer spasms = frequency at least one category lower than "
+        "at baseline."
+    ),
+    source=(
+        "Penn RD, Savoy SM, Corcos D et al. Intrathecal baclofen for severe spinal spasticity. "
+        "N Engl J Med 1989;320:1517-1521 (frequency scale); severity part as in the NINDS "
+        "Common Data Elements (Spinal Cord Injury). The one-category threshold is this "
+        "project's choice: no minimal important change is established."
+    ),
+    licence=Licence(
+        name="Published clinical scale (our understanding); wording Apache-2.0",
+        holder="scale: Penn et al. 1989; wording: this project",
+        terms="A published self-report scale, used without a licence as far as we know.",
+        url="https://www.apache.org/licenses/LICENSE-2.0",
+        clinic_must_check=False,
+    ),
+)
+
 INSTRUMENTS: dict[str, Instrument] = {
-    i.key: i for i in (NRS_PAIN, PGIC, PERCENT_IMPROVEMENT, PROMIS_GLOBAL_10, SIDE_EFFECTS)
+    i.key: i
+    for i in (
+        NRS_PAIN,
+        PGIC,
+        PERCENT_IMPROVEMENT,
+        PROMIS_GLOBAL_10,
+        SIDE_EFFECTS,
+        MODIFIED_ASHWORTH,
+        PENN_SPASM,
+    )
 }
+# Asked of patients on intrathecal baclofen (spasticity), by the clinic's choice: the staff form
+# offers them at every time point; a patient link never asks the clinician-rated MAS.
+SPASTICITY_INSTRUMENTS = ("modified-ashworth", "penn-spasm")
+CLINICIAN_RATED = frozenset({"modified-ashworth"})
 
 BASELINE_INSTRUMENTS = ("nrs-pain", "promis-global-10")
 FOLLOW_UP_INSTRUMENTS = (

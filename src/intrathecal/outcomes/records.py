@@ -13,7 +13,7 @@ Answer = int | float | str
 BASELINE = "baseline"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a big file holds millions of them
 class Response:
     """One completed instrument for one patient at one time point of one procedure.
 
@@ -30,6 +30,9 @@ class Response:
     answers: Mapping[str, Answer]
     collected_on: date | None = None
     entered_by: str = field(default="staff")  # "staff" or "patient" (one-time link form)
+    # A repeated procedure (a second injection series, a pump replacement) is a new episode of
+    # the same patient with its own baseline: counted again, not refused as a duplicate.
+    episode: int = 1
 
 
 @dataclass(frozen=True)

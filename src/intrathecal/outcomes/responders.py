@@ -54,6 +54,16 @@ def _category_better(baseline: int | None, follow_up: int) -> bool:
     return follow_up >= baseline + 1
 
 
+MAS = ("modified-ashworth", "mas")
+PSFS = ("penn-spasm", "psfs_frequency")
+
+
+def _lower_by_one(baseline: int | None, follow_up: int) -> bool:
+    # From the best grade (0) nothing can drop: counted as not improved, like an NRS of 0.
+    assert baseline is not None
+    return baseline > 0 and follow_up <= baseline - 1
+
+
 SHARES: tuple[ShareDefinition, ...] = (
     ShareDefinition(
         key="improved",
@@ -139,6 +149,38 @@ SHARES: tuple[ShareDefinition, ...] = (
         follow_up=FUNCTION,
         baseline=FUNCTION,
         responds=_category_better,
+    ),
+    ShareDefinition(
+        key="less_spasticity",
+        label="less spasticity",
+        definition=(
+            "Modified Ashworth grade of the same muscle group at least one grade lower than at "
+            "baseline (grades 0, 1, 1+, 2, 3, 4; 1+ to 1 counts); a baseline of 0 counts as not "
+            "improved"
+        ),
+        source=(
+            "Bohannon & Smith, Phys Ther 1987;67:206-207 (the scale); a one-grade drop is the "
+            "usual criterion in intrathecal baclofen studies, this project's choice (no minimal "
+            "important change is established)"
+        ),
+        follow_up=MAS,
+        baseline=MAS,
+        responds=_lower_by_one,
+    ),
+    ShareDefinition(
+        key="fewer_spasms",
+        label="fewer spasms",
+        definition=(
+            "Penn Spasm Frequency Scale at least one category lower than at baseline (e.g. more "
+            "than once an hour to less than once an hour); a baseline of 0 counts as not improved"
+        ),
+        source=(
+            "Penn RD et al., N Engl J Med 1989;320:1517-1521 (the scale); the one-category "
+            "threshold is this project's choice (no minimal important change is established)"
+        ),
+        follow_up=PSFS,
+        baseline=PSFS,
+        responds=_lower_by_one,
     ),
 )
 

@@ -19,7 +19,7 @@ from intrathecal.outcomes.records import Answer
 from intrathecal.units import InputError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Scored:
     """Answers after validation (codes as int, text stripped) and the scores they give."""
 
@@ -118,6 +118,13 @@ def validate_answers(
             clean[item.key] = check_item(item, raw, name)
         except InputError as error:
             errors.append(error)
+    if inst.key == "penn-spasm" and "frequency" in clean:
+        # The severity part is asked only of a patient who has spasms.
+        name = f"{prefix}{inst.key}.severity"
+        if clean["frequency"] == 0 and "severity" in clean:
+            errors.append(InputError(name, "leave blank: the frequency is 0 (no spasms)"))
+        elif clean["frequency"] != 0 and "severity" not in clean:
+            errors.append(InputError(name, "no answer; needed when there are spasms"))
     raise_if_any(errors)
     scores, review = _score(inst, clean)
     return Scored(inst.key, clean, scores, review)
@@ -181,4 +188,8 @@ def _score(
         if other:
             review = (*review, f"other side effect described: {other!r}")
         return {"side_effects_count": len(reported)}, review
+    if inst.key == "modified-ashworth":
+        return {"mas": _number(answers, "grade")}, ()
+    if inst.key == "penn-spasm":
+        return {"psfs_frequency": _number(answers, "frequency")}, ()
     raise AssertionError(f"no scoring rule for {inst.key}")  # every instrument has one

@@ -37,6 +37,7 @@ def share_to_dict(share: ShareResult, timepoint: str) -> dict[str, Any]:
         "missing": share.missing,
         "no_baseline": share.no_baseline,
         "small_n": share.small_n,
+        "asked": share.asked,
         "statement": share.statement(timepoint),
         "warnings": list(share.warnings),
     }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -30,7 +30,7 @@ from intrathecal.outcomes.timepoints import (
     procedure_key,
     procedure_label,
 )
-from intrathecal.outcomes.validation import Checked, validate_responses
+from intrathecal.outcomes.validation import Checked, episode_name, validate_responses
 from intrathecal.units import InputError
 
 Z95 = 1.959963984540054  # standard normal 97.5th percentile: two-sided 95%
@@ -103,6 +103,9 @@ class ShareResult:
     no_baseline: int  # due but left out: the baseline measure this share needs is missing
     warnings: tuple[str, ...]
     small_n: bool = False  # answered by fewer than SMALL_N (but at least one) patients
+    # False when no patient of the cohort answered the instrument at this time point: the
+    # clinic did not ask it there, so "0% improved" would be a false statement.
+    asked: bool = True
 
     @property
     def key(self) -> str:
@@ -112,6 +115,8 @@ class ShareResult:
         """One honest sentence a clinic may publish, with both denominators."""
         d = self.definition
         c, m = self.completers, self.missing_as_not_improved
+        if not self.asked:
+            return f"{d.label} at {timepoint}: not asked (no patient answered it at {timepoint})."
         if c.n == 0:
             return f"{d.label} at {timepoint}: no answers yet ({m.n} patients due)."
         who = (
@@ -186,12 +191,13 @@ class _Subject:
 
 
 def _subjects(checked: Sequence[Checked], procedure: str) -> dict[str, _Subject]:
+    """Per patient and episode (a repeated procedure counts again, with its own baseline)."""
     subjects: dict[str, _Subject] = defaultdict(_Subject)
     for c in checked:
         r = c.response
         if r.procedure != procedure:
             continue
-        s = subjects[r.subject]
+        s = subjects[episode_name(r.subject, r.episode)]
         label = c.timepoint.label
         if c.timepoint.is_baseline:
             s.has_baseline = True
@@ -225,8 +231,11 @@ def procedure_statistics(
     ``InvalidOutcomesError`` if any response is invalid (nothing is reported then).
     """
     key = procedure_key(procedure)
-    checked = validate_responses(responses)
-    return _statistics(checked, key, period or Period(), as_of, timepoints, small_n)
+    valid = validate_responses(responses)
+    checked = snapshot(valid, as_of)
+    return _statistics(
+        checked, key, period or Period(), as_of, timepoints, small_n, len(valid) - len(checked)
+    )
 
 
 def practice_statistics(
@@ -237,10 +246,132 @@ def practice_statistics(
     small_n: int = SMALL_N,
 ) -> tuple[ProcedureStatistics, ...]:
     """``procedure_statistics`` for every procedure present, in name order."""
-    checked = validate_responses(responses)
-    procedures = sorted({c.response.procedure for c in checked})
+    return checked_statistics(
+        validate_responses(responses), period=period, as_of=as_of, small_n=small_n
+    )
+
+
+def checked_statistics(
+    valid: Sequence[Checked],
+    *,
+    procedure: str | None = None,
+    period: Period | None = None,
+    as_of: date | None = None,
+    timepoints: Sequence[str] | None = None,
+    small_n: int = SMALL_N,
+) -> tuple[ProcedureStatistics, ...]:
+    """Statistics of responses already checked together (``validate_responses`` or
+    ``parse_checked_csv``): every procedure present, or only ``procedure``."""
+    checked = snapshot(valid, as_of)
+    later = len(valid) - len(checked)
+    if procedure is not None:
+        procedures = [procedure_key(procedure)]
+    else:
+        procedures = sorted({c.response.procedure for c in checked})
     return tuple(
-        _statistics(checked, p, period or Period(), as_of, None, small_n) for p in procedures
+        _statistics(checked, p, period or Period(), as_of, timepoints, small_n, later)
+        for p in procedures
+    )
+
+
+def snapshot(checked: Sequence[Checked], as_of: date | None) -> list[Checked]:
+    """The registry as it stood on ``as_of``: answers dated after it are left out (baselines
+    too), so a report "as of" a past date gives the figures that date would have given."""
+    if as_of is None:
+        return list(checked)
+    return [
+        c for c in checked if c.response.collected_on is None or c.response.collected_on <= as_of
+    ]
+
+
+@dataclass(frozen=True)
+class ShareCount:
+    """One share at one time point, as counts: where the data is (SQL) or from the records."""
+
+    eligible: int  # due, with the baseline measure the share needs
+    completers: int  # eligible and answered at the time point
+    successes: int  # completers who meet the definition
+    asked: bool  # any cohort patient answered the share's instrument at the time point
+
+
+@dataclass(frozen=True)
+class TimepointCount:
+    timepoint: Timepoint
+    cohort: int
+    due: int
+    responded: int
+    shares: tuple[ShareCount, ...]  # in the order of SHARES
+    effects_answered: int = 0
+    effects_any: int = 0
+    effect_counts: dict[str, int] = field(default_factory=dict)
+    needing_review: int = 0
+
+
+def procedure_notes(
+    as_of: date | None,
+    later: int,
+    repeated: int,
+    orphans: Sequence[str],
+    undated: int,
+) -> list[str]:
+    """The notes every view of a procedure's statistics carries, in one wording."""
+    notes: list[str] = []
+    if later and as_of is not None:
+        notes.append(
+            f"{later} response(s) in the data dated after {as_of.isoformat()} are left out "
+            "(the report shows the registry as it stood on that date)"
+        )
+    if repeated:
+        notes.append(
+            f"{repeated} repeated procedure(s) counted as episodes of their own, each with its "
+            "own baseline"
+        )
+    if orphans:
+        notes.append(
+            f"{len(orphans)} patient(s) with follow-ups but no baseline were left out: "
+            f"{', '.join(orphans)}"
+        )
+    if as_of is None:
+        notes.append(
+            "no as-of date given: every patient in the cohort counts as due at every follow-up"
+        )
+    elif undated:
+        notes.append(
+            f"{undated} patient(s) have no dated baseline and count as due at every follow-up"
+        )
+    return notes
+
+
+def wanted_timepoints(
+    procedure: str, timepoints: Sequence[str] | None, present: Collection[str]
+) -> list[Timepoint]:
+    """The follow-ups asked for, else those answered in the cohort, else the schedule."""
+    if timepoints is not None:
+        wanted = sorted({parse_timepoint(t, "timepoint") for t in timepoints})
+        if any(t.is_baseline for t in wanted):
+            raise InputError("timepoint", "statistics are for follow-ups, not for 'baseline'")
+        return wanted
+    return sorted({parse_timepoint(label) for label in present}) or list(follow_ups_for(procedure))
+
+
+def from_counts(
+    procedure: str,
+    period: Period,
+    as_of: date | None,
+    cohort: int,
+    counts: Sequence[TimepointCount],
+    notes: Sequence[str],
+    small_n: int = SMALL_N,
+) -> ProcedureStatistics:
+    """Statistics from counts: the one place shares, intervals and warnings are made."""
+    return ProcedureStatistics(
+        procedure=procedure,
+        procedure_label=procedure_label(procedure),
+        period=period,
+        as_of=as_of,
+        cohort=cohort,
+        timepoints=tuple(_timepoint_result(c, small_n) for c in counts),
+        notes=tuple(notes),
     )
 
 
@@ -251,15 +382,11 @@ def _statistics(
     as_of: date | None,
     timepoints: Sequence[str] | None,
     small_n: int,
+    later: int = 0,
 ) -> ProcedureStatistics:
     subjects = _subjects(checked, procedure)
-    notes: list[str] = []
+    repeated = sum(1 for name in subjects if " (episode " in name)
     orphans = sorted(s for s, v in subjects.items() if not v.has_baseline)
-    if orphans:
-        notes.append(
-            f"{len(orphans)} patient(s) with follow-ups but no baseline were left out: "
-            f"{', '.join(orphans)}"
-        )
     undated = sorted(s for s, v in subjects.items() if v.has_baseline and v.baseline_day is None)
     if undated and not period.unbounded:
         raise InputError(
@@ -268,31 +395,11 @@ def _statistics(
             "placed in a period (is this a de-identified file?); report without a period",
         )
     cohort = {s: v for s, v in subjects.items() if v.has_baseline and _in_period(v, period)}
-    if as_of is None:
-        notes.append(
-            "no as-of date given: every patient in the cohort counts as due at every follow-up"
-        )
-    elif undated:
-        notes.append(
-            f"{len(undated)} patient(s) have no dated baseline and count as due at every follow-up"
-        )
-    if timepoints is not None:
-        wanted = sorted({parse_timepoint(t, "timepoint") for t in timepoints})
-        if any(t.is_baseline for t in wanted):
-            raise InputError("timepoint", "statistics are for follow-ups, not for 'baseline'")
-    else:
-        present = {parse_timepoint(label) for v in cohort.values() for label in v.answered}
-        wanted = sorted(present) or list(follow_ups_for(procedure))
-    results = tuple(_at_timepoint(cohort, tp, as_of, small_n) for tp in wanted)
-    return ProcedureStatistics(
-        procedure=procedure,
-        procedure_label=procedure_label(procedure),
-        period=period,
-        as_of=as_of,
-        cohort=len(cohort),
-        timepoints=results,
-        notes=tuple(notes),
-    )
+    notes = procedure_notes(as_of, later, repeated, orphans, len(undated))
+    present = {label for v in cohort.values() for label in v.answered}
+    wanted = wanted_timepoints(procedure, timepoints, present)
+    counts = [_count(cohort, tp, as_of) for tp in wanted]
+    return from_counts(procedure, period, as_of, len(cohort), counts, notes, small_n)
 
 
 def _in_period(subject: _Subject, period: Period) -> bool:
@@ -307,16 +414,50 @@ def _is_due(subject: _Subject, tp: Timepoint, as_of: date | None) -> bool:
     return subject.baseline_day + timedelta(days=tp.nominal_days) <= as_of
 
 
-def _at_timepoint(
-    cohort: dict[str, _Subject], tp: Timepoint, as_of: date | None, small_n: int
-) -> TimepointStatistics:
+def _count(cohort: dict[str, _Subject], tp: Timepoint, as_of: date | None) -> TimepointCount:
     label = tp.label
-    considered = {s: v for s, v in cohort.items() if label in v.answered or _is_due(v, tp, as_of)}
-    responded = [s for s, v in considered.items() if label in v.answered]
-    shares = tuple(_share(d, considered, label, small_n) for d in SHARES)
-    rate = Proportion(len(responded), len(considered))
+    considered = [v for v in cohort.values() if label in v.answered or _is_due(v, tp, as_of)]
+    asked_refs = {ref for v in cohort.values() for ref in v.scores.get(label, {})}
+    shares = []
+    for d in SHARES:
+        eligible = completers = successes = 0
+        for subject in considered:
+            baseline = None
+            if d.baseline is not None:
+                baseline = subject.scores.get("baseline", {}).get(d.baseline)
+                if baseline is None:
+                    continue
+            eligible += 1
+            follow_up = subject.scores.get(label, {}).get(d.follow_up)
+            if follow_up is None:
+                continue
+            completers += 1
+            successes += d.responds(baseline, follow_up)
+        shares.append(ShareCount(eligible, completers, successes, d.follow_up in asked_refs))
+    answered = [v.side_effects[label] for v in considered if label in v.side_effects]
+    return TimepointCount(
+        timepoint=tp,
+        cohort=len(cohort),
+        due=len(considered),
+        responded=sum(1 for v in considered if label in v.answered),
+        shares=tuple(shares),
+        effects_answered=len(answered),
+        effects_any=sum(bool(effects) for effects, _ in answered),
+        effect_counts={
+            key: sum(key in effects for effects, _ in answered) for key in SIDE_EFFECT_LABELS
+        },
+        needing_review=sum(review for _, review in answered),
+    )
+
+
+def _timepoint_result(c: TimepointCount, small_n: int) -> TimepointStatistics:
+    label = c.timepoint.label
+    shares = tuple(
+        _share(d, sc, c.due, label, small_n) for d, sc in zip(SHARES, c.shares, strict=True)
+    )
+    rate = Proportion(c.responded, c.due)
     warnings: list[str] = []
-    if not considered:
+    if not c.due:
         warnings.append(f"no patient's {label} follow-up is due yet: nothing to report")
     elif rate.estimate is not None and rate.estimate < LOW_RESPONSE_RATE:
         warnings.append(
@@ -324,66 +465,48 @@ def _at_timepoint(
             "shares may overstate the outcome (patients doing badly answer less often): quote "
             "the missing-as-not-improved share beside it"
         )
-    not_yet = len(cohort) - len(considered)
+    not_yet = c.cohort - c.due
     if not_yet:
         warnings.append(f"{not_yet} patient(s) not yet due at {label} are not counted")
     return TimepointStatistics(
         timepoint=label,
-        nominal_days=tp.nominal_days,
-        due=len(considered),
-        responded=len(responded),
+        nominal_days=c.timepoint.nominal_days,
+        due=c.due,
+        responded=c.responded,
         not_yet_due=not_yet,
         response_rate=rate,
         shares=shares,
-        side_effects=_side_effects(considered, label),
+        side_effects=SideEffectSummary(
+            answered=c.effects_answered,
+            any_effect=Proportion(c.effects_any, c.effects_answered),
+            counts={key: c.effect_counts.get(key, 0) for key in SIDE_EFFECT_LABELS},
+            needing_review=c.needing_review,
+        ),
         warnings=tuple(warnings),
     )
 
 
-def _share(
-    d: ShareDefinition, considered: dict[str, _Subject], label: str, small_n: int
-) -> ShareResult:
-    eligible = completers = successes = 0
-    for subject in considered.values():
-        baseline = None
-        if d.baseline is not None:
-            baseline = subject.scores.get("baseline", {}).get(d.baseline)
-            if baseline is None:
-                continue
-        eligible += 1
-        follow_up = subject.scores.get(label, {}).get(d.follow_up)
-        if follow_up is None:
-            continue
-        completers += 1
-        successes += d.responds(baseline, follow_up)
-    done = Proportion(successes, completers)
-    itt = Proportion(successes, eligible)
+def _share(d: ShareDefinition, sc: ShareCount, due: int, label: str, small_n: int) -> ShareResult:
+    done = Proportion(sc.successes, sc.completers)
+    itt = Proportion(sc.successes, sc.eligible if sc.asked else 0)
     warnings: list[str] = []
-    if completers == 0:
+    if not sc.asked:
+        warnings.append(f"{d.label}: not asked at {label} (no patient answered it there)")
+    elif sc.completers == 0:
         warnings.append(f"{d.label}: no answers at {label}; no share can be given")
-    elif completers < small_n:
+    elif sc.completers < small_n:
         warnings.append(
-            f"{d.label}: only {completers} answer(s) at {label} (fewer than {small_n}); the 95% "
-            f"interval runs from {percent(done.low or 0.0)} to {percent(done.high or 0.0)}: do "
-            "not quote the share without it"
+            f"{d.label}: only {sc.completers} answer(s) at {label} (fewer than {small_n}); the "
+            f"95% interval runs from {percent(done.low or 0.0)} to {percent(done.high or 0.0)}: "
+            "do not quote the share without it"
         )
     return ShareResult(
         definition=d,
         completers=done,
         missing_as_not_improved=itt,
-        missing=eligible - completers,
-        no_baseline=len(considered) - eligible,
+        missing=sc.eligible - sc.completers,
+        no_baseline=due - sc.eligible,
         warnings=tuple(warnings),
-        small_n=0 < completers < small_n,
-    )
-
-
-def _side_effects(considered: dict[str, _Subject], label: str) -> SideEffectSummary:
-    answered = [v.side_effects[label] for v in considered.values() if label in v.side_effects]
-    counts = {key: sum(key in effects for effects, _ in answered) for key in SIDE_EFFECT_LABELS}
-    return SideEffectSummary(
-        answered=len(answered),
-        any_effect=Proportion(sum(bool(effects) for effects, _ in answered), len(answered)),
-        counts=counts,
-        needing_review=sum(review for _, review in answered),
+        small_n=0 < sc.completers < small_n,
+        asked=sc.asked,
     )

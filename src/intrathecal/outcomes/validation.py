@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
 
@@ -19,10 +19,11 @@ from intrathecal.units import InputError
 # is refused; this lowers, but cannot remove, the chance of a real name being used as an id).
 _SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 MAX_DAYS = 20 * 365
+MAX_EPISODE = 99
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checked:
     """A valid response: its time point parsed, its answers cleaned and scored."""
 
@@ -70,22 +71,33 @@ def check_response(
     def at(attr: str) -> str:
         return field_name(name, attr, column_of)
 
-    def attempt(fn: Callable[..., T], *args: object) -> T | None:
+    def attempt(fn: Callable[[object, str], T], value: object, attr: str) -> T | None:
+        # The field's name is built only for a problem: a big file has millions of answers.
         try:
-            return fn(*args)
-        except InvalidOutcomesError as exc:
-            errors.extend(exc.errors)
+            return fn(value, attr)
         except InputError as exc:
-            errors.append(exc)
+            errors.append(InputError(at(attr), exc.message))
         return None
 
-    subject = attempt(check_subject, response.subject, at("subject"))
-    procedure = attempt(procedure_key, response.procedure, at("procedure"))
-    timepoint = attempt(parse_timepoint, response.timepoint, at("timepoint"))
-    days = attempt(check_days, response.days_from_baseline, at("days_from_baseline"))
-    instrument = attempt(instrument_for, response.instrument, at("instrument"))
+    subject = attempt(check_subject, response.subject, "subject")
+    procedure = attempt(procedure_key, response.procedure, "procedure")
+    timepoint = attempt(parse_timepoint, response.timepoint, "timepoint")
+    days = attempt(check_days, response.days_from_baseline, "days_from_baseline")
+    instrument = attempt(instrument_for, response.instrument, "instrument")
     if response.collected_on is not None and not isinstance(response.collected_on, date):
         errors.append(InputError(at("collected_on"), "expected a date"))
+    if (
+        isinstance(response.episode, bool)
+        or not isinstance(response.episode, int)
+        or not 1 <= response.episode <= MAX_EPISODE
+    ):
+        errors.append(
+            InputError(
+                at("episode"),
+                f"expected a whole number 1 to {MAX_EPISODE} (1 = first series or implant), "
+                f"got {response.episode!r}",
+            )
+        )
     if response.entered_by not in ("staff", "patient"):
         errors.append(
             InputError(
@@ -105,6 +117,16 @@ def check_response(
                     "a follow-up comes at least 1 day after baseline",
                 )
             )
+        elif not timepoint.is_baseline:
+            low, high = timepoint.window
+            if not low <= days <= high:
+                errors.append(
+                    InputError(
+                        at("days_from_baseline"),
+                        f"day {days} is outside the {timepoint.label} window "
+                        f"({timepoint.describe_window()}): check the time point or the days",
+                    )
+                )
     scored: Scored | None = None
     if instrument is not None:
         inst = instrument
@@ -126,12 +148,16 @@ def check_response(
     raise_if_any(errors)
     assert isinstance(subject, str) and isinstance(procedure, str)
     assert isinstance(timepoint, Timepoint) and isinstance(scored, Scored)
-    clean = replace(
-        response,
-        subject=subject,
-        procedure=procedure,
-        timepoint=timepoint.label,
-        answers=dict(scored.answers),
+    clean = Response(
+        subject,
+        procedure,
+        timepoint.label,
+        response.days_from_baseline,
+        response.instrument,
+        scored.answers,  # shared, not copied: a big file holds millions of answers
+        response.collected_on,
+        response.entered_by,
+        response.episode,
     )
     return Checked(clean, timepoint, scored)
 
@@ -164,27 +190,40 @@ def validate_responses(
     return [c for _, c in checked]
 
 
-def _key(r: Response) -> tuple[str, str, str, str]:
+def _key(r: Response) -> tuple[str, str, str, str, object]:
     """Identity of a response, read leniently so duplicates of invalid rows are found too."""
     try:
         timepoint = parse_timepoint(r.timepoint).label
     except InputError:
         timepoint = str(r.timepoint).strip().lower()
-    return (str(r.subject).strip(), str(r.procedure).strip(), timepoint, str(r.instrument))
+    return (
+        str(r.subject).strip(),
+        str(r.procedure).strip(),
+        timepoint,
+        str(r.instrument),
+        r.episode,
+    )
+
+
+def episode_name(subject: str, episode: int) -> str:
+    """'P014', or 'P014 (episode 2)' for a repeated procedure."""
+    return subject if episode == 1 else f"{subject} (episode {episode})"
 
 
 def _duplicates(responses: Sequence[Response], labels: Sequence[str]) -> list[InputError]:
     errors: list[InputError] = []
-    first_seen: dict[tuple[str, str, str, str], str] = {}
+    first_seen: dict[tuple[str, str, str, str, object], str] = {}
     for r, label in zip(responses, labels, strict=True):
         key = _key(r)
         if key in first_seen:
-            subject, procedure, timepoint, instrument = key
+            subject, procedure, timepoint, instrument, episode = key
+            who = episode_name(subject, episode) if isinstance(episode, int) else subject
             errors.append(
                 InputError(
                     label,
-                    f"duplicate response: {subject} already has {instrument} at {timepoint} for "
-                    f"{procedure} ({first_seen[key]})",
+                    f"duplicate response: {who} already has {instrument} at {timepoint} for "
+                    f"{procedure} ({first_seen[key]}); a repeated procedure is a new episode "
+                    "(column episode)",
                 )
             )
         else:
@@ -196,18 +235,18 @@ def _before_baseline(
     checked: Sequence[tuple[str, Checked]], column_of: ColumnOf | None
 ) -> list[InputError]:
     errors: list[InputError] = []
-    baseline_day: dict[tuple[str, str], tuple[date, str]] = {}
+    baseline_day: dict[tuple[str, str, int], tuple[date, str]] = {}
     for label, c in checked:
         r = c.response
         if c.timepoint.is_baseline and r.collected_on is not None:
-            key = (r.subject, r.procedure)
+            key = (r.subject, r.procedure, r.episode)
             if key not in baseline_day or r.collected_on < baseline_day[key][0]:
                 baseline_day[key] = (r.collected_on, label)
     for label, c in checked:
         r = c.response
         if c.timepoint.is_baseline or r.collected_on is None:
             continue
-        base = baseline_day.get((r.subject, r.procedure))
+        base = baseline_day.get((r.subject, r.procedure, r.episode))
         if base is not None and r.collected_on <= base[0]:
             errors.append(
                 InputError(
@@ -215,6 +254,16 @@ def _before_baseline(
                     f"follow-up before baseline: {r.subject}'s {c.timepoint.label} "
                     f"{r.instrument} is dated {r.collected_on.isoformat()}, not after the "
                     f"baseline of {base[0].isoformat()} ({base[1]})",
+                )
+            )
+        elif base is not None and (r.collected_on - base[0]).days != r.days_from_baseline:
+            errors.append(
+                InputError(
+                    field_name(label, "days_from_baseline", column_of),
+                    f"is {r.days_from_baseline}, but {r.subject}'s {c.timepoint.label} "
+                    f"{r.instrument} is dated {r.collected_on.isoformat()}, "
+                    f"{(r.collected_on - base[0]).days} days after the baseline of "
+                    f"{base[0].isoformat()} ({base[1]}): the days and the dates must agree",
                 )
             )
     return errors

@@ -22,6 +22,10 @@ class AlarmCode(Enum):
     MOTOR_STALL = "motor_stall"
     CATHETER_OCCLUSION = "catheter_occlusion"
     MEMORY_ERROR = "memory_error"
+    LOW_BATTERY_RESET = "low_battery_reset"
+    MRI_MOTOR_STALL = "mri_motor_stall"
+    MRI_CHECK = "mri_check"
+    MRI_VALVE_CLOSED = "mri_valve_closed"
     ALARM_TEST = "alarm_test"
 
 
@@ -86,6 +90,33 @@ KINDS: dict[AlarmCode, AlarmKind] = {
             "empty the reservoir, refill and reprogram the pump; then clear the alarm",
         ),
         AlarmKind(
+            AlarmCode.LOW_BATTERY_RESET,
+            Priority.CRITICAL,
+            "low battery reset: the pump reset and forgot its program; no delivery",
+            "assess the patient for withdrawal; reprogram the pump and plan its replacement "
+            "(HSA notice on SynchroMed II battery performance); clear once the fault is gone",
+        ),
+        AlarmKind(
+            AlarmCode.MRI_MOTOR_STALL,
+            Priority.CRITICAL,
+            "MRI: the magnetic field stalls the motor; no delivery during the scan",
+            "it ends when the patient leaves the field; then interrogate the pump",
+        ),
+        AlarmKind(
+            AlarmCode.MRI_CHECK,
+            Priority.NON_CRITICAL,
+            "after MRI: interrogate to confirm that delivery resumed",
+            "interrogate the pump (recovery can take 2 to 24 h; interrogate again if the log "
+            "shows no stall recovery); the alarm clears when an interrogation shows delivery",
+        ),
+        AlarmKind(
+            AlarmCode.MRI_VALVE_CLOSED,
+            Priority.CRITICAL,
+            "MRI: the flow-activated valve closed; no delivery until it is reset",
+            "after the scan, reset the valve (clear this alarm) and confirm delivery; the "
+            "patient gets no drug until then",
+        ),
+        AlarmKind(
             AlarmCode.ALARM_TEST,
             Priority.NON_CRITICAL,
             "alarm test",
@@ -98,6 +129,7 @@ KINDS: dict[AlarmCode, AlarmKind] = {
 FAULT_ALARMS: dict[str, AlarmCode] = {
     "motor_stall": AlarmCode.MOTOR_STALL,
     "catheter_occlusion": AlarmCode.CATHETER_OCCLUSION,
+    "low_battery": AlarmCode.LOW_BATTERY_RESET,
 }
 
 

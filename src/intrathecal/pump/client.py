@@ -273,6 +273,9 @@ class PumpClient:
     def clear_fault(self, fault: str) -> dict[str, Any]:
         return self._call("clear_fault", fault=fault)
 
+    def mri_exposure(self, duration_s: float, field_t: float = 1.5) -> dict[str, Any]:
+        return self._call("mri_exposure", duration_s=duration_s, field_t=field_t)
+
     def result(self, request_id: str) -> dict[str, Any]:
         return self._call("result", of_request_id=request_id)
 

@@ -7,6 +7,9 @@ nothing, not even the event log.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 import re
 from collections.abc import Callable
@@ -103,6 +106,15 @@ class ClearFault:
 
 
 @dataclass(frozen=True)
+class MriExposure:
+    """The patient is in an MRI scanner's field from now for ``duration_s`` (a scenario
+    fault: what the device does in the field is clinical/mri.py's)."""
+
+    duration_s: float
+    field_t: float = 1.5
+
+
+@dataclass(frozen=True)
 class Result:
     """What became of an earlier request (its cached reply), for a client whose reply was lost."""
 
@@ -123,6 +135,7 @@ Command = (
     | SetClock
     | InjectFault
     | ClearFault
+    | MriExposure
     | Result
 )
 
@@ -137,6 +150,26 @@ class Request:
     type: str
     command: Command | None  # None for server-level requests
     fields: dict[str, Any]  # the validated fields (server-level requests read them)
+
+    @property
+    def digest(self) -> str:
+        """What the request asks, without its id: a retry must ask the same thing."""
+        body = command_body(self.command) if self.command is not None else self.fields
+        return _sha256({"type": self.type, "serial": self.serial, "body": body})
+
+
+def command_body(command: Command) -> dict[str, Any]:
+    return {"command": type(command).__name__, **dataclasses.asdict(command)}
+
+
+def command_digest(command: Command) -> str:
+    """SHA-256 of a command's content: a reused request id must carry the same content."""
+    return _sha256(command_body(command))
+
+
+def _sha256(value: object) -> str:
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class Fields:
@@ -179,7 +212,10 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InputError(key, f"expected a number of {unit}, got {_shown(value)}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            raise InputError(key, f"must be a finite number of {unit}") from None
         if not math.isfinite(number):
             raise InputError(key, f"must be a finite number of {unit}")
         if number < minimum or (strict and number == minimum):
@@ -189,6 +225,10 @@ class Fields:
 
 
 def _shown(value: object) -> str:
+    if isinstance(value, list | dict):  # never repr a deep structure (RecursionError)
+        return f"a JSON {'list' if isinstance(value, list) else 'object'}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**30:
+        return "an integer too large"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -277,9 +317,22 @@ def _interrogate(fields: Fields) -> Interrogate:
     since = fields.get("since")
     if since is None:
         return Interrogate(0)
-    if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+    if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since < 2**63:
         raise InputError("since", f"expected an event number (0 or more), got {_shown(since)}")
     return Interrogate(since)
+
+
+MAX_MRI_S = 12 * 3600.0
+
+
+def _mri(fields: Fields) -> MriExposure:
+    duration = _required_number(fields, "duration_s", "s")
+    if not 60 <= duration <= MAX_MRI_S:
+        raise InputError("duration_s", "must be from 60 s to 12 h (43200 s)")
+    field_t = fields.number("field_t", "T", optional=True)
+    if field_t is not None and field_t not in (1.5, 3.0):
+        raise InputError("field_t", f"must be 1.5 or 3 T, got {field_t:g}")
+    return MriExposure(duration, 1.5 if field_t is None else field_t)
 
 
 def _result(fields: Fields) -> Result:
@@ -310,6 +363,7 @@ PUMP_COMMANDS: dict[str, Callable[[Fields], Command]] = {
     "set_clock": _set_clock,
     "inject_fault": lambda f: InjectFault(_fault(f)),
     "clear_fault": lambda f: ClearFault(_fault(f)),
+    "mri_exposure": _mri,
     "result": _result,
 }
 

@@ -27,9 +27,19 @@ from intrathecal.engine.demand import WINDOW_S, decide, iso
 from intrathecal.engine.profile import RateProfile
 from intrathecal.library.records import BolusMode, Device, DeviceKind, Library
 from intrathecal.pump import commands as cmd
+from intrathecal.pump import mri_handlers as mri
 from intrathecal.pump.alarms import FAULT_ALARMS, KINDS, AlarmCode, is_critical
-from intrathecal.pump.battery import assumption, battery_for
+from intrathecal.pump.battery import (
+    BOLUS_COST_DAYS,
+    assumption,
+    battery_for,
+    drain_days,
+    eri_to_eos_days,
+    time_to_drain,
+)
+from intrathecal.pump.door import door_findings, dose_data, refused_by_door
 from intrathecal.pump.monitor import Proposal, review
+from intrathecal.pump.recovery import SafetyRecord
 from intrathecal.pump.state import (
     ActiveAlarm,
     BolusRun,
@@ -68,6 +78,7 @@ COMMAND_NAMES: dict[type[Any], str] = {
     cmd.SetClock: "set_clock",
     cmd.InjectFault: "inject_fault",
     cmd.ClearFault: "clear_fault",
+    cmd.MriExposure: "mri_exposure",
     cmd.Result: "result",
 }
 
@@ -98,6 +109,17 @@ def canonical_program(text: str, library: Library) -> tuple[Program, str, str]:
 
 def errors_json(errors: list[InputError]) -> list[dict[str, str]]:
     return [{"field": e.field, "message": e.message} for e in errors]
+
+
+def reused_id_body() -> dict[str, Json]:
+    """A request id already used for a different command: refused, nothing applied, and the
+    earlier command's reply is not handed out as if it were this one's (defect 4)."""
+    message = "was already used for a different request; nothing was done (use a new id)"
+    return {
+        "ok": False,
+        "code": "id_reused",
+        "errors": errors_json([InputError("request_id", message)]),
+    }
 
 
 class Firmware:
@@ -137,6 +159,7 @@ class Firmware:
             now_s=now_s,
             battery_eri_at_s=battery.eri_at_s,
             battery_eos_at_s=battery.eos_at_s,
+            battery_charge_days=battery.charge_days,
         )
         pump = cls(state, library)
         pump._log("created", f"pump {serial} ({device.name}) created", device=device_key)
@@ -154,9 +177,12 @@ class Firmware:
         battery_eos_at_s: float,
         events: list[Event],
         detail: str,
+        kept: SafetyRecord | None = None,
     ) -> Firmware:
         """The pump after its stored state failed its checksum: nothing it remembered about
-        the reservoir or the program is trusted; no delivery until refilled and reprogrammed."""
+        the reservoir or the program is trusted; no delivery until refilled and reprogrammed.
+        What keeps the patient safe later (``kept``: demand history, total delivered, request
+        ids already applied) is carried over, never reset."""
         state = PumpState(
             serial=serial,
             device_key=device_key,
@@ -165,6 +191,14 @@ class Firmware:
             battery_eos_at_s=battery_eos_at_s,
             event_count=len(events),
         )
+        if math.isfinite(battery_eos_at_s):
+            state.battery_charge_days = max(0.0, (battery_eos_at_s - now_s) / DAY)
+        if kept is not None and kept.battery_charge_days is not None:
+            state.battery_charge_days = kept.battery_charge_days
+        if kept is not None:
+            state.demand_history_s = [t for t in kept.demand_history_s if t > now_s - WINDOW_S]
+            state.delivered_total_ml = kept.delivered_total_ml
+            state.spent_request_ids = dict(kept.spent_request_ids)
         pump = cls(state, library, events)
         pump._raise(AlarmCode.MEMORY_ERROR, detail)
         pump._check_battery()
@@ -200,6 +234,8 @@ class Firmware:
         reasons.extend(
             f"critical alarm {a.code.value}" for a in self.state.alarms if is_critical(a.code)
         )
+        if self.state.mri_telemetry_hold and self.state.mri_until_s is None:
+            reasons.append("telemetry mode after the MRI (an alarm was sounding): interrogate")
         return reasons
 
     def delivering(self) -> bool:
@@ -216,8 +252,8 @@ class Firmware:
             plan = self._current_plan()
             at, fire = self._next_event(plan, t0)
             t1 = min(now_s, at)
-            if plan is not None and t1 > t0:
-                self._deliver(plan, t0, t1)
+            volume = self._deliver(plan, t0, t1) if plan is not None and t1 > t0 else 0.0
+            self._drain(max(0.0, t1 - t0), volume)
             self.state.now_s = max(t0, t1)
             if at <= now_s and fire is not None:
                 before = self.delivering()
@@ -230,12 +266,36 @@ class Firmware:
     def _next_event(self, plan: Delivery | None, t0: float) -> tuple[float, Any]:
         s = self.state
         candidates: list[tuple[float, int, Any]] = []
-        if s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None and math.isfinite(s.battery_eri_at_s):
-            candidates.append((s.battery_eri_at_s, 2, self._check_battery))
-        if s.alarm(AlarmCode.END_OF_SERVICE) is None and math.isfinite(s.battery_eos_at_s):
-            candidates.append((s.battery_eos_at_s, 1, self._check_battery))
+        if s.mri_until_s is not None:  # the patient leaves the MRI field
+            candidates.append((s.mri_until_s, 1, lambda: mri.leave_field(self)))
+        charge = s.battery_charge_days
+        if charge is not None:
+            # ERI and EOS fall where the charge reaches its threshold under the running plan
+            # (the drain depends on the volume pumped, pump/battery.py).
+            pumped = plan.volume_between if plan is not None else None
+            thresholds = (
+                (eri_to_eos_days(self.device), AlarmCode.ELECTIVE_REPLACEMENT, 2),
+                (0.0, AlarmCode.END_OF_SERVICE, 1),
+            )
+            for level, code, order in thresholds:
+                if s.alarm(code) is None:
+                    at = time_to_drain(t0, charge - level, pumped)
+                    if code is AlarmCode.ELECTIVE_REPLACEMENT:
+                        s.battery_eri_at_s = at
+                    else:
+                        s.battery_eos_at_s = at
+                    candidates.append((at, order, lambda v=level: self._battery_reaches(v)))
+        else:
+            if s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None and math.isfinite(
+                s.battery_eri_at_s
+            ):
+                candidates.append((s.battery_eri_at_s, 2, self._check_battery))
+            if s.alarm(AlarmCode.END_OF_SERVICE) is None and math.isfinite(s.battery_eos_at_s):
+                candidates.append((s.battery_eos_at_s, 1, self._check_battery))
         for bolus in s.boluses:
             candidates.append((bolus.end_s, 3, lambda b=bolus: self._end_bolus(b)))
+            if bolus.start_s > t0:  # a suspended clinician bolus resumes (OPCA-64)
+                candidates.append((bolus.start_s, 2, lambda b=bolus: self._resume_bolus(b)))
         program = self.program
         if plan is not None and program is not None:
             empty = self.empty_level_ml
@@ -261,13 +321,27 @@ class Firmware:
             s.delivered_since_fill_ml += delta
             s.delivered_total_ml += delta
 
-    def _deliver(self, plan: Delivery, t0: float, t1: float) -> None:
+    def _deliver(self, plan: Delivery, t0: float, t1: float) -> float:
         s = self.state
         volume = plan.volume_between(t0, t1)
         volume = max(0.0, min(volume, s.remaining_ml - self.empty_level_ml))
         s.remaining_ml -= volume
         s.delivered_since_fill_ml += volume
         s.delivered_total_ml += volume
+        return volume
+
+    def _drain(self, elapsed_s: float, volume_ml: float, boluses: int = 0) -> None:
+        s = self.state
+        if s.battery_charge_days is not None:
+            used = drain_days(elapsed_s, volume_ml) + boluses * BOLUS_COST_DAYS
+            s.battery_charge_days = max(0.0, s.battery_charge_days - used)
+
+    def _battery_reaches(self, level_days: float) -> None:
+        """At a predicted battery instant the charge is exactly at the level (float noise)."""
+        s = self.state
+        if s.battery_charge_days is not None:
+            s.battery_charge_days = min(s.battery_charge_days, level_days)
+        self._check_battery()
 
     def _invalidate(self) -> None:
         self._plan_valid = False
@@ -334,13 +408,29 @@ class Firmware:
 
     def _check_battery(self) -> None:
         s = self.state
-        if s.now_s >= s.battery_eri_at_s and s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None:
+        charge = s.battery_charge_days
+        if charge is None:
+            eri, eos = s.now_s >= s.battery_eri_at_s, s.now_s >= s.battery_eos_at_s
+        else:
+            eri = charge <= eri_to_eos_days(self.device) + 1e-9
+            eos = charge <= 1e-9
+        if eri and s.alarm(AlarmCode.ELECTIVE_REPLACEMENT) is None:
+            left = "" if charge is None else f"; {charge:.0f} nominal days of charge left"
             self._raise(
                 AlarmCode.ELECTIVE_REPLACEMENT,
-                f"end of service due at {iso(s.battery_eos_at_s)}",
+                f"end of service expected about {iso(s.battery_eos_at_s)}{left}",
             )
-        if s.now_s >= s.battery_eos_at_s and s.alarm(AlarmCode.END_OF_SERVICE) is None:
+        if eos and s.alarm(AlarmCode.END_OF_SERVICE) is None:
             self._raise(AlarmCode.END_OF_SERVICE, "battery at end of service")
+
+    def _resume_bolus(self, bolus: BolusRun) -> None:
+        self._log(
+            "bolus_resumed",
+            f"{bolus.kind} bolus resumed: {format_volume(bolus.volume_ml)} over "
+            f"{bolus.duration_s / 60:.0f} min",
+            kind=bolus.kind,
+            volume_ml=bolus.volume_ml,
+        )
 
     def _end_bolus(self, bolus: BolusRun) -> None:
         if bolus in self.state.boluses:
@@ -445,13 +535,37 @@ class Firmware:
         or {"ok": false, "code": "refused", "errors": […]})."""
         self.advance(now_s)
         if isinstance(command, cmd.Interrogate):
+            # After an MRI, the interrogation that finds the pump delivering is the check.
+            before = self.delivering()
+            mri.end_telemetry_hold(self)
+            self._note_delivery_change(before)
+            mri.confirm(self, "interrogated after the MRI: delivery confirmed")
             return {"ok": True, "result": self.interrogate(command.since)}
         if isinstance(command, cmd.Result):
             cached = self.state.replies.get(command.request_id)
             return {"ok": True, "result": {"found": cached is not None, "reply": cached}}
+        digest = cmd.command_digest(command)
         cached = self.state.replies.get(request_id)
         if cached is not None:
+            if self.state.reply_digests.get(request_id, digest) != digest:
+                return reused_id_body()
             return {**cached, "replayed": True}
+        if request_id in self.state.spent_request_ids:
+            if self.state.spent_request_ids[request_id] not in ("", digest):
+                return reused_id_body()
+            return {
+                "ok": False,
+                "code": "reply_lost",
+                "errors": errors_json(
+                    [
+                        InputError(
+                            "request_id",
+                            "was handled before the pump's memory error; its reply is lost and "
+                            "it is not applied again: interrogate the pump",
+                        )
+                    ]
+                ),
+            }
         name = COMMAND_NAMES[type(command)]
         replies = self.state.replies
         self.state.replies = {}
@@ -461,7 +575,11 @@ class Firmware:
         before = self.delivering()
         try:
             self._log(
-                "command", f"{name} (request {request_id[:12]})", type=name, request_id=request_id
+                "command",
+                f"{name} (request {request_id[:12]})",
+                type=name,
+                request_id=request_id,
+                digest=digest,
             )
             result = self._dispatch(command)
             self._check_levels()
@@ -478,11 +596,12 @@ class Firmware:
                 f"{name} refused: " + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
                 type=name,
                 request_id=request_id,
+                digest=digest,
                 errors=errors,
             )
             reply = {"ok": False, "code": "refused", "errors": errors}
         self._invalidate()
-        self.state.remember_reply(request_id, reply)
+        self.state.remember_reply(request_id, reply, digest)
         return reply
 
     def _dispatch(self, command: cmd.Command) -> dict[str, Json]:
@@ -515,6 +634,8 @@ class Firmware:
                     raise refuse("fault", f"{command.fault} is already injected")
                 self.state.faults.append(command.fault)
                 self._raise(FAULT_ALARMS[command.fault], "injected fault")
+                if FAULT_ALARMS[command.fault] is AlarmCode.LOW_BATTERY_RESET:
+                    self._reset_program()
                 return {"faults": list(self.state.faults)}
             case cmd.ClearFault():
                 if command.fault not in self.state.faults:
@@ -524,6 +645,11 @@ class Firmware:
                     "fault_cleared", f"fault {command.fault} removed; alarm stays until cleared"
                 )
                 return {"faults": list(self.state.faults)}
+            case cmd.MriExposure():
+                try:
+                    return mri.expose(self, command)
+                except mri.MriRefusalError as exc:
+                    raise refuse(exc.field, exc.message) from None
         raise refuse("type", f"{type(command).__name__} is not a pump command")
 
     # program: stage, read back, activate ------------------------------------------------------
@@ -539,15 +665,47 @@ class Firmware:
             # Validation reports bad programs as InputError; anything else is still refused.
             raise refuse("program_toml", f"cannot be read as a program: {exc}") from None
         self._check_for_this_pump(program)
+        findings = self._check_door(program)
         self.state.staged_toml = canonical
         self.state.staged_checksum = checksum
         self._programs[checksum] = program
-        self._log("program_staged", f"program {program.name!r} staged", checksum=checksum)
+        overrides = sorted(program.overridden)
+        self._log(
+            "program_staged",
+            f"program {program.name!r} staged"
+            + (f"; device overrides: {', '.join(overrides)}" if overrides else ""),
+            checksum=checksum,
+            device_overrides=overrides,
+        )
         return {
             "checksum": checksum,
             "program_toml": canonical,
             "notices": [{"field": n.field, "message": n.message} for n in program.notices],
+            "device_overrides": overrides,
+            "findings": [
+                {
+                    "severity": f.severity.value,
+                    "code": f.code,
+                    "field": f.field,
+                    "message": f.message,
+                }
+                for f in findings
+            ],
         }
+
+    def _check_door(self, program: Program) -> list[Any]:
+        """The clinic's review, run by the pump itself: a hard finding refuses the program
+        (pump/door.py); the other findings are returned for the programmer to show."""
+        try:
+            findings = door_findings(program, self.program, self.events, self.state.now_s)
+        except InputError as exc:  # the review could not be run: nothing is accepted
+            raise RefusalError([exc]) from None
+        blocking = refused_by_door(findings, self.events)
+        if blocking:
+            raise RefusalError(
+                [InputError(f.field, f"{f.code}: {f.message} (hard limit)") for f in blocking]
+            )
+        return list(findings)
 
     def _check_for_this_pump(self, program: Program) -> None:
         """The firmware re-validates what the programmer sent against its own device."""
@@ -556,12 +714,8 @@ class Firmware:
                 "device",
                 f"the program is for {program.device.key}; this pump is {self.device.key}",
             )
-        if program.overridden:
-            raise refuse(
-                "device_overrides",
-                "the pump uses its own device constants; remove "
-                f"{', '.join(sorted(program.overridden))} from [device_overrides]",
-            )
+        # [device_overrides] are accepted (issue 12, item 8): the review runs on the
+        # overridden device, and the overrides are logged and shown on interrogation.
 
     def _activate(self, checksum: str) -> dict[str, Json]:
         s = self.state
@@ -576,6 +730,7 @@ class Firmware:
         program = self._program_of(s.staged_toml, s.staged_checksum)
         assert program is not None
         self._check_for_this_pump(program)
+        self._check_door(program)  # at the moment it takes effect (intervals depend on it)
         if s.alarm(AlarmCode.END_OF_SERVICE) is not None:
             raise refuse("program", "the pump is at end of service; replace it")
         if not s.drugs:
@@ -588,6 +743,15 @@ class Firmware:
         self._set_program(s.staged_toml, s.staged_checksum, program)
         return {"checksum": checksum, "activated_at_s": s.now_s}
 
+    def _reset_program(self) -> None:
+        """A low battery reset: the pump forgets its program (SynchroMed II may reset its flow
+        "to a very low level"; this pump delivers nothing until it is reprogrammed)."""
+        s = self.state
+        s.program_toml = s.program_checksum = s.staged_toml = s.staged_checksum = None
+        s.program_activated_at_s = None
+        self._invalidate()
+        self._log("program_reset", "low battery reset: program cleared; reprogram the pump")
+
     def _set_program(self, text: str | None, checksum: str | None, program: Program) -> None:
         s = self.state
         s.program_toml, s.program_checksum = text, checksum
@@ -595,10 +759,14 @@ class Firmware:
         s.staged_toml = s.staged_checksum = None
         s.catheter_volume_ml = program.catheter_volume_ml
         self._invalidate()
+        overrides = sorted(program.overridden)
         self._log(
             "program_activated",
-            f"program {program.name!r} active (checksum {str(checksum)[:12]}…)",
+            f"program {program.name!r} active (checksum {str(checksum)[:12]}…)"
+            + (f"; device overrides: {', '.join(overrides)}" if overrides else ""),
             checksum=checksum,
+            doses_mcg_per_day=dose_data(program),
+            device_overrides=overrides,
         )
 
     @staticmethod
@@ -641,6 +809,7 @@ class Firmware:
             new_program = self._program_of(s.staged_toml, s.staged_checksum)
             assert new_program is not None
             self._check_for_this_pump(new_program)
+            self._check_door(new_program)
             self._check_drugs_match(new_program, drugs, "program_checksum")
         elif self.program is not None:
             self._check_drugs_match(self.program, drugs, "drugs")
@@ -774,6 +943,8 @@ class Firmware:
                 )
         self._check_volume_left(command.volume_ml)
         s.boluses.append(BolusRun(command.kind, s.now_s, command.duration_s, command.volume_ml))
+        self._drain(0.0, 0.0, boluses=1)
+        self._check_battery()
         self._invalidate()
         self._log(
             "bolus_started",
@@ -790,6 +961,31 @@ class Firmware:
             "ends_at_s": s.now_s + command.duration_s,
         }
 
+    def _suspend_clinician_boluses(self, until_s: float) -> None:
+        """OPCA-64: "A patient-requested bolus takes precedence over a clinician-requested
+        bolus. The clinician-requested bolus shall be suspended while the patient-requested
+        bolus dose is administered, and resumed afterward." The clinician bolus is split at
+        now: what it delivered stays, the rest runs at the same rate from ``until_s``."""
+        s = self.state
+        for bolus in [b for b in s.boluses if b.kind == "clinician"]:
+            s.boluses.remove(bolus)
+            done_s = min(max(0.0, s.now_s - bolus.start_s), bolus.duration_s)
+            done_ml = bolus.volume_ml * done_s / bolus.duration_s
+            rest_s, rest_ml = bolus.duration_s - done_s, bolus.volume_ml - done_ml
+            if rest_s > 0 and rest_ml > EPS_ML:
+                start = max(until_s, bolus.start_s)
+                s.boluses.append(BolusRun("clinician", start, rest_s, rest_ml))
+            self._log(
+                "bolus_suspended",
+                f"clinician bolus suspended for the patient's bolus (OPCA-64): "
+                f"{format_volume(done_ml)} given, {format_volume(rest_ml)} resumes at "
+                f"{iso(max(until_s, bolus.start_s))}",
+                kind="clinician",
+                delivered_ml=done_ml,
+                resumes_at_s=max(until_s, bolus.start_s),
+                remaining_ml=rest_ml,
+            )
+
     def _check_volume_left(self, volume_ml: float) -> None:
         left = self.state.remaining_ml - self.empty_level_ml
         if volume_ml > left + EPS_ML:
@@ -805,7 +1001,7 @@ class Firmware:
         demand = program.demand
         self._require_delivery("demand_bolus")
         s = self.state
-        other = [b for b in s.boluses if b.kind != "demand"]
+        other = [b for b in s.boluses if b.kind not in ("demand", "clinician")]
         if other:
             raise refuse(
                 "demand_bolus", f"a {other[0].kind} bolus is running until {iso(other[0].end_s)}"
@@ -818,6 +1014,9 @@ class Firmware:
         s.demand_history_s = [t for t in s.demand_history_s if t > s.now_s - WINDOW_S]
         s.demand_history_s.append(s.now_s)
         s.boluses.append(BolusRun("demand", s.now_s, float(demand.duration_s), demand.volume_ml))
+        self._suspend_clinician_boluses(s.now_s + float(demand.duration_s))
+        self._drain(0.0, 0.0, boluses=1)
+        self._check_battery()
         self._invalidate()
         self._log(
             "bolus_started",
@@ -861,6 +1060,17 @@ class Firmware:
             why = f"{format_volume(s.remaining_ml)} left: refill above the alarm volume"
         elif code is AlarmCode.EMPTY_RESERVOIR:
             why = "the reservoir is empty: refill"
+        elif code in (
+            AlarmCode.MRI_MOTOR_STALL,
+            AlarmCode.MRI_CHECK,
+            AlarmCode.MRI_VALVE_CLOSED,
+        ):
+            why = mri.clear_refusal(self, code)
+        elif code is AlarmCode.LOW_BATTERY_RESET:
+            if "low_battery" in s.faults:
+                why = "the low battery is still present"
+            elif s.program_activated_at_s is None or s.program_activated_at_s < alarm.raised_at_s:
+                why = "reprogram the pump first: " + KINDS[code].action
         elif code in (AlarmCode.MOTOR_STALL, AlarmCode.CATHETER_OCCLUSION):
             fault = code.value
             if fault in s.faults:
@@ -874,7 +1084,13 @@ class Firmware:
             why = "refill and reprogram the pump first: " + KINDS[code].action
         if why is not None:
             raise refuse("code", f"{code.value} cannot be cleared: {why}")
-        self._clear(code, "cleared by the programmer")
+        if code is AlarmCode.MRI_VALVE_CLOSED:
+            mri.reset_valve(self)
+            self._clear(code, "flow-activated valve reset by the programmer")
+        elif code is AlarmCode.MRI_CHECK:
+            mri.confirm(self, "delivery confirmed by the programmer after the MRI")
+        else:
+            self._clear(code, "cleared by the programmer")
         return {"cleared": code.value}
 
     def _set_clock(self, pump_time_s: float) -> dict[str, Json]:
@@ -934,6 +1150,7 @@ class Firmware:
                 "checksum": s.program_checksum,
                 "program_toml": s.program_toml,
                 "activated_at_s": s.program_activated_at_s,
+                "device_overrides": sorted(program.overridden),
             },
             "staged_checksum": s.staged_checksum,
             "catheter_volume_ml": s.catheter_volume_ml,
@@ -949,8 +1166,10 @@ class Firmware:
             },
             "demand": self._demand_status(program),
             "battery": {
+                "charge_nominal_days": s.battery_charge_days,
                 "eri_at_s": _finite(s.battery_eri_at_s),
                 "eos_at_s": _finite(s.battery_eos_at_s),
+                "prediction_basis": "the running program and boluses at the modelled drain",
                 "assumption": assumption(self.device),
             },
             "alarms": [
@@ -965,7 +1184,8 @@ class Firmware:
                 for a in s.alarms
             ],
             "faults": list(s.faults),
-            "predictions": self._predictions(plan, program),
+            "predictions": mri.predictions(self) or self._predictions(plan, program),
+            "mri": mri.status(self),
             "events": [e.to_json() for e in shown],
             "last_event_seq": s.event_count,
             "more_events": len(events) > len(shown),

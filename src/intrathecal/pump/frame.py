@@ -1,6 +1,6 @@
 """Telemetry frames: encoding and an incremental decoder that never raises.
 
-Layout (big-endian), documented in the README ("Wire protocol"):
+Layout (big-endian), documented in docs/pump.md ("Wire protocol"):
 
     offset  size  field
     0       2     magic  b"IT"

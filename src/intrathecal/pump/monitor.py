@@ -51,7 +51,6 @@ def review(proposal: Proposal) -> Verdict:
     reasons: list[str] = []
     replacing = [b for b in proposal.boluses if b.replaces_basal]
     basal = 0.0 if replacing else proposal.basal_max_rate_ml_per_day
-    peak = 0.0 if replacing else proposal.peak_rate_ml_per_day
     if basal > device.max_rate_ml_per_day.value + RATE_TOLERANCE:
         return Verdict(
             False,
@@ -67,7 +66,10 @@ def review(proposal: Proposal) -> Verdict:
         if reason is None and bolus.replaces_basal and any(b.replaces_basal for b in kept):
             reason = "a second bolus that replaces the basal rate"
         if reason is None:
-            total = peak + sum(b.rate_ml_per_day for b in kept) + bolus.rate_ml_per_day
+            # Checked instant by instant: only boluses that run at the same time add up (a
+            # clinician bolus suspended for a patient's bolus resumes after it, OPCA-64), and
+            # the basal peak counts wherever no bolus replaces it.
+            total = highest_total(proposal.peak_rate_ml_per_day, [*kept, bolus])
             ceiling = device.max_bolus_rate_ml_per_day.value
             if total > ceiling + RATE_TOLERANCE:
                 reason = (
@@ -79,6 +81,17 @@ def review(proposal: Proposal) -> Verdict:
         else:
             reasons.append(f"{bolus.kind} bolus started {bolus.start_s:g} s dropped: {reason}")
     return Verdict(True, tuple(kept), tuple(reasons))
+
+
+def highest_total(peak_ml_per_day: float, boluses: list[BolusRun]) -> float:
+    """The highest total rate (basal peak + running boluses) over the boluses' intervals.
+    Rates are piecewise constant, so the highest is at some bolus start."""
+    worst = 0.0
+    for at in {b.start_s for b in boluses}:
+        running = [b for b in boluses if b.start_s <= at < b.end_s]
+        base = 0.0 if any(b.replaces_basal for b in running) else peak_ml_per_day
+        worst = max(worst, base + sum(b.rate_ml_per_day for b in running))
+    return worst
 
 
 def _demand_problem(bolus: BolusRun, proposal: Proposal) -> str | None:

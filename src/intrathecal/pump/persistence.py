@@ -5,12 +5,17 @@ Layout under the state directory: one folder per pump, named by its serial:
     DIR/S/identity.json  serial, device and battery; written once when the pump is created
     DIR/S/state.json     the firmware state with its SHA-256; replaced atomically
     DIR/S/events.jsonl   the event log, one JSON event a line, append-only
+    DIR/S/safety.json    the safety history (demand-bolus starts, total delivered, clock) with
+                         its SHA-256, in its own file so a corrupt state.json cannot take it
 
 Order of a save: new events are appended (and flushed to disk) first, then state.json is
 replaced atomically (temporary file, fsync, rename). state.json names how many events belong
 to it, so lines appended by a save that was killed before its rename are dropped at the next
 load. A state that fails its checksum loads as the memory-error safe state (critical alarm, no
-delivery) rather than as a guess.
+delivery) rather than as a guess; what keeps the patient safe afterwards is not forgotten: the
+demand-bolus starts (from safety.json and from the log, whichever remembers more), the total
+delivered, the latest time and the request ids already applied (issue 12, defect 5).
+Temporary files of writes interrupted by a kill are removed when a pump is loaded.
 """
 
 from __future__ import annotations
@@ -24,6 +29,13 @@ from typing import Any
 
 from intrathecal.library.records import Library
 from intrathecal.pump.firmware import Firmware
+from intrathecal.pump.recovery import (
+    SafetyRecord,
+    recovered_safety,
+    safety_from_json,
+    safety_of,
+    safety_to_json,
+)
 from intrathecal.pump.state import (
     STATE_FORMAT,
     Event,
@@ -36,6 +48,21 @@ from intrathecal.pump.state import (
 IDENTITY = "identity.json"
 STATE = "state.json"
 EVENTS = "events.jsonl"
+SAFETY = "safety.json"
+KNOWN = (IDENTITY, STATE, EVENTS, SAFETY, "clock.json")
+
+
+def remove_temporaries(folder: Path) -> list[str]:
+    """Delete the temporary files that writes killed before their rename left behind."""
+    removed: list[str] = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.iterdir():
+        if path.is_file() and any(path.name.startswith(f".{name}.") for name in KNOWN):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path.name)
+    return removed
 
 
 class PumpUnreadableError(Exception):
@@ -139,8 +166,15 @@ class PumpStore:
             events.append(event)
         return events, extra
 
+    def _read_safety(self) -> SafetyRecord | None:
+        try:
+            return safety_from_json(_unseal((self.folder / SAFETY).read_bytes()))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def load(self, library: Library) -> Firmware:
         identity = self.identity()
+        remove_temporaries(self.folder)
         events, extra = self._read_events()
         try:
             body = _unseal((self.folder / STATE).read_bytes())
@@ -153,7 +187,8 @@ class PumpStore:
                 extra = True
             firmware = Firmware(state, library, events[: state.event_count])
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            now = max([float(identity["created_at_s"]), *(e.at_s for e in events)])
+            kept = recovered_safety(events, self._read_safety())
+            now = max([float(identity["created_at_s"]), kept.now_s, *(e.at_s for e in events)])
             eri, eos = identity["battery_eri_at_s"], identity["battery_eos_at_s"]
             firmware = Firmware.safe_state(
                 self.serial,
@@ -164,6 +199,7 @@ class PumpStore:
                 float("inf") if eos is None else float(eos),
                 events,
                 f"stored state unreadable: {exc}",
+                kept,
             )
             extra = True
         if extra:
@@ -184,6 +220,8 @@ class PumpStore:
                 out.write(b"".join(canonical_json(e.to_json()).encode() + b"\n" for e in new))
                 out.flush()
                 os.fsync(out.fileno())
+        # The safety history first: a kill between the two leaves it at least as new as state.
+        atomic_write(self.folder / SAFETY, _sealed(safety_to_json(safety_of(firmware.state))))
         atomic_write(self.folder / STATE, _sealed(state_to_json(firmware.state)))
         self.saved_events = len(firmware.events)
 

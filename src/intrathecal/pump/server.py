@@ -28,17 +28,26 @@ from typing import Any
 from intrathecal.library import default_library
 from intrathecal.library.records import Library
 from intrathecal.pump.commands import Request, read_request
-from intrathecal.pump.firmware import Firmware, errors_json
+from intrathecal.pump.firmware import Firmware, errors_json, reused_id_body
 from intrathecal.pump.frame import SEQ_MODULUS, Decoder, Frame, FrameError, encode
-from intrathecal.pump.persistence import PumpStore, PumpUnreadableError, atomic_write, pump_folders
+from intrathecal.pump.persistence import (
+    PumpStore,
+    PumpUnreadableError,
+    atomic_write,
+    pump_folders,
+    remove_temporaries,
+)
 from intrathecal.pump.state import REPLY_CACHE_SIZE
 from intrathecal.units import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7474
 CLOCK_FILE = "clock.json"
-FRAME_TIMEOUT_S = 5.0  # a frame started must complete within this, else it is truncated
+# A frame started must complete within this, counted from its first byte (not reset by each
+# read: a byte every 2 s must not hold a frame open for ever), else it is truncated.
+FRAME_DEADLINE_S = 5.0
 IDLE_TIMEOUT_S = 300.0
+MAX_CONNECTIONS = 32  # more are answered "busy" and closed, so a flood cannot starve the pumps
 
 
 class SimClock:
@@ -67,6 +76,11 @@ class Loaded:
     firmware: Firmware
 
 
+def reused_id_reply(request_id: str) -> dict[str, Any]:
+    """A request id already used for a different request: refused, nothing applied."""
+    return {**reused_id_body(), "request_id": request_id}
+
+
 def error_reply(
     code: str, errors: list[InputError], request_id: object = None, **extra: Any
 ) -> dict[str, Any]:
@@ -90,8 +104,13 @@ class PumpServer:
         self.library = library or default_library()
         self.persist_every_s = persist_every_s
         self.pumps: dict[str, Loaded] = {}
+        # Replies to ``advance`` by request id, with the digest of what was asked: stored in
+        # clock.json with the clock they produced, so a retry after a restart is not applied
+        # twice.
         self._server_replies: dict[str, dict[str, Any]] = {}
         self.unavailable: dict[str, str] = {}
+        self.connections = 0
+        remove_temporaries(root)
         for folder in pump_folders(root):
             self._load(folder)
         self.clock = SimClock(speed, self._start_time(speed, start_s))
@@ -100,11 +119,23 @@ class PumpServer:
 
     def _start_time(self, speed: float, start_s: float | None) -> float:
         latest = max((p.firmware.state.now_s for p in self.pumps.values()), default=-1e18)
-        if start_s is not None:
-            return max(start_s, latest)
         stored: dict[str, Any] = {}
         with contextlib.suppress(OSError, ValueError):
             stored = json.loads((self.root / CLOCK_FILE).read_text())
+        if not isinstance(stored, dict):
+            stored = {}
+        replies = stored.get("replies")
+        if isinstance(replies, dict):
+            self._server_replies = {
+                k: v
+                for k, v in replies.items()
+                if isinstance(v, dict) and isinstance(v.get("reply"), dict)
+            }
+        # A time once given to a client is a floor: the clock never goes backwards for it.
+        with contextlib.suppress(TypeError, ValueError):
+            latest = max(latest, float(stored.get("sim_s", latest)))
+        if start_s is not None:
+            return max(start_s, latest)
         if speed == 1:
             # Real time: the wall clock plus whatever was advanced by hand.
             offset = float(stored.get("sim_s", 0.0)) - float(stored.get("wall_s", 0.0))
@@ -115,7 +146,12 @@ class PumpServer:
 
     def _save_clock(self) -> None:
         if self.root.is_dir():
-            data = {"sim_s": self.clock.now(), "wall_s": time.time(), "speed": self.clock.speed}
+            data = {
+                "sim_s": self.clock.now(),
+                "wall_s": time.time(),
+                "speed": self.clock.speed,
+                "replies": self._server_replies,
+            }
             atomic_write(self.root / CLOCK_FILE, json.dumps(data).encode())
 
     # -- pumps --------------------------------------------------------------------------------
@@ -150,8 +186,11 @@ class PumpServer:
     # -- requests -----------------------------------------------------------------------------
 
     def handle_frame(self, frame: Frame) -> dict[str, Any]:
+        """Every frame gets an answer, whatever its payload (defect 1 of issue 12)."""
         try:
             payload = frame.json()
+        except RecursionError:
+            return error_reply("bad_json", [InputError("payload", "JSON nested too deeply")])
         except (ValueError, UnicodeDecodeError) as exc:
             return error_reply("bad_json", [InputError("payload", f"is not UTF-8 JSON: {exc}")])
         return self.handle_payload(payload)
@@ -162,6 +201,10 @@ class PumpServer:
             request = read_request(payload)
         except InputError as exc:
             return error_reply("bad_request", [exc], request_id)
+        except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+            # read_request reports bad input as InputError; anything else is still bad input.
+            what = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            return error_reply("bad_request", [InputError("payload", what)], request_id)
         if request.serial is None:
             return self._server_request(request)
         loaded = self._pump(request.serial)
@@ -190,11 +233,12 @@ class PumpServer:
     def _server_request(self, request: Request) -> dict[str, Any]:
         cached = self._server_replies.get(request.request_id)
         if cached is not None:  # a retried advance must not advance twice
-            return {**cached, "replayed": True}
+            if cached.get("digest") != request.digest:
+                return reused_id_reply(request.request_id)
+            return {**cached["reply"], "replayed": True}
         result: dict[str, Any]
         if request.type == "advance":
             self.clock.advance(float(request.fields["seconds"]))
-            self.persist_all()
             result = {"now_s": self.clock.now()}
         elif request.type == "list_pumps":
             result = {
@@ -210,21 +254,53 @@ class PumpServer:
             "result": result,
         }
         if request.type == "advance":
-            self._server_replies[request.request_id] = reply
+            self._server_replies[request.request_id] = {"digest": request.digest, "reply": reply}
             while len(self._server_replies) > REPLY_CACHE_SIZE:
                 del self._server_replies[next(iter(self._server_replies))]
+            # The new clock and its reply are durable together before the pumps move, so a
+            # kill at any point leaves either neither or both (defect 3).
+            self._save_clock()
+            self.persist_all()
+        elif request.type == "clock":
+            self._save_clock()  # a time once answered is never taken back (defect 6)
         return reply
 
     # -- sockets ------------------------------------------------------------------------------
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= MAX_CONNECTIONS:
+            busy = error_reply(
+                "busy", [InputError("connection", f"{MAX_CONNECTIONS} connections are open")]
+            )
+            with contextlib.suppress(ConnectionError, OSError):
+                writer.write(encode(0, busy, reply=True))
+                await writer.drain()
+                writer.close()
+            return
+        self.connections += 1
+        try:
+            await self._serve_connection(reader, writer)
+        finally:
+            self.connections -= 1
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         decoder = Decoder()
         expected: int | None = None
+        loop = asyncio.get_running_loop()
+        frame_deadline: float | None = None  # when the frame under way must be complete
         try:
             while not decoder.broken:
-                timeout = FRAME_TIMEOUT_S if decoder.pending else IDLE_TIMEOUT_S
+                if decoder.pending:
+                    if frame_deadline is None:
+                        frame_deadline = loop.time() + FRAME_DEADLINE_S
+                    timeout = frame_deadline - loop.time()
+                else:
+                    frame_deadline = None
+                    timeout = IDLE_TIMEOUT_S
                 try:
-                    data = await asyncio.wait_for(reader.read(65_536), timeout)
+                    data = await asyncio.wait_for(reader.read(65_536), max(timeout, 0.0))
                 except TimeoutError:
                     data = b""
                 if not data:
@@ -244,14 +320,25 @@ class PumpServer:
                         )
                     else:
                         expected = (item.seq + 1) % SEQ_MODULUS
-                        reply = self.handle_frame(item)
+                        reply = self._answer(item)
                     writer.write(encode(item.seq, reply, reply=True))
+                    frame_deadline = None  # the next frame gets its own deadline
                 await writer.drain()
         except (ConnectionError, OSError):
             return
         finally:
             with contextlib.suppress(ConnectionError, OSError):
                 writer.close()
+
+    def _answer(self, frame: Frame) -> dict[str, Any]:
+        """handle_frame, and a last guard so that no frame ever goes unanswered."""
+        try:
+            reply = self.handle_frame(frame)
+            encode(frame.seq, reply, reply=True)  # a reply that cannot be framed is a defect
+            return reply
+        except Exception as exc:
+            print(f"internal error on a frame: {exc!r}", file=sys.stderr)
+            return error_reply("internal", [InputError("frame", "internal error; nothing done")])
 
     @staticmethod
     def _frame_error(error: FrameError) -> bytes:

@@ -100,6 +100,8 @@ class PumpState:
     clock_offset_s: int = 0
     battery_eri_at_s: float = math.inf
     battery_eos_at_s: float = math.inf
+    # Nominal days of charge left (pump/battery.py); None in a state saved before issue 12.
+    battery_charge_days: float | None = None
     # Reservoir: what was put in at the last refill and what has left it since.
     drugs: list[DrugLabel] = field(default_factory=list)
     filled_ml: float = 0.0
@@ -120,8 +122,18 @@ class PumpState:
     alarms: list[ActiveAlarm] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     event_count: int = 0
+    # An MRI exposure: when it began and when the patient leaves the field (None: no MRI).
+    mri_started_at_s: float | None = None
+    mri_until_s: float | None = None
+    # SynchroMed II entered the field while sounding an alarm: no infusion after the scan
+    # until it is interrogated (TGA hazard alert).
+    mri_telemetry_hold: bool = False
     # Replies to recent mutating requests by request id: a retry is answered from here.
     replies: dict[str, dict[str, Json]] = field(default_factory=dict)
+    # The digest of each cached reply's request: a reused id with another body is refused.
+    reply_digests: dict[str, str] = field(default_factory=dict)
+    # Request ids applied before a memory error (from the log), whose replies are lost.
+    spent_request_ids: dict[str, str] = field(default_factory=dict)
 
     def alarm(self, code: AlarmCode) -> ActiveAlarm | None:
         return next((a for a in self.alarms if a.code is code), None)
@@ -129,10 +141,13 @@ class PumpState:
     def pump_time(self, t: float) -> float:
         return t + self.clock_offset_s
 
-    def remember_reply(self, request_id: str, reply: dict[str, Json]) -> None:
+    def remember_reply(self, request_id: str, reply: dict[str, Json], digest: str = "") -> None:
         self.replies[request_id] = reply
+        self.reply_digests[request_id] = digest
         while len(self.replies) > REPLY_CACHE_SIZE:
-            del self.replies[next(iter(self.replies))]
+            oldest = next(iter(self.replies))
+            del self.replies[oldest]
+            self.reply_digests.pop(oldest, None)
 
 
 def _finite_or_none(value: float) -> float | None:

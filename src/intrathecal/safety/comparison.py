@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from intrathecal.engine.shape import delivery_shape
+from intrathecal.library.records import DeliveryMode
+from intrathecal.therapy.modes import mode_label
 from intrathecal.therapy.program import ALL_DAYS, WEEKDAY_NAMES, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import (
@@ -97,7 +100,29 @@ def compare(old: Program | None, new: Program) -> list[ComparisonRow]:
         )
     )
     rows.extend(_basal_rows(old, new))
+    rows.extend(_mode_rows(old, new))
     return rows
+
+
+def _mode_rows(old: Program | None, new: Program) -> list[ComparisonRow]:
+    """How the pump delivers: its mode, and the peak rate a patient meets (issue 16). Shown
+    when periodic flow is involved; steps against one rate show in the basal rows already."""
+    if DeliveryMode.PERIODIC_FLOW not in {new.mode, old.mode if old is not None else None}:
+        return []
+    new_mode = mode_label(new.device, new.mode)
+    old_mode = mode_label(old.device, old.mode) if old is not None else "-"
+    changed = "changed" if old is not None and old.mode is not new.mode else ""
+    op = delivery_shape(old).peak_rate_ml_per_day if old is not None else None
+    np_ = delivery_shape(new).peak_rate_ml_per_day
+    return [
+        ComparisonRow("delivery mode", old_mode, new_mode, changed),
+        ComparisonRow(
+            "peak programmed rate",
+            format_volume_rate(op) if op is not None else "-",
+            format_volume_rate(np_),
+            _delta(op, np_, format_volume_rate),
+        ),
+    ]
 
 
 def _step_key(start_s: int, days: frozenset[int]) -> str:

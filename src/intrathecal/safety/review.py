@@ -14,6 +14,7 @@ from intrathecal.library.records import BolusMode, Source, Sourced
 from intrathecal.safety.change import change_findings, interval_findings
 from intrathecal.safety.comparison import ComparisonRow, compare
 from intrathecal.safety.history import DAY_S, WEEK_S, DoseRecord, DoseTimeline, timeline
+from intrathecal.safety.modes import mode_findings
 from intrathecal.safety.refill_due import refill_due
 from intrathecal.safety.restrictions import restriction_findings
 from intrathecal.safety.starting import starting_findings
@@ -429,8 +430,13 @@ def _days(seconds: float) -> str:
     return f"{seconds / 86_400:.1f} days"
 
 
+def check_modes(review: ReviewInput) -> list[Finding]:
+    return mode_findings(review.new, review.old, review.refill is not None)
+
+
 CHAIN: tuple[tuple[str, Check], ...] = (
     ("device", check_device),
+    ("modes", check_modes),
     ("mixing", check_mixing),
     ("approval", check_approval),
     ("restrictions", check_restrictions),

@@ -4,13 +4,14 @@ dashboard stays fast with tens of thousands of patients."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, aliased
 
+from intrathecal.store import mri
 from intrathecal.store.models import Alarm, Implant, Patient, Stage
 from intrathecal.store.records import not_voided
 
@@ -51,6 +52,8 @@ class Dashboard:
     open_alarms: list[tuple[Alarm, PatientRow]]
     replacements: list[tuple[Implant, PatientRow]]
     counts: dict[str, int]
+    # Post-MRI tasks: scans whose pump is not yet confirmed delivering (store/mri.py).
+    post_mri: list[tuple[Any, Any]] = field(default_factory=list)
 
 
 def build(
@@ -98,7 +101,7 @@ def build(
         )
     ).one()
 
-    return Dashboard(
+    board = Dashboard(
         due_this_week=patients(due, Patient.next_refill_due_at),
         overdue=patients(overdue, Patient.next_refill_due_at),
         predicted_low_alarms=patients(low, Patient.low_alarm_at),
@@ -124,6 +127,8 @@ def build(
         ],
         counts={name: int(value) for name, value in zip(names, counts, strict=True)},
     )
+    board.post_mri = mri.open_tasks(session, now, limit)  # issue 12: the post-MRI hook
+    return board
 
 
 def calendar(session: Session, start: datetime, end: datetime) -> list[PatientRow]:

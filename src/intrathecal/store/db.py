@@ -12,8 +12,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from intrathecal.store import audit, audit_key
 from intrathecal.units import InputError
@@ -25,14 +27,13 @@ DEFAULT_SQLITE = Path("out") / "clinic.db"
 
 def database_url(explicit: str | None = None) -> str:
     """The URL to use: an explicit one, else ``DATABASE_URL``, else the default SQLite file."""
-    if explicit:
-        return explicit
-    from_env = os.environ.get("DATABASE_URL", "").strip()
-    if from_env:
+    chosen = (explicit or "").strip() or os.environ.get("DATABASE_URL", "").strip()
+    if chosen:
         # Heroku-style URLs name the driver-less scheme; psycopg 3 is the driver installed.
-        if from_env.startswith(("postgres://", "postgresql://")):
-            from_env = "postgresql+psycopg://" + from_env.split("://", 1)[1]
-        return from_env
+        # (--database too: the same URL works in both places.)
+        if chosen.startswith(("postgres://", "postgresql://")):
+            chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+        return chosen
     return f"sqlite:///{DEFAULT_SQLITE}"
 
 
@@ -125,6 +126,36 @@ def open_database(url: str | None = None) -> tuple[Engine, sessionmaker[Session]
         engine.dispose()
         raise
     return engine, session_factory(engine, key)
+
+
+def require_existing(url: str, field: str = "--database") -> None:
+    """Refuse a database that is not there: a mistyped SQLite path would otherwise be created
+    empty (and an empty audit log "verifies"), a PostgreSQL URL that cannot be reached is named."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise InputError(
+                field,
+                f"no clinic database at {path or url!r}; check the path (nothing was created)",
+            )
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+        with engine.connect() as connection:
+            found = inspect(connection).has_table("alembic_version")
+        engine.dispose()
+    except OperationalError as exc:
+        raise InputError(field, f"cannot open {_shown(url)}: {exc.orig}") from None
+    except ArgumentError as exc:
+        raise InputError(field, f"{url!r} is not a database URL: {exc}") from None
+    if not found:
+        raise InputError(
+            field, f"{_shown(url)} is not a clinic database (no schema); run `itp clinic init`"
+        )
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def open_audit_key(engine: Engine, url: str) -> bytes:

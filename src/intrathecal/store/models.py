@@ -76,6 +76,10 @@ INDICATIONS = (
     "spasticity in multiple sclerosis",
     "other",
 )
+SEXES = ("female", "male", "other")
+# What was tried before a pump (0010): oral (or other systemic) medication with its dose, or
+# another method (physiotherapy, injections, a spinal cord stimulator, surgery).
+PRIOR_TREATMENT_KINDS = ("oral medication", "other method")
 EVALUATION_KINDS = ("EMG/nerve testing", "MRI", "X-ray", "bone scan", "diagnostic injection")
 TRIAL_MODES = ("single bolus", "continuous")
 TRIAL_DECISIONS = ("implant", "no implant", "repeat trial")
@@ -176,8 +180,11 @@ class PriorTreatment(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    medication: Mapped[str] = mapped_column(String(100))
-    dose: Mapped[str] = mapped_column(String(60))  # as prescribed, with its unit
+    kind: Mapped[str] = mapped_column(
+        String(20), default="oral medication", server_default="oral medication"
+    )
+    medication: Mapped[str] = mapped_column(String(100))  # or the method
+    dose: Mapped[str] = mapped_column(String(60))  # as prescribed, with its unit ("" for a method)
     outcome: Mapped[str] = mapped_column(String(200))  # e.g. "inadequate relief", "sedation"
     recorded_at: Mapped[datetime]
 
@@ -205,16 +212,33 @@ class Trial(Base):
     drug: Mapped[str] = mapped_column(String(40))
     dose_mcg: Mapped[float] = mapped_column(Float)
     mode: Mapped[str] = mapped_column(String(20))
-    pain_before: Mapped[int] = mapped_column(Integer)  # numeric rating scale 0..10
-    pain_after: Mapped[int] = mapped_column(Integer)
+    # The response, in the terms of the indication (clinical/journey_limits.py, 0010): pain on
+    # the numeric rating scale 0..10, or spasticity (baclofen) as the Modified Ashworth grade
+    # and the Penn spasm frequency score; the other pair is None.
+    pain_before: Mapped[int | None] = mapped_column(Integer)
+    pain_after: Mapped[int | None] = mapped_column(Integer)
+    ashworth_before: Mapped[str | None] = mapped_column(String(2), default=None)
+    ashworth_after: Mapped[str | None] = mapped_column(String(2), default=None)
+    spasms_before: Mapped[int | None] = mapped_column(Integer, default=None)
+    spasms_after: Mapped[int | None] = mapped_column(Integer, default=None)
     side_effects: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(20))
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
 
     @property
+    def response(self) -> str:
+        """The response in the terms it was measured in, for a person to read."""
+        if self.ashworth_before is not None:
+            return (
+                f"Ashworth {self.ashworth_before}→{self.ashworth_after}, "
+                f"spasms {self.spasms_before}→{self.spasms_after} (Penn)"
+            )
+        return f"pain {self.pain_before}→{self.pain_after} ({self.relief_percent:.0f}% relief)"
+
+    @property
     def relief_percent(self) -> float:
-        if self.pain_before == 0:
+        if not self.pain_before or self.pain_after is None:
             return 0.0
         return (self.pain_before - self.pain_after) / self.pain_before * 100.0
 
@@ -345,6 +369,10 @@ class Refill(Base):
     investigate_reason: Mapped[str | None] = mapped_column(Text)
     cosigned_by: Mapped[str | None] = mapped_column(String(64))
     cosigned_at: Mapped[datetime | None]
+    # 0009: each drug's lot and expiry ([{"drug", "lot", "expiry": "YYYY-MM-DD"}]) and the full
+    # name of who compounded, for the printable record; none on refills recorded before.
+    drug_lots_json: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    compounded_by: Mapped[str | None] = mapped_column(String(120))
 
 
 class RefillVoid(Base):
@@ -409,6 +437,22 @@ class Alarm(Base):
     raised_at: Mapped[datetime]
     cleared_at: Mapped[datetime | None] = mapped_column(index=True)
     cleared_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlarmEvent(Base):
+    """Someone acknowledged or cleared an alarm (0010): who, when (the server's clock) and a
+    note. Append-only: the alarm's history is these rows; the alarm's ``cleared_at`` and
+    ``cleared_by`` are the derived status the worklists read."""
+
+    __tablename__ = "alarm_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    action: Mapped[str] = mapped_column(String(12))  # "acknowledged" or "cleared"
+    note: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
 
 
 class Appointment(Base):
@@ -525,6 +569,36 @@ class OutcomeResponse(Base):
     created_at: Mapped[datetime]
 
 
+class OutcomeSummary(Base):
+    """Derived from ``outcome_responses`` (issue 13): each patient's answers to a procedure as
+    bit masks, so the clinic's statistics are SQL sums, not a rebuild from every answer.
+
+    Not a clinical record: rewritten for one patient and procedure whenever a visit is stored
+    (``store.outcomes_stats.refresh``), and rebuilt whole by the migration that made it.
+    """
+
+    __tablename__ = "outcome_summary"
+    __table_args__ = (
+        Index("ix_outcome_summary_lookup", "procedure", "timepoint", "collected_on"),
+        Index("ix_outcome_summary_orphans", "baseline_on", "procedure"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure: Mapped[str] = mapped_column(String(60))
+    timepoint: Mapped[str] = mapped_column(String(20))
+    nominal_days: Mapped[int] = mapped_column(Integer)
+    collected_on: Mapped[date] = mapped_column(Date)
+    baseline_on: Mapped[date | None] = mapped_column(Date)  # the patient's, on every row
+    baseline_mask: Mapped[int] = mapped_column(Integer)
+    first: Mapped[int] = mapped_column(Integer)  # earliest row of its follow-up time point
+    answered_mask: Mapped[int] = mapped_column(Integer)
+    success_mask: Mapped[int] = mapped_column(Integer)
+    effects_answered: Mapped[int] = mapped_column(Integer)
+    effects_mask: Mapped[int] = mapped_column(Integer)
+    review: Mapped[int] = mapped_column(Integer)
+
+
 class ClinicSetting(Base):
     """Clinic-wide values kept with the data, e.g. the key of the registry's export pseudonyms."""
 
@@ -532,3 +606,33 @@ class ClinicSetting(Base):
 
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class MriScan(Base):
+    """A planned MRI of a pump patient (issue 12, item 11; migration 0012). Append-only: the
+    plan is computed at page time from these inputs and the program in force."""
+
+    __tablename__ = "mri_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    scan_at: Mapped[datetime] = mapped_column(index=True)
+    scan_minutes: Mapped[int] = mapped_column(Integer)
+    field_t: Mapped[float] = mapped_column(Float)
+    empty_hours_before: Mapped[float | None] = mapped_column(Float)  # Prometra only
+    restart_hours_after: Mapped[float | None] = mapped_column(Float)  # Prometra only
+    planned_by: Mapped[str] = mapped_column(String(64))
+    planned_at: Mapped[datetime]
+
+
+class MriConfirmation(Base):
+    """After the scan: the pump was interrogated and is delivering. Ends the dashboard task."""
+
+    __tablename__ = "mri_confirmations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("mri_scans.id"), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    note: Mapped[str] = mapped_column(Text)
+    confirmed_by: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime]

@@ -34,10 +34,10 @@ from intrathecal.outcomes import (
     parse_timepoint,
     patient_course,
 )
-from intrathecal.outcomes.instruments import When
+from intrathecal.outcomes.instruments import CLINICIAN_RATED, SPASTICITY_INSTRUMENTS, When
 from intrathecal.outcomes.records import Answer
 from intrathecal.outcomes.timepoints import Timepoint, procedure_key
-from intrathecal.store import audit
+from intrathecal.store import audit, outcomes_stats
 from intrathecal.store.models import ClinicSetting, OutcomeLink, OutcomeResponse, Patient
 from intrathecal.units import InputError
 
@@ -83,11 +83,6 @@ def all_responses(session: Session) -> list[Response]:
     """Every stored response as registry records (for statistics and exports)."""
     rows = session.execute(select(OutcomeResponse).order_by(OutcomeResponse.id)).scalars()
     return [to_response(r) for r in rows]
-
-
-def highest_id(session: Session) -> int:
-    """The highest response id (the primary key's index: no scan)."""
-    return int(session.execute(select(func.max(OutcomeResponse.id))).scalar() or 0)
 
 
 def version(session: Session) -> tuple[int, int]:
@@ -149,8 +144,11 @@ def baseline_date(session: Session, patient_id: int, procedure: str) -> date | N
     ).scalar_one_or_none()
 
 
-def instruments_at(timepoint: Timepoint) -> tuple[str, ...]:
-    return BASELINE_INSTRUMENTS if timepoint.is_baseline else FOLLOW_UP_INSTRUMENTS
+def instruments_at(timepoint: Timepoint, *, staff: bool = False) -> tuple[str, ...]:
+    """What is asked at a time point; the staff form also offers the spasticity scales
+    (baclofen patients; left blank = not asked)."""
+    asked = BASELINE_INSTRUMENTS if timepoint.is_baseline else FOLLOW_UP_INSTRUMENTS
+    return (*asked, *SPASTICITY_INSTRUMENTS) if staff else asked
 
 
 def _field(error: InputError, instrument: str) -> InputError:
@@ -251,7 +249,8 @@ def add_visit(
         except InvalidOutcomesError as exc:
             errors.extend(_field(e, instrument) for e in exc.errors)
     if errors:
-        raise InvalidOutcomesError(errors)
+        # A problem of the visit itself (its day, its time point) is found once per instrument.
+        raise InvalidOutcomesError(list({(e.field, e.message): e for e in errors}.values()))
     rows = [
         OutcomeResponse(
             patient_id=patient.id,
@@ -282,6 +281,8 @@ def add_visit(
                 )
             ]
         ) from None
+    # The statistics' counts follow every stored visit in the same transaction.
+    outcomes_stats.refresh(session, patient.id, procedure, [*stored, *accepted])
     audit.record(
         session,
         now,
@@ -350,6 +351,10 @@ def create_link(
     for name in asked:
         if name not in INSTRUMENTS:
             errors.append(InputError("instruments", f"unknown instrument {name!r}"))
+        elif name in CLINICIAN_RATED:
+            errors.append(
+                InputError("instruments", f"{name} is rated by a clinician, not by the patient")
+            )
         elif tp.is_baseline and INSTRUMENTS[name].when is When.FOLLOW_UP:
             errors.append(
                 InputError("instruments", f"{name} asks about change; it has no baseline")

@@ -75,7 +75,7 @@ def _course(
         )
     ]
     for label, days in follow_ups:
-        on = baseline_on + timedelta(days=offset_days + days + rng.randint(0, 10))
+        on = baseline_on + timedelta(days=offset_days + days + rng.randint(0, min(10, days // 3)))
         if on > today or rng.random() < SKIP[profile]:
             continue
         if profile == "good":
@@ -125,8 +125,8 @@ def seed_outcomes(session: Session, now: datetime, seed: int) -> int:
         trial_on = trials.get(patient.id)
         if patient.stage in (Stage.IMPLANTED.value, Stage.TRIAL.value) and trial_on:
             baseline_on = min(trial_on - timedelta(days=rng.randint(3, 10)), today)
-            # Follow-ups count from the implant, about a month after the trial.
-            offset = (trial_on - baseline_on).days + 30
+            # Time points count from the baseline (issue 13: each has a window of days).
+            offset = 0
             stored += _course(
                 session,
                 rng,

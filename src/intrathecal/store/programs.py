@@ -284,8 +284,13 @@ def review_with_context(
     now: datetime,
     change_profile: str | None = None,
     next_refill_at: datetime | None = None,
+    *,
+    against: ProgramVersion | None = None,
 ) -> tuple[Program, ReviewResult, ReviewContext]:
     """Review ``text`` in the context the records give; a client value may only tighten it.
+
+    ``against``: the version compared with (default the latest; applying a signed version to
+    the pump compares it with the one in force, which the pump runs).
 
     The scheduled refill comes from the records (:func:`scheduled_refill`); ``next_refill_at``
     may name a later refill (the check then looks further ahead) but an earlier one is refused:
@@ -293,7 +298,7 @@ def review_with_context(
     ``change_profile`` may be the profile the patient's indications call for or a stricter one.
     """
     new = parse(text)
-    current = latest(session, patient.id)
+    current = against if against is not None else latest(session, patient.id)
     old = parse(current.program_toml) if current else None
     implant = current_implant(session, patient.id)
     if implant is not None and new.device.key != implant.device_key:

@@ -8,6 +8,8 @@ open alarms, the scheduled refill, the change profile) skips it (:func:`not_void
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,12 +17,24 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from intrathecal.clinical import journey_limits as limits
 from intrathecal.library import default_library
 from intrathecal.store import audit
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import (
+    ADVERSE_EVENT_KINDS,
+    APPOINTMENT_KINDS,
+    EVALUATION_KINDS,
+    IMPLANT_SETTINGS,
+    INDICATIONS,
+    OPIOID_STATUSES,
+    PRIOR_TREATMENT_KINDS,
+    SEXES,
+    TRIAL_DECISIONS,
+    TRIAL_MODES,
     AdverseEvent,
     Alarm,
+    AlarmEvent,
     Appointment,
     Base,
     Evaluation,
@@ -60,33 +74,180 @@ def _advance(patient: Patient, stage: Stage) -> None:
         patient.stage = stage.value
 
 
+def _choice(value: str, options: tuple[str, ...], field: str) -> str:
+    if value not in options:
+        raise InputError(field, f"must be one of: {', '.join(options)}")
+    return value
+
+
+# --- one way to add a patient's record ------------------------------------------------------
+# Every record of the journey goes through ``add_record``: the patient must exist, the record's
+# bounds (clinical/journey_limits.py) are checked against the server's clock, the server dates
+# it, the journey moves on, and the audit entry is written in the same transaction. The API and
+# the pages both call it, so both refuse the same input with the same words.
+
+
+def create_patient(session: Session, row: Patient, actor: str, now: datetime) -> Patient:
+    row.mrn = limits.check_text(row.mrn, "mrn", limits.MRN_CHARS)
+    row.name = limits.check_text(row.name, "name", limits.NAME_CHARS)
+    limits.check_birth_date(row.birth_date, now)
+    _choice(row.sex, SEXES, "sex")
+    if row.opioid_status is not None:
+        _choice(row.opioid_status, OPIOID_STATUSES, "opioid_status")
+    if session.execute(select(Patient.id).where(Patient.mrn == row.mrn)).first():
+        raise InputError("mrn", f"{row.mrn!r} belongs to another patient")
+    row.created_at = now
+    add(session, row, actor, now, "patient.create")
+    return row
+
+
+def _indication(row: Indication, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _choice(row.condition, INDICATIONS, "condition")
+    row.detail = limits.check_text(row.detail or "", "detail", required=False)
+    row.recorded_at = now
+
+
+def _prior_treatment(row: PriorTreatment, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _choice(row.kind, PRIOR_TREATMENT_KINDS, "kind")
+    row.medication = limits.check_text(row.medication, "medication", limits.LABEL_CHARS)
+    oral = row.kind == "oral medication"
+    row.dose = limits.check_text(row.dose or "", "dose", 60, required=oral)
+    if row.dose:
+        limits.check_stated_dose(row.dose, "dose")
+    row.outcome = limits.check_text(row.outcome, "outcome", limits.NAME_CHARS)
+    row.recorded_at = now
+
+
+def _evaluation(row: Evaluation, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _choice(row.kind, EVALUATION_KINDS, "kind")
+    limits.check_day(row.performed_on, now, "performed_on")
+    row.result = limits.check_text(row.result, "result")
+    row.recorded_at = now
+    _advance(patient, Stage.EVALUATION)
+
+
+def _trial(row: Trial, patient: Patient, now: datetime, skew: timedelta) -> None:
+    limits.check_day(row.performed_on, now, "performed_on")
+    try:
+        drug = default_library().drug(row.drug)
+    except KeyError as exc:
+        raise InputError("drug", str(exc.args[0])) from None
+    _choice(row.mode, TRIAL_MODES, "mode")
+    limits.check_trial_dose(drug, row.mode, row.dose_mcg)
+    limits.check_trial_response(
+        drug,
+        limits.TrialResponse(
+            row.pain_before,
+            row.pain_after,
+            row.ashworth_before,
+            row.ashworth_after,
+            row.spasms_before,
+            row.spasms_after,
+        ),
+    )
+    row.side_effects = limits.check_text(row.side_effects or "", "side_effects", required=False)
+    _choice(row.decision, TRIAL_DECISIONS, "decision")
+    row.recorded_at = now
+    _advance(patient, Stage.NOT_A_CANDIDATE if row.decision == "no implant" else Stage.TRIAL)
+
+
+def _alarm(row: Alarm, patient: Patient, now: datetime, skew: timedelta) -> None:
+    row.kind = limits.check_text(row.kind, "kind", 40)
+    row.message = limits.check_text(row.message, "message")
+    _choice(row.source, ("pump", "clinic", "predicted"), "source")
+    row.raised_at = now
+
+
+def _appointment(row: Appointment, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _choice(row.kind, APPOINTMENT_KINDS, "kind")
+    limits.check_booking(row.starts_at, now)
+    row.note = limits.check_text(row.note or "", "note", required=False)
+    row.booked_at = now
+
+
+def _adverse_event(row: AdverseEvent, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _choice(row.kind, ADVERSE_EVENT_KINDS, "kind")
+    limits.check_day(row.occurred_on, now, "occurred_on")
+    row.description = limits.check_text(row.description, "description")
+    row.action = limits.check_text(row.action or "", "action", required=False)
+    row.recorded_at = now
+
+
+def _implant_checks(row: Implant, patient: Patient, now: datetime, skew: timedelta) -> None:
+    _implant(row, patient, now, skew)
+
+
+# kind (the audit action's prefix, as in VOIDABLE) -> the check that readies its row.
+CHECKS: dict[str, Callable[[Any, Patient, datetime, timedelta], None]] = {
+    "indication": _indication,
+    "prior-treatment": _prior_treatment,
+    "evaluation": _evaluation,
+    "trial": _trial,
+    "implant": _implant_checks,
+    "alarm": _alarm,
+    "appointment": _appointment,
+    "adverse-event": _adverse_event,
+}
+
+
+def add_record(
+    session: Session,
+    kind: str,
+    row: Base,
+    actor: str,
+    now: datetime,
+    skew: timedelta = timedelta(0),
+) -> Base:
+    """Add one record of the patient's journey (``kind`` as in ``CHECKS``): checked, dated by
+    the server's clock (``now``), audited. ``skew``: how far a time a client gives (an implant's)
+    may be ahead of ``now``. Raises InputError naming the field; nothing is written then."""
+    patient = require_patient(session, row.patient_id)  # type: ignore[attr-defined]
+    if hasattr(row, "recorded_by"):
+        row.recorded_by = actor
+    if hasattr(row, "booked_by"):
+        row.booked_by = actor
+    CHECKS[kind](row, patient, now, skew)
+    if kind == "implant":
+        _implant_place(session, row, patient)  # type: ignore[arg-type]
+    add(session, row, actor, now, f"{kind}.add")
+    return row
+
+
 def add_evaluation(
     session: Session, patient: Patient, row: Evaluation, actor: str, now: datetime
 ) -> Evaluation:
-    _advance(patient, Stage.EVALUATION)
-    add(session, row, actor, now, "evaluation.add")
+    row.patient_id = patient.id
+    add_record(session, "evaluation", row, actor, now)
     return row
 
 
 def add_trial(session: Session, patient: Patient, row: Trial, actor: str, now: datetime) -> Trial:
-    if row.pain_after > 10 or row.pain_before > 10 or row.pain_after < 0 or row.pain_before < 0:
-        raise InputError("pain_before", "pain scores are 0 to 10")
-    _advance(patient, Stage.NOT_A_CANDIDATE if row.decision == "no implant" else Stage.TRIAL)
-    add(session, row, actor, now, "trial.add")
+    row.patient_id = patient.id
+    add_record(session, "trial", row, actor, now)
     return row
 
 
-def add_implant(
-    session: Session, patient: Patient, row: Implant, actor: str, now: datetime
-) -> Implant:
+def _implant(row: Implant, patient: Patient, now: datetime, skew: timedelta) -> None:
     device = default_library().devices.get(row.device_key)
     if device is None:
         raise InputError("device", f"unknown device {row.device_key!r}")
-    if session.execute(select(Implant.id).where(Implant.serial == row.serial)).first():
-        raise InputError("serial", f"serial {row.serial!r} is already implanted")
+    row.serial = limits.check_text(row.serial, "serial", 40)
+    limits.check_catheter_length(row.catheter_length_cm)
+    if not re.fullmatch(r"[CTLS]\d{1,2}", row.tip_level or ""):
+        raise InputError("tip_level", 'must be a vertebral level, e.g. "T10"')
+    _choice(row.setting, IMPLANT_SETTINGS, "setting")
+    limits.check_done_at(row.implanted_at, now, skew, "implanted_at")
     row.reservoir_ml = device.reservoir_ml.value
     row.catheter_volume_ml = row.catheter_length_cm * device.catheter_ml_per_cm.value
     row.replace_by = row.implanted_at + timedelta(days=device.service_life_days.value)
+    row.recorded_at = now
+    _advance(patient, Stage.IMPLANTED)
+
+
+def _implant_place(session: Session, row: Implant, patient: Patient) -> None:
+    """The serial is free, and the new implant replaces the patient's last one (not voided)."""
+    if session.execute(select(Implant.id).where(Implant.serial == row.serial)).first():
+        raise InputError("serial", f"serial {row.serial!r} is already implanted")
     previous = (
         session.execute(
             select(Implant)
@@ -97,23 +258,79 @@ def add_implant(
         .first()
     )
     row.replaces_implant_id = previous.id if previous else None
-    _advance(patient, Stage.IMPLANTED)
-    add(session, row, actor, now, "implant.add")
+
+
+def add_implant(
+    session: Session, patient: Patient, row: Implant, actor: str, now: datetime
+) -> Implant:
+    row.patient_id = patient.id
+    add_record(session, "implant", row, actor, now)
     return row
 
 
-def clear_alarm(
-    session: Session, patient_id: int, alarm_id: int, actor: str, now: datetime
-) -> Alarm:
+# --- alarms: acknowledged and cleared by records, never by an edit that loses history ---------
+
+ALARM_NOTE_CHARS = 500
+
+
+def _open_alarm(session: Session, patient_id: int, alarm_id: int) -> Alarm:
     alarm = session.get(Alarm, alarm_id)
     if alarm is None or alarm.patient_id != patient_id:
         raise NotFoundError(f"alarm {alarm_id} of patient {patient_id}")
     if alarm.cleared_at is not None:
-        raise InputError("alarm", f"was cleared by {alarm.cleared_by} already")
+        raise InputError(
+            "alarm", f"was cleared by {alarm.cleared_by} at {alarm.cleared_at:%Y-%m-%d %H:%M} UTC"
+        )
     if voided(session, patient_id).get(("alarm", alarm_id)) is not None:
-        raise InputError("alarm", "is void: a void is not cleared")
+        raise InputError("alarm", "is void: a void alarm is not acknowledged or cleared")
+    return alarm
+
+
+def alarm_events(session: Session, patient_id: int) -> dict[int, list[AlarmEvent]]:
+    """The patient's alarm history: alarm id -> its acknowledgements and clearance, in order."""
+    rows = session.execute(
+        select(AlarmEvent).where(AlarmEvent.patient_id == patient_id).order_by(AlarmEvent.id)
+    ).scalars()
+    found: dict[int, list[AlarmEvent]] = {}
+    for row in rows:
+        found.setdefault(row.alarm_id, []).append(row)
+    return found
+
+
+def acknowledge_alarm(
+    session: Session, patient_id: int, alarm_id: int, actor: str, now: datetime, note: str = ""
+) -> AlarmEvent:
+    """Someone has seen the alarm and acts on it; it stays open until cleared."""
+    _open_alarm(session, patient_id, alarm_id)
+    kept = limits.check_text(note, "note", ALARM_NOTE_CHARS, required=False)
+    done = [e for e in alarm_events(session, patient_id).get(alarm_id, []) if e.by == actor]
+    if any(e.action == "acknowledged" for e in done):
+        raise InputError("alarm", f"was acknowledged by {actor} already")
+    event = AlarmEvent(
+        alarm_id=alarm_id, patient_id=patient_id, action="acknowledged", note=kept, by=actor, at=now
+    )
+    session.add(event)
+    session.flush()
+    detail = {"alarm": alarm_id, "note": kept}
+    audit.record(session, now, actor, "alarm.acknowledge", f"patient:{patient_id}", detail)
+    return event
+
+
+def clear_alarm(
+    session: Session, patient_id: int, alarm_id: int, actor: str, now: datetime, note: str = ""
+) -> Alarm:
+    """The alarm's cause is dealt with: an ``alarm_events`` row (who, when, note) is the
+    record; the alarm's ``cleared_at``/``cleared_by`` follow it for the worklists."""
+    alarm = _open_alarm(session, patient_id, alarm_id)
+    kept = limits.check_text(note, "note", ALARM_NOTE_CHARS, required=False)
+    session.add(
+        AlarmEvent(
+            alarm_id=alarm_id, patient_id=patient_id, action="cleared", note=kept, by=actor, at=now
+        )
+    )
     alarm.cleared_at, alarm.cleared_by = now, actor
-    audit.record(session, now, actor, "alarm.clear", f"patient:{patient_id}", {"alarm": alarm_id})
+    detail = {"alarm": alarm_id, "note": kept}
+    audit.record(session, now, actor, "alarm.clear", f"patient:{patient_id}", detail)
     return alarm
 
 

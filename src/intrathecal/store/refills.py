@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 from sqlalchemy import select, update
@@ -86,6 +86,23 @@ class RefillRequest:
     investigate_reason: str = ""
     cosigner: str = ""
     cosigner_password: str = field(default="", repr=False)
+    # What went in (0009): each drug's lot and expiry, and who compounded (full name).
+    lots: tuple[DrugLot, ...] = ()
+    compounded_by: str = ""
+    # Filling a version older than the one in force needs a reason (recorded in the notes).
+    older_version_reason: str = ""
+
+
+# Longest lot number and name kept: a lot is a short code; a full name is a line.
+MAX_LOT_CHARS = 40
+MAX_NAME_CHARS = 120
+
+
+@dataclass(frozen=True)
+class DrugLot:
+    drug: str
+    lot: str
+    expiry: date
 
 
 @dataclass(frozen=True)
@@ -390,6 +407,7 @@ def save(
     lock_patient(session, patient)
     prepared = prepare(session, patient, request)
     check_follows(request, prepared.previous_any)
+    check_contents(prepared, request)
     rec = prepared.reconciliation
     cosigned_by = None
     if rec is not None and rec.investigate:
@@ -420,12 +438,18 @@ def save(
         next_due_at=utc_from_s(prepared.due.refill_due_at_s),
         low_alarm_at=utc_from_s(prepared.due.low_reservoir_alarm_at_s),
         limited_by=prepared.due.limited_by.value,
-        notes="\n".join([*prepared.notes, request.notes]).strip(),
+        notes="\n".join(
+            [*prepared.notes, *older_version_note(prepared, request), request.notes]
+        ).strip(),
         follows_refill_id=prepared.previous_any.id if prepared.previous_any else None,
         recorded_at=recorded,
         investigate_reason=request.investigate_reason.strip() if cosigned_by else None,
         cosigned_by=cosigned_by,
         cosigned_at=recorded if cosigned_by else None,
+        drug_lots_json=json.dumps(
+            [{"drug": x.drug, "lot": x.lot, "expiry": x.expiry.isoformat()} for x in request.lots]
+        ),
+        compounded_by=request.compounded_by.strip() or None,
     )
     session.add(refill)
     if prepared.program_changes:
@@ -472,6 +496,66 @@ def save(
     if on_flushed is not None:
         on_flushed()
     return refill
+
+
+def older_than_in_force(prepared: RefillPlan) -> ProgramVersion | None:
+    """The version in force when the refill fills an older one, else None."""
+    running = prepared.old_version
+    if running is not None and prepared.new_version.version < running.version:
+        return running
+    return None
+
+
+def older_version_note(prepared: RefillPlan, request: RefillRequest) -> list[str]:
+    running = older_than_in_force(prepared)
+    if running is None:
+        return []
+    return [
+        f"version {prepared.new_version.version} filled, older than version {running.version} "
+        f"in force: {request.older_version_reason.strip()}"
+    ]
+
+
+def check_contents(prepared: RefillPlan, request: RefillRequest) -> None:
+    """What a refill puts in, checked at every door before anything is sent or stored: an older
+    version than the one in force needs a reason; each lot names a drug of the new program
+    once, and no drug expires before the fill's day; names and lots have a length."""
+    running = older_than_in_force(prepared)
+    if running is not None and not request.older_version_reason.strip():
+        raise InputError(
+            "older_version_reason",
+            f"version {prepared.new_version.version} is older than version {running.version}, "
+            f"in force (signed by {running.signed_by} on {running.signed_at:%Y-%m-%d}): say why "
+            "the older version is filled, or choose the current one",
+        )
+    if len(request.older_version_reason) > 2000:
+        raise InputError("older_version_reason", "is too long (at most 2000 characters)")
+    if len(request.compounded_by) > MAX_NAME_CHARS:
+        raise InputError("compounded_by", f"is too long (at most {MAX_NAME_CHARS} characters)")
+    drugs = {i.drug.key for i in prepared.new_program.ingredients}
+    seen: set[str] = set()
+    fill_day = request.performed_at.date()
+    for lot in request.lots:
+        if lot.drug not in drugs:
+            raise InputError(
+                f"lot_{lot.drug[:40]}",
+                f"{lot.drug[:40]!r} is not in version {prepared.new_version.version} "
+                f"({', '.join(sorted(drugs))})",
+            )
+        if lot.drug in seen:
+            raise InputError(f"lot_{lot.drug}", "is given twice")
+        seen.add(lot.drug)
+        if not lot.lot.strip() or len(lot.lot) > MAX_LOT_CHARS or not lot.lot.isprintable():
+            raise InputError(
+                f"lot_{lot.drug}",
+                f"the lot number must be 1 to {MAX_LOT_CHARS} printable characters",
+            )
+        if lot.expiry < fill_day:
+            raise InputError(
+                f"expiry_{lot.drug}",
+                f"{lot.drug} expires on {lot.expiry:%Y-%m-%d}, before the fill date "
+                f"{fill_day:%Y-%m-%d}: it may not be filled",
+            )
 
 
 def _recipe_dict(made: Recipe) -> dict[str, object]:

@@ -19,6 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy import text as sql
 from sqlalchemy.orm import Session
 
+from intrathecal.clinical.journey_limits import ASHWORTH_GRADES
 from intrathecal.clinical.reconcile import reconcile
 from intrathecal.clinical.refill import plan
 from intrathecal.library import default_library
@@ -120,6 +121,7 @@ OUTCOMES = (
     "inadequate relief at the highest tolerated dose",
 )
 SPASTIC = {i for i in INDICATIONS if i.startswith("spasticity")}
+ASHWORTH = ASHWORTH_GRADES
 TIP_LEVELS = ("T8", "T9", "T10", "T11", "T12", "C5", "C6")
 
 
@@ -298,8 +300,13 @@ def seed_demo(
                 drug="baclofen" if spastic else "morphine",
                 dose_mcg=50.0 if spastic else 250.0,
                 mode=rng.choice(("single bolus", "continuous")),
-                pain_before=before,
-                pain_after=max(after, 0),
+                # Baclofen trials are measured in spasticity (Ashworth grade, Penn spasms).
+                pain_before=None if spastic else before,
+                pain_after=None if spastic else max(after, 0),
+                ashworth_before=ASHWORTH[min(before - 4, 5)] if spastic else None,
+                ashworth_after=ASHWORTH[max(min(after - 4, 5), 0)] if spastic else None,
+                spasms_before=min(before - 5, 4) if spastic else None,
+                spasms_after=max(min(after - 5, 4), 0) if spastic else None,
                 side_effects=rng.choice(("none", "mild nausea", "pruritus", "none")),
                 decision=decision,
                 recorded_by="physician",

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from functools import partial
 
-from intrathecal.library.records import Bounds, DeviceKind
+from intrathecal.library.records import Bounds, DeliveryMode, DeviceKind
 from intrathecal.therapy.findings import Finding, Severity
 from intrathecal.therapy.program import WEEKDAY_NAMES, Program
 from intrathecal.therapy.timeline import DAY_S, daily_volumes_ml
@@ -32,7 +32,9 @@ def device_findings(program: Program) -> list[Finding]:
     device = program.device
     findings = []
     low, high = device.min_rate_ml_per_day, device.max_rate_ml_per_day
-    for index, step in enumerate(program.basal):
+    # Periodic flow has no basal flow at all (its zero step is not a rate the pump runs).
+    steps = () if program.mode is DeliveryMode.PERIODIC_FLOW else program.basal
+    for index, step in enumerate(steps):
         rate = step.rate_ml_per_day
         if rate < low.value:
             findings.append(

@@ -1,6 +1,6 @@
 """Read a program file (TOML) into a validated :class:`Program`, or every error found.
 
-Format (README, "Program files"): ``device``, ``catheter_volume`` or ``catheter_length``,
+Format (docs/program-format.md): ``device``, ``catheter_volume`` or ``catheter_length``,
 ``low_reservoir_alarm``, ``[[drugs]]`` (the first drug is the one doses are written in),
 ``[[basal]]``, optional ``[[periodic_bolus]]``, ``[demand_bolus]`` and ``[device_overrides]``.
 """
@@ -15,6 +15,7 @@ from itertools import pairwise
 from intrathecal.library.parse import DEVICE_FIELDS, check_device, load_toml
 from intrathecal.library.records import (
     BolusMode,
+    DeliveryMode,
     Device,
     Drug,
     Library,
@@ -71,15 +72,27 @@ def parse_program(
     device = errors.attempt(lambda: _device(root, library, errors))
     ingredients = _ingredients(root, library, errors)
     notices: list[Notice] = []
-    basal = _basal(root, device, ingredients, errors, notices)
+    mode = errors.attempt(lambda: _mode(root, device))
     periodic = _periodic(root, device, ingredients, errors)
+    # A refused mode still decides how the rest is read, so its errors are not followed by
+    # confusing ones about a basal the mode never had.
+    if mode is DeliveryMode.PERIODIC_FLOW or (
+        mode is None and _named(root, DeliveryMode.PERIODIC_FLOW)
+    ):
+        basal = _periodic_flow_basal(root, periodic, errors)
+    else:
+        basal = _basal(root, device, ingredients, errors, notices)
+    if device is not None and mode is None and basal:
+        mode = _default_mode(device, basal)
+    if mode is not None and device is not None:
+        errors.attempt(lambda: _check_mode_shape(mode, device, basal))
     demand = _demand(root, device, ingredients, errors)
     alarm = _low_reservoir_alarm(root, device, errors, notices)
     catheter = _catheter(root, device, errors)
     root.raw("name")
     errors.attempt(root.finish)
     errors.raise_if_any()
-    assert device is not None and alarm is not None and catheter is not None
+    assert device is not None and alarm is not None and catheter is not None and mode is not None
     program = Program(
         name=str(root.raw("name", name)),
         device=device,
@@ -91,6 +104,7 @@ def parse_program(
         catheter_volume_ml=catheter,
         notices=tuple(notices),
         overridden=frozenset(_overridden(device)),
+        mode=mode,
     )
     if check_limits:
         for finding in program_findings(program):
@@ -116,6 +130,11 @@ def _device(root: Table, library: Library, errors: Collector) -> Device:
     for toml_key in overrides.keys():  # noqa: SIM118 - a Table, not a dict
         spec = DEVICE_FIELDS.get(toml_key)
         entry_path = overrides.child_path(toml_key)
+        if toml_key == "modes":
+            # A mode is what the device can do, not a figure copied from its manual.
+            overrides.raw(toml_key)
+            errors.add(entry_path, f"cannot be overridden: {device.name} has the modes it has")
+            continue
         if spec is None:
             overrides.raw(toml_key)
             errors.add(entry_path, f"is not a device constant; known: {', '.join(DEVICE_FIELDS)}")
@@ -154,6 +173,87 @@ def _overridden(device: Device) -> list[str]:
         if isinstance(value, Sourced) and value.origin is Origin.PROGRAM_OVERRIDE:
             names.append(toml_key)
     return names
+
+
+# --- delivery mode --------------------------------------------------------------------------
+
+
+# The labelling's own words for a mode, accepted as written ("constant flow" on a Prometra).
+MODE_SYNONYMS = {
+    "constant-flow": DeliveryMode.CONTINUOUS,
+    "simple-continuous": DeliveryMode.CONTINUOUS,
+    "flex-dosing": DeliveryMode.FLEX,
+    "multiple-rate": DeliveryMode.MULTIPLE_RATES,
+    "fixed": DeliveryMode.FIXED_RATE,
+    "constant-rate": DeliveryMode.FIXED_RATE,
+}
+
+
+def read_mode(raw: object) -> DeliveryMode | None:
+    """A mode name as a person writes it (any case, spaces or underscores), or None."""
+    if not isinstance(raw, str):
+        return None
+    name = "-".join(raw.strip().lower().replace("_", " ").split())
+    try:
+        return DeliveryMode(name)
+    except ValueError:
+        return MODE_SYNONYMS.get(name)
+
+
+def _mode(root: Table, device: Device | None) -> DeliveryMode | None:
+    """The program's ``mode``; None when not given (then it follows from the basal)."""
+    raw = root.raw("mode")
+    if raw is None:
+        return None
+    offered = device.delivery_modes if device is not None else tuple(DeliveryMode)
+    names = ", ".join(m.value for m in offered)
+    mode = read_mode(raw)
+    if mode is None:
+        raise InputError("mode", f"{raw!r} is not a delivery mode; expected one of: {names}")
+    if device is not None and mode not in offered:
+        raise InputError("mode", f"{device.name} has no {mode.value} mode; its modes: {names}")
+    return mode
+
+
+def _named(root: Table, mode: DeliveryMode) -> bool:
+    return root.has("mode") and read_mode(root.raw("mode")) is mode
+
+
+def _default_mode(device: Device, basal: list[BasalStep]) -> DeliveryMode:
+    """A program without a mode: the device's continuous mode for one all-day rate, else its
+    stepped mode (flex or multiple rates), as programs were read before modes existed."""
+    modes = device.delivery_modes
+    if DeliveryMode.FIXED_RATE in modes:
+        return DeliveryMode.FIXED_RATE
+    one_rate = len(basal) == 1 and basal[0].days == ALL_DAYS
+    if one_rate and DeliveryMode.CONTINUOUS in modes:
+        return DeliveryMode.CONTINUOUS
+    return device.stepped_mode or modes[0]
+
+
+def _check_mode_shape(mode: DeliveryMode, device: Device, basal: list[BasalStep]) -> None:
+    if mode is DeliveryMode.CONTINUOUS and not (len(basal) == 1 and basal[0].days == ALL_DAYS):
+        stepped = device.stepped_mode
+        other = f" (or mode = {stepped.value!r} for timed steps)" if stepped else ""
+        raise InputError(
+            "basal", f"continuous mode is one rate all day: give one [[basal]] step{other}"
+        )
+
+
+def _periodic_flow_basal(
+    root: Table, periodic: list[PeriodicBolus], errors: Collector
+) -> list[BasalStep]:
+    """Periodic flow delivers its doses and nothing between them: a zero basal."""
+    if root.has("basal"):
+        root.raw("basal")
+        errors.add(
+            "basal",
+            "periodic flow delivers only its doses, with no flow between them; "
+            "remove [[basal]] (or choose a mode with a basal rate)",
+        )
+    if not periodic and not root.has("periodic_bolus"):
+        errors.add("periodic_bolus", "periodic flow needs at least one [[periodic_bolus]] dose")
+    return [BasalStep(start_s=0, days=ALL_DAYS, rate_ml_per_day=0.0)]
 
 
 # --- drugs -----------------------------------------------------------------------------------

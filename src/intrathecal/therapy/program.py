@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from intrathecal.library.records import Device, Drug
+from intrathecal.library.records import DeliveryMode, Device, Drug
 
 ALL_DAYS: frozenset[int] = frozenset(range(7))
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -71,6 +71,9 @@ class Program:
     notices: tuple[Notice, ...]
     # TOML keys of the device constants this program overrides (shown wherever used).
     overridden: frozenset[str]
+    # How the device is told to deliver (library.records.DeliveryMode). In periodic flow the
+    # basal is one zero-rate step: the doses are the periodic boluses, with no flow between.
+    mode: DeliveryMode
 
     @property
     def first(self) -> Ingredient:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from intrathecal.library.records import Origin
+from intrathecal.library.records import DeliveryMode, Origin
 from intrathecal.therapy.program import ALL_DAYS, WEEKDAY_NAMES, Program
 from intrathecal.therapy.summary import device_value_text, device_values
 from intrathecal.units import format_duration
@@ -40,6 +40,7 @@ def to_toml(program: Program) -> str:
     lines = [
         f"name = {_q(program.name)}",
         f"device = {_q(program.device.key)}",
+        f"mode = {_q(program.mode.value)}",
         f'catheter_volume = "{_num(program.catheter_volume_ml)} mL"',
         f'low_reservoir_alarm = "{_num(program.low_reservoir_alarm_ml)} mL"',
     ]
@@ -50,7 +51,9 @@ def to_toml(program: Program) -> str:
             f"name = {_q(ingredient.drug.key)}",
             f'concentration = "{_num(ingredient.concentration_mcg_per_ml)} mcg/mL"',
         ]
-    for step in program.basal:
+    # Periodic flow has no basal: its zero step is implied by the mode.
+    basal = () if program.mode is DeliveryMode.PERIODIC_FLOW else program.basal
+    for step in basal:
         lines += [
             "",
             "[[basal]]",

@@ -54,4 +54,6 @@ def device_value_text(toml_key: str, value: Sourced[object]) -> str:
     items = raw if isinstance(raw, tuple) else (raw,)
     if unit == "%":
         return ", ".join(f"{float(v) * 100:g}%" for v in items)
+    if unit == "modes":
+        return ", ".join(getattr(v, "value", str(v)) for v in items)
     return ", ".join(f"{v:g} {unit}" for v in items)

@@ -23,8 +23,9 @@ from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
-from intrathecal.web import error_pages, idempotency
+from intrathecal.web import error_pages, health, idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
+from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
@@ -86,9 +87,24 @@ def create_app(
     app.state.pump_links = pump_links or TypedLinks()
     app.state.settings = settings
     app.include_router(router)
-    from intrathecal.web import pages
+    app.include_router(health.router)
+    from intrathecal.web import (
+        journey_pages,
+        pages,
+        program_apply_pages,
+        program_pages,
+        refill_pages,
+    )
+    from intrathecal.web.api import admin, patient_records
+
+    app.include_router(patient_records.router)
+    app.include_router(admin.router)
 
     app.include_router(pages.router)
+    app.include_router(journey_pages.router)
+    app.include_router(program_pages.router)  # the program editor
+    app.include_router(refill_pages.router)  # the refill wizard and record
+    app.include_router(program_apply_pages.router)  # a program to the pump between refills
     from intrathecal.web import calendar_pages
 
     app.include_router(calendar_pages.router)
@@ -97,6 +113,9 @@ def create_app(
 
     app.include_router(outcomes_routes.router)
     app.include_router(outcomes_pages.router)
+    from intrathecal.web import mri_pages
+
+    app.include_router(mri_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
     _handlers(app)
@@ -115,11 +134,6 @@ def _errors(status: int, errors: list[dict[str, str]], **extra: Any) -> JSONResp
 def _error_page(request: Request, status: int, title: str, *messages: str) -> Response:
     """A page for a browser (the API answers JSON): same status, readable, with a way back."""
     return error_pages.page(request, status, title, messages)
-
-
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
-    return ".".join(parts) or "body"
 
 
 def _handlers(app: FastAPI) -> None:
@@ -141,19 +155,22 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        if not _is_api(request):
-            lines = [error_pages.readable(e) for e in exc.errors()]
-            return _error_page(request, 422, "Not valid", *lines)
-        errors = []
-        for error in exc.errors():
-            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-            errors.append({"field": _field(error.get("loc", ())), "message": message})
+        errors = field_errors(exc.errors())
+        if not _is_api(request):  # a page answers a page, never JSON (issue 11, item 8)
+            if request.method in ("GET", "HEAD"):  # an address, not a form: nothing was saved
+                lines = [error_pages.readable(e) for e in exc.errors()]
+                return _error_page(request, 422, "Not valid", *lines)
+            text = "; ".join(f"{e['field']} {e['message']}" for e in errors)
+            return _error_page(request, 422, "Not saved", f"{text}. Nothing was changed.")
         return _errors(422, errors)
 
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> Response:
         if not _is_api(request):
-            return _error_page(request, 422, "Not valid", str(exc))
+            if request.method in ("GET", "HEAD"):
+                return _error_page(request, 422, "Not valid", str(exc))
+            text = f"{exc.field} {exc.message}. Nothing was changed."
+            return _error_page(request, 422, "Not saved", text)
         return _errors(422, [{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(InvalidOutcomesError)

@@ -1,14 +1,14 @@
-"""What the outcomes pages and API share: form answers, the period filter, cached statistics,
+"""What the outcomes pages and API share: form answers, the period filter, the statistics,
 a patient's trend chart and PDF report, and the dashboard's outcomes card.
 
-The numbers come from the registry's own functions (``practice_statistics``,
-``patient_course``); nothing here computes a share.
+The numbers come from the registry's own functions (the statistics counted in SQL by
+``store.outcomes_stats`` and built by ``outcomes.statistics.from_counts``; ``patient_course``);
+nothing here computes a share.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -33,13 +33,12 @@ from intrathecal.outcomes import (
     Response,
     ShareResult,
     follow_ups_for,
-    practice_statistics,
     procedure_label,
 )
 from intrathecal.outcomes.statistics import percent
 from intrathecal.reports import PatientReport, Table, patient_report_pdf
 from intrathecal.store import outcomes as store
-from intrathecal.store import programs
+from intrathecal.store import outcomes_stats, programs
 from intrathecal.store.models import OutcomeResponse, Patient, Refill
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import (
@@ -129,47 +128,13 @@ def period_of(start: str, end: str) -> Period:
 # --- statistics ------------------------------------------------------------------------------
 
 
-# How long a data version is trusted while the highest response id stays the same. Counting
-# every answer on each dashboard view took 81 ms at 50,000 patients; the highest id is one
-# index lookup. The count is still taken now and then: on PostgreSQL a transaction holding a
-# lower id can commit after a higher one was seen (SQLite hands out ids in commit order).
-VERSION_RECHECK_S = 30.0
-
-
-def data_version(state: Any, db: Session) -> tuple[int, int]:
-    """``store.version`` (count, highest id), counted again only when the highest id changes
-    or ``VERSION_RECHECK_S`` has passed."""
-    top = store.highest_id(db)
-    seen: tuple[int, tuple[int, int], float] | None = getattr(state, "outcomes_version", None)
-    at = time.monotonic()
-    if seen is not None and seen[0] == top and at - seen[2] < VERSION_RECHECK_S:
-        return seen[1]
-    version = store.version(db)
-    state.outcomes_version = (top, version, at)
-    return version
-
-
 def clinic_statistics(
     state: Any, db: Session, period: Period, as_of: date
 ) -> tuple[ProcedureStatistics, ...]:
-    """``practice_statistics`` over every stored response, cached per data version.
-
-    Responses are only ever inserted, so (count, highest id) names the data exactly; the
-    cache is per process and holds a few periods.
-    """
-    cache: dict[tuple[Any, ...], tuple[ProcedureStatistics, ...]] | None = getattr(
-        state, "outcomes_statistics", None
-    )
-    if cache is None:
-        cache = state.outcomes_statistics = {}
-    key = (data_version(state, db), period.start, period.end, as_of)
-    found = cache.get(key)
-    if found is None:
-        found = practice_statistics(store.all_responses(db), period=period, as_of=as_of)
-        if len(cache) >= 32:  # a few periods at a time; old data versions are never asked again
-            cache.clear()
-        cache[key] = found
-    return found
+    """The clinic's statistics, counted in SQL from the summary every stored visit keeps up to
+    date (issue 13): no cache to go stale, no page waits for a rebuild."""
+    del state  # kept for the callers' signature; nothing is cached per worker any more
+    return outcomes_stats.clinic_statistics(db, period=period, as_of=as_of)
 
 
 def cohort_responses(responses: Sequence[Response], period: Period) -> list[Response]:
@@ -195,7 +160,13 @@ def share_text(share: ShareResult) -> dict[str, str]:
             f"{percent(p.high)})"
         )
 
-    return {"completers": cell(share.completers), "itt": cell(share.missing_as_not_improved)}
+    if not share.asked:
+        return {"completers": "not asked", "itt": "not asked", "no_baseline": "-"}
+    return {
+        "completers": cell(share.completers),
+        "itt": cell(share.missing_as_not_improved),
+        "no_baseline": str(share.no_baseline) if share.definition.baseline else "-",
+    }
 
 
 @dataclass(frozen=True)

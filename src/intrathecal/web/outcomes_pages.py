@@ -64,7 +64,7 @@ def _days(text: str) -> int | None:
 
 def _asked(timepoint: str) -> list[str]:
     try:
-        return list(store.instruments_at(parse_timepoint(timepoint)))
+        return list(store.instruments_at(parse_timepoint(timepoint), staff=True))
     except InputError:
         return list(INSTRUMENTS)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,27 +15,20 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
 
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
 from intrathecal.library import default_library
-from intrathecal.safety.comparison import compare
-from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import audit, dashboard, patient_search, programs, records, refills, users
 from intrathecal.store.db import begin_read_only
-from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
+from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import AuditEntry, Patient, User
-from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.therapy.summary import device_value_text, device_values
 from intrathecal.units import (
     InputError,
-    Kind,
     format_concentration,
-    parse_non_negative,
-    parse_positive,
 )
-from intrathecal.web import display, outcomes, pump_views, refill_pump, settings
-from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, plan_payload, set_session_cookie
+from intrathecal.web import display, outcomes, pump_views, settings
+from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
@@ -310,9 +302,7 @@ def _with_ids(chart: records.Chart) -> list[tuple[Any, str, str, int]]:
         (
             t.performed_on,
             "trial",
-            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: pain "
-            f"{t.pain_before}→{t.pain_after} ({t.relief_percent:.0f}% relief); "
-            f"{t.decision}",
+            f"{t.drug} {t.dose_mcg:g} mcg {t.mode}: {t.response}; {t.decision}",
             t.id,
         )
         for t in chart.trials
@@ -442,337 +432,6 @@ def refills_of(db: Session, patient_id: int) -> list[Any]:
             .order_by(Refill.performed_at)
         ).scalars()
     )
-
-
-# --- program editor --------------------------------------------------------------------------
-
-
-@router.get("/patients/{patient_id}/program", response_class=HTMLResponse)
-@read_only
-def program_editor(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "program editor")
-    patient = records.require_patient(db, patient_id)
-    current = programs.latest(db, patient_id)
-    return render(
-        request,
-        "program.html",
-        actor,
-        patient=patient,
-        current=current,
-        text=current.program_toml if current else "",
-        errors=[],
-        conflict="",
-    )
-
-
-@router.post("/patients/{patient_id}/program", response_class=HTMLResponse)
-async def program_save(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("program.sign")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    form = await request.form()
-    # The form is read on the event loop; the database work runs in a worker thread, so waiting
-    # for SQLite's write lock never stalls the requests that hold it.
-    return await run_in_threadpool(_program_save, patient_id, request, db, actor, form)
-
-
-def _program_save(
-    patient_id: int, request: Request, db: Session, actor: Actor, form: FormData
-) -> HTMLResponse:
-    text = str(form.get("program_toml", ""))
-    reason = str(form.get("reason", ""))
-    replaces = str(form.get("replaces_version", "")).strip()
-    acks = tuple(
-        Acknowledgement(str(k)[4:], actor.name, str(v))
-        for k, v in form.items()
-        if str(k).startswith("ack_") and str(v).strip()
-    )
-    patient = records.require_patient(db, patient_id)
-    old = programs.latest(db, patient_id)
-    errors: list[str] = []
-    conflict = ""
-    try:
-        version = programs.save_version(
-            db,
-            patient,
-            programs.Draft(text, reason, int(replaces) if replaces else None, acks),
-            actor.name,
-            now(request),
-        )
-    except ConflictError as exc:
-        conflict = exc.message
-    except BlockedError as exc:
-        errors = [f"{f.code}: {f.message}" for f in exc.findings if f.severity.value == "hard"]
-        errors += [f"{f.code} needs an acknowledgement with a reason" for f in exc.unacknowledged]
-    except InvalidProgramError as exc:
-        errors = [str(e) for e in exc.errors]
-    except InputError as exc:
-        errors = [str(exc)]
-    if errors or conflict:
-        db.rollback()
-        return render(
-            request,
-            "program.html",
-            actor,
-            status=409 if conflict else 422,
-            patient=patient,
-            current=programs.latest(db, patient_id),
-            text=text,
-            errors=errors,
-            conflict=conflict,
-        )
-    db.commit()
-    # The version it replaced against the one just signed (a review run now would compare the
-    # new version with itself: it is the latest one).
-    comparison = compare(programs.parse(old.program_toml) if old else None, programs.parse(text))
-    return render(
-        request,
-        "program_done.html",
-        actor,
-        patient=patient,
-        version=version,
-        old=old,
-        comparison=[asdict(r) for r in comparison],
-        acknowledgements=json.loads(version.acknowledgements_json),
-    )
-
-
-# --- refill wizard ------------------------------------------------------------------------------
-
-
-def _volume(form: dict[str, str], key: str, positive: bool = True) -> float | None:
-    raw = form.get(key, "").strip()
-    if not raw:
-        return None
-    parse = parse_positive if positive else parse_non_negative
-    return parse(raw, key, Kind.VOLUME)
-
-
-@router.get("/patients/{patient_id}/refill", response_class=HTMLResponse)
-def refill_wizard(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "refill wizard and pump interrogation")
-    patient = records.require_patient(db, patient_id)
-    implant = programs.current_implant(db, patient_id)
-    latest = programs.latest(db, patient_id)
-    link = refill_pump.link_for(request.app.state.pump_links, implant)
-    pump = refill_pump.interrogate(link) if link else None
-    last = programs.last_refill(db, patient_id)
-    form = {
-        "fill": f"{implant.reservoir_ml:g} mL" if implant else "",
-        "withdrawn": "",
-        "program_version": str(latest.version) if latest else "",
-        # The refill this one follows, as this page saw it: a second tab saving after the
-        # first gets a conflict instead of a second refill on the same fill.
-        "follows_refill_id": str(last.id) if last else "",
-    }
-    refill_pump.prefill(form, pump)
-    stocks = _stock_defaults(latest.program_toml if latest else "")
-    return render(
-        request,
-        "refill.html",
-        actor,
-        patient=patient,
-        implant=implant,
-        form=form,
-        stocks=stocks,
-        plan=None,
-        errors=[],
-        last=last,
-        versions=programs.history(db, patient_id),
-        **refill_pump.context(db, pump, implant, now(request)),
-    )
-
-
-def _stock_defaults(text: str) -> dict[str, str]:
-    if not text:
-        return {}
-    program = programs.parse(text)
-    out = {}
-    for ingredient in program.ingredients:
-        stock = refills.TYPICAL_STOCK_MCG_PER_ML.get(ingredient.drug.key)
-        if stock is not None:
-            unit = ingredient.drug.dose_unit.value
-            out[ingredient.drug.key] = format_concentration(stock, unit)
-    return out
-
-
-@router.post("/patients/{patient_id}/refill", response_class=HTMLResponse)
-async def refill_step(
-    patient_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
-) -> Response:
-    raw = {str(k): str(v) for k, v in (await request.form()).items()}
-    # The pump's telemetry and the database block: they run in a worker thread, off the loop.
-    return await run_in_threadpool(_refill_step, patient_id, request, db, actor, raw)
-
-
-def _refill_step(
-    patient_id: int, request: Request, db: Session, actor: Actor, raw: dict[str, str]
-) -> Response:
-    patient = records.require_patient(db, patient_id)
-    implant = programs.current_implant(db, patient_id)
-    step = raw.get("step", "preview")
-    link = refill_pump.link_for(request.app.state.pump_links, implant)
-    pump = refill_pump.reading(link, raw)
-    stocks_text = {k[6:]: v for k, v in raw.items() if k.startswith("stock_") and v.strip()}
-    password = raw.pop("cosigner_password", "")  # used once, never shown back in the form
-    errors: list[str] = []
-    status = 422
-    request_obj = None
-    try:
-        stocks = {
-            k: parse_positive(v, f"stock {k}", Kind.CONCENTRATION) for k, v in stocks_text.items()
-        }
-        fill = _volume(raw, "fill")
-        if fill is None:
-            raise InputError("fill", "give the volume to put in, e.g. '20 mL'")
-        version = raw.get("program_version", "").strip()
-        follows = raw.get("follows_refill_id", "").strip()
-        request_obj = refills.RefillRequest(
-            fill_ml=fill,
-            performed_at=refill_pump.time_of(pump, now(request)),
-            withdrawn_ml=_volume(raw, "withdrawn", False),
-            demand_boluses=int(raw.get("demand_boluses", "0") or 0),
-            program_version=int(version) if version else None,
-            stocks_mcg_per_ml=stocks,
-            notes=raw.get("notes", ""),
-            follows_refill_id=int(follows) if follows else None,
-            investigate_reason=raw.get("investigate_reason", ""),
-            cosigner=raw.get("cosigner", ""),
-            cosigner_password=password,
-        )
-        prepared = refills.prepare(db, patient, request_obj)
-    except (InputError, ValueError) as exc:
-        errors = [str(exc)]
-        prepared = None
-    if step == "interrogate":
-        prepared, errors = None, []  # a fresh reading only; the plan comes with the preview
-    if prepared is not None and request_obj is not None and step == "save":
-        try:
-            row, errors = _save_refill(
-                request, db, patient, actor, raw, link, pump, prepared, request_obj
-            )
-        except ConflictError as exc:
-            row, errors, status = None, [exc.message], 409
-        except refills.CosignError as exc:
-            row, errors = None, [str(exc)]
-            db.rollback()  # nothing of the refill; the failed co-signature is kept
-            refills.record_failed_cosign(db, exc.cosigner, actor.name, now(request), patient_id)
-            db.commit()
-        except InputError as exc:
-            row, errors = None, [str(exc)]
-        if row is not None:
-            db.commit()
-            return RedirectResponse(f"/patients/{patient_id}/refills/{row.id}", status_code=303)
-        db.rollback()
-    return render(
-        request,
-        "refill.html",
-        actor,
-        status=status if errors else 200,
-        patient=patient,
-        implant=implant,
-        form=raw,
-        stocks=stocks_text or _stock_defaults(""),
-        plan=plan_payload(prepared) if prepared else None,
-        errors=errors,
-        last=programs.last_refill(db, patient_id),
-        versions=programs.history(db, patient_id),
-        **refill_pump.context(db, pump, implant, now(request), prepared),
-    )
-
-
-def _save_refill(
-    request: Request,
-    db: Session,
-    patient: Patient,
-    actor: Actor,
-    raw: dict[str, str],
-    link: Any,
-    pump: Any,
-    prepared: refills.RefillPlan,
-    request_obj: refills.RefillRequest,
-) -> tuple[Any, list[str]]:
-    """Save the wizard's refill: (row, []) or (None, why). ConflictError and InputError (the
-    follows check, the co-signature over INVESTIGATE) come before anything is sent to a pump."""
-    if raw.get("confirm") != "yes":
-        return None, ["tick the confirmation that the fill and the program were checked"]
-    refills.check_follows(request_obj, prepared.previous_any)
-    if prepared.reconciliation is not None and prepared.reconciliation.investigate:
-        refills.cosign(db, request_obj, actor.name, now(request))
-    if raw.get("mode") == "pump":
-        # All or nothing: the clinic record is written only after the pump confirmed.
-        return refill_pump.save_through(
-            link, pump, db, patient, prepared, request_obj, actor.name, now(request), raw
-        )
-    return refills.save(db, patient, request_obj, actor.name, recorded_at=now(request)), []
-
-
-@router.get("/patients/{patient_id}/refills/{refill_id}", response_class=HTMLResponse)
-def refill_record(
-    patient_id: int,
-    refill_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    from intrathecal.web.api.serialize import refill as refill_json
-
-    patient = records.require_patient(db, patient_id)
-    row = refills.require(db, patient_id, refill_id)
-    audit.record(
-        db, now(request), actor.name, "chart.read", f"patient:{patient_id}", {"refill": refill_id}
-    )
-    db.commit()
-    r = refill_json(row, refills.voids(db, patient_id))
-    return render(request, "refill_record.html", actor, patient=patient, r=r, error="")
-
-
-@router.post("/patients/{patient_id}/refills/{refill_id}/void", response_class=HTMLResponse)
-async def refill_void(
-    patient_id: int,
-    refill_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("refill.void")),  # noqa: B008 (FastAPI dependency)
-) -> Response:
-    reason = str((await request.form()).get("reason", ""))
-    return await run_in_threadpool(_refill_void, patient_id, refill_id, request, db, actor, reason)
-
-
-def _refill_void(
-    patient_id: int, refill_id: int, request: Request, db: Session, actor: Actor, reason: str
-) -> Response:
-    from intrathecal.web.api.serialize import refill as refill_json
-
-    patient = records.require_patient(db, patient_id)
-    try:
-        refills.void(db, patient, refill_id, reason, actor.name, now(request))
-    except (InputError, ConflictError) as exc:
-        db.rollback()
-        row = refills.require(db, patient_id, refill_id)
-        r = refill_json(row, refills.voids(db, patient_id))
-        message = exc.message if isinstance(exc, ConflictError) else str(exc)
-        status = 409 if isinstance(exc, ConflictError) else 422
-        return render(
-            request, "refill_record.html", actor, status, patient=patient, r=r, error=message
-        )
-    db.commit()
-    return RedirectResponse(f"/patients/{patient_id}/refills/{refill_id}", status_code=303)
 
 
 def _void_page(kind: str, collection: str, permission: str) -> None:

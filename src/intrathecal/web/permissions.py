@@ -69,8 +69,8 @@ ROLE_ORDER = (PHYSICIAN, NURSE, PHARMACIST, VIEWER, ADMIN)
 
 
 def role_table() -> str:
-    """The role x permission table of the README, made from the two dicts above (a test checks
-    that the README holds exactly this)."""
+    """The role x permission table of docs/clinic.md, made from the two dicts above (a test checks
+    that the manual holds exactly this)."""
     lines = [
         "| permission | may | " + " | ".join(ROLE_ORDER) + " |",
         "| --- | --- | " + " | ".join("---" for _ in ROLE_ORDER) + " |",

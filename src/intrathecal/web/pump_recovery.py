@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -317,6 +317,12 @@ def _refill(
         notes=str(data["notes"]),
         investigate_reason=str(data.get("investigate_reason") or ""),
         follows_refill_id=data.get("follows_refill_id", refills.Follows.LATEST),
+        lots=tuple(
+            refills.DrugLot(str(x["drug"]), str(x["lot"]), date.fromisoformat(str(x["expiry"])))
+            for x in data.get("lots") or ()
+        ),
+        compounded_by=str(data.get("compounded_by") or ""),
+        older_version_reason=str(data.get("older_version_reason") or ""),
     )
     try:
         prepared = refills.prepare(session, patient, request)

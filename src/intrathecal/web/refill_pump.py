@@ -406,6 +406,12 @@ def _payload(
         # records who co-signed and why (never the password).
         "investigate_reason": request.investigate_reason,
         "cosigned_by": _cosigner(prepared, request, performed_by),
+        # What went in and why an older version, for the record recovery writes.
+        "lots": [
+            {"drug": x.drug, "lot": x.lot, "expiry": x.expiry.isoformat()} for x in request.lots
+        ],
+        "compounded_by": request.compounded_by,
+        "older_version_reason": request.older_version_reason,
     }
 
 

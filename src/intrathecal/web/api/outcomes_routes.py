@@ -19,10 +19,9 @@ from intrathecal.outcomes import (
     ProcedureStatistics,
     course_to_dict,
     instrument_to_dict,
-    procedure_statistics,
     statistics_to_dict,
 )
-from intrathecal.store import audit, records
+from intrathecal.store import audit, outcomes_stats, records
 from intrathecal.store import outcomes as store
 from intrathecal.web import outcomes as views
 from intrathecal.web import settings
@@ -97,9 +96,7 @@ def statistics(
     day = views.parse_day(as_of, "as_of") or now(request).date()
     stats: tuple[ProcedureStatistics, ...]
     if procedure:
-        stats = (
-            procedure_statistics(store.all_responses(db), procedure, period=period, as_of=day),
-        )
+        stats = outcomes_stats.clinic_statistics(db, period=period, as_of=day, procedure=procedure)
     else:
         stats = views.clinic_statistics(request.app.state, db, period, day)
     return {

@@ -17,26 +17,16 @@ from intrathecal.store import audit, dashboard, programs, records, refills, user
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
-    AdverseEvent,
-    Alarm,
-    Appointment,
-    AuditEntry,
-    Evaluation,
-    Implant,
-    Indication,
     Patient,
-    PriorTreatment,
     Refill,
-    Trial,
-    User,
 )
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.units import InputError
 from intrathecal.web import client_time, settings
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.api.answers import errors, signed_in
+from intrathecal.web.api.patient_records import KINDS
 from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.idempotency import Idempotency, idempotency
@@ -228,38 +218,6 @@ def list_patients(
 
 
 @router.post(
-    "/patients",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.PatientAnswer,
-    responses=signed_in(),
-)
-def create_patient(
-    body: schemas.PatientBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        if db.execute(select(Patient.id).where(Patient.mrn == body.mrn)).first():
-            raise InputError("mrn", f"{body.mrn!r} belongs to another patient")
-        at = now(request)
-        row = Patient(
-            mrn=body.mrn,
-            name=body.name,
-            birth_date=body.birth_date,
-            sex=body.sex,
-            created_at=at,
-            opioid_status=body.opioid_status,
-        )
-        records.add(db, row, actor.name, at, "patient.create")
-        return {"ok": True, "patient": serialize.patient(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
     "/patients/{patient_id}/opioid-status",
     tags=["patients"],
     response_model=schemas.PatientAnswer,
@@ -340,178 +298,7 @@ def _patient(db: Session, patient_id: int) -> Patient:
     return records.require_patient(db, patient_id)
 
 
-@router.post(
-    "/patients/{patient_id}/indications",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.IndicationAnswer,
-    responses=signed_in(404),
-)
-def add_indication(
-    patient_id: int,
-    body: schemas.IndicationBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = Indication(
-            patient_id=patient_id, condition=body.condition, detail=body.detail, recorded_at=at
-        )
-        records.add(db, row, actor.name, at, "indication.add")
-        return {"ok": True, "indication": serialize.indication(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/prior-treatments",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.PriorTreatmentAnswer,
-    responses=signed_in(404),
-)
-def add_prior_treatment(
-    patient_id: int,
-    body: schemas.PriorTreatmentBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = PriorTreatment(
-            patient_id=patient_id,
-            medication=body.medication,
-            dose=body.dose,
-            outcome=body.outcome,
-            recorded_at=at,
-        )
-        records.add(db, row, actor.name, at, "prior-treatment.add")
-        return {"ok": True, "prior_treatment": serialize.prior_treatment(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/evaluations",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.EvaluationAnswer,
-    responses=signed_in(404),
-)
-def add_evaluation(
-    patient_id: int,
-    body: schemas.EvaluationBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        patient = _patient(db, patient_id)
-        at = now(request)
-        row = Evaluation(
-            patient_id=patient_id,
-            kind=body.kind,
-            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
-            result=body.result,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add_evaluation(db, patient, row, actor.name, at)
-        return {"ok": True, "evaluation": serialize.evaluation(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/trials",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.TrialAnswer,
-    responses=signed_in(404),
-)
-def add_trial(
-    patient_id: int,
-    body: schemas.TrialBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        patient = _patient(db, patient_id)
-        try:
-            default_library().drug(body.drug)
-        except KeyError as exc:
-            raise InputError("drug", str(exc.args[0])) from None
-        at = now(request)
-        row = Trial(
-            patient_id=patient_id,
-            performed_on=client_time.not_after_today(body.performed_on, at, "performed_on"),
-            drug=body.drug,
-            dose_mcg=body.dose,
-            mode=body.mode,
-            pain_before=body.pain_before,
-            pain_after=body.pain_after,
-            side_effects=body.side_effects,
-            decision=body.decision,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add_trial(db, patient, row, actor.name, at)
-        return {"ok": True, "trial": serialize.trial(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/implants",
-    tags=["patients"],
-    status_code=201,
-    response_model=schemas.ImplantAnswer,
-    responses=signed_in(404),
-)
-def add_implant(
-    patient_id: int,
-    body: schemas.ImplantBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    return idem.run(db, actor.name, 201, lambda: _add_implant(db, patient_id, body, request, actor))
-
-
-def _add_implant(
-    db: Session, patient_id: int, body: schemas.ImplantBody, request: Request, actor: Actor
-) -> dict[str, Any]:
-    patient = _patient(db, patient_id)
-    at = now(request)
-    if body.implanted_at > at + client_time.skew(request):
-        raise InputError("implanted_at", "is in the future: record an implant once it is done")
-    row = Implant(
-        patient_id=patient_id,
-        device_key=body.device,
-        serial=body.serial,
-        reservoir_ml=0.0,
-        catheter_length_cm=body.catheter_length,
-        catheter_volume_ml=0.0,
-        tip_level=body.tip_level,
-        setting=body.setting,
-        implanted_at=body.implanted_at,
-        replace_by=body.implanted_at,
-        recorded_by=actor.name,
-        recorded_at=at,
-    )
-    records.add_implant(db, patient, row, actor.name, at)
-    return {"ok": True, "implant": serialize.implant(row)}
+# Adding a record (indications ... adverse events, and a new patient): web/api/patient_records.py
 
 
 # --- programs ----------------------------------------------------------------------------------
@@ -690,6 +477,9 @@ def refill_to_save(body: schemas.RefillBody, request: Request) -> refills.Refill
         investigate_reason=body.investigate_reason,
         cosigner=body.cosigner,
         cosigner_password=body.cosigner_password,
+        lots=tuple(refills.DrugLot(x.drug, x.lot, x.expiry) for x in body.lots),
+        compounded_by=body.compounded_by,
+        older_version_reason=body.older_version_reason,
     )
 
 
@@ -880,146 +670,12 @@ def compounding_recipe(
 # --- alarms, appointments, adverse events -------------------------------------------------------
 
 
-@router.post(
-    "/patients/{patient_id}/alarms",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AlarmAnswer,
-    responses=signed_in(404),
-)
-def add_alarm(
-    patient_id: int,
-    body: schemas.AlarmBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = Alarm(
-            patient_id=patient_id,
-            kind=body.kind,
-            message=body.message,
-            source=body.source,
-            raised_at=at,
-        )
-        records.add(db, row, actor.name, at, "alarm.add")
-        return {"ok": True, "alarm": serialize.alarm(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/alarms/{alarm_id}/clear",
-    tags=["events"],
-    response_model=schemas.AlarmAnswer,
-    responses=signed_in(404),
-)
-def clear_alarm(
-    patient_id: int,
-    alarm_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("alarm.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        row = records.clear_alarm(db, patient_id, alarm_id, actor.name, now(request))
-        return {"ok": True, "alarm": serialize.alarm(row)}
-
-    return idem.run(db, actor.name, 200, work)
-
-
-@router.post(
-    "/patients/{patient_id}/appointments",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AppointmentAnswer,
-    responses=signed_in(404),
-)
-def add_appointment(
-    patient_id: int,
-    body: schemas.AppointmentBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("appointment.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        row = Appointment(
-            patient_id=patient_id,
-            kind=body.kind,
-            starts_at=body.starts_at,
-            note=body.note,
-            booked_by=actor.name,
-            booked_at=now(request),
-        )
-        records.add(db, row, actor.name, now(request), "appointment.add")
-        return {"ok": True, "appointment": serialize.appointment(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
-@router.post(
-    "/patients/{patient_id}/adverse-events",
-    tags=["events"],
-    status_code=201,
-    response_model=schemas.AdverseEventAnswer,
-    responses=signed_in(404),
-)
-def add_adverse_event(
-    patient_id: int,
-    body: schemas.AdverseEventBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("adverse_event.write")),  # noqa: B008 (FastAPI dependency)
-    idem: Idempotency = Depends(idempotency),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    def work() -> dict[str, Any]:
-        _patient(db, patient_id)
-        at = now(request)
-        row = AdverseEvent(
-            patient_id=patient_id,
-            kind=body.kind,
-            occurred_on=client_time.not_after_today(body.occurred_on, at, "occurred_on"),
-            serious=body.serious,
-            description=body.description,
-            action=body.action,
-            recorded_by=actor.name,
-            recorded_at=at,
-        )
-        records.add(db, row, actor.name, at, "adverse-event.add")
-        return {"ok": True, "adverse_event": serialize.adverse_event(row)}
-
-    return idem.run(db, actor.name, 201, work)
-
-
 # --- voids: a wrong record corrected by a correction record, never edited ---------------------
 
-# kind -> (its collection's path, the permission that adds such a record)
-VOIDS: dict[str, tuple[str, str]] = {
-    "indication": ("indications", "patient.write"),
-    "prior-treatment": ("prior-treatments", "patient.write"),
-    "evaluation": ("evaluations", "patient.write"),
-    "trial": ("trials", "patient.write"),
-    "implant": ("implants", "patient.write"),
-    "alarm": ("alarms", "alarm.write"),
-    "appointment": ("appointments", "appointment.write"),
-    "adverse-event": ("adverse-events", "adverse_event.write"),
-}
-SERIALIZERS: dict[str, Any] = {
-    "indication": serialize.indication,
-    "prior-treatment": serialize.prior_treatment,
-    "evaluation": serialize.evaluation,
-    "trial": serialize.trial,
-    "implant": serialize.implant,
-    "alarm": serialize.alarm,
-    "appointment": serialize.appointment,
-    "adverse-event": serialize.adverse_event,
-}
+# kind -> (its collection's path, the permission that adds such a record), and its serializer:
+# from the one table of record kinds (web/api/patient_records.py KINDS).
+VOIDS: dict[str, tuple[str, str]] = {k: (s.collection, s.permission) for k, s in KINDS.items()}
+SERIALIZERS: dict[str, Any] = {k: s.serializer for k, s in KINDS.items()}
 
 
 def _void_route(kind: str, collection: str, permission: str) -> None:
@@ -1065,185 +721,7 @@ for _kind, (_collection, _permission) in VOIDS.items():
     _void_route(_kind, _collection, _permission)
 
 
-# --- users and audit (admin) -------------------------------------------------------------------
-
-
-@router.get("/users", tags=["admin"], response_model=schemas.UsersAnswer, responses=signed_in())
-@read_only
-def list_users(
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    rows = db.execute(select(User).order_by(User.id)).scalars()
-    return {"ok": True, "users": [serialize.user(u) for u in rows]}
-
-
-@router.post(
-    "/users",
-    tags=["admin"],
-    status_code=201,
-    response_model=schemas.UserAnswer,
-    responses=signed_in(),
-)
-def create_user(
-    body: schemas.UserBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    row = users.create_user(
-        db, body.username, body.full_name, body.role, body.password, now(request), actor.name
-    )
-    db.commit()
-    return {"ok": True, "user": serialize.user(row)}
-
-
-def _user_action(
-    request: Request, db: Session, actor: Actor, user_id: int, action: str, value: Any = None
-) -> dict[str, Any]:
-    """One admin action on an account, audited, in one transaction."""
-    user = users.require_user(db, user_id)
-    at, by = now(request), actor.name
-    ended = 0
-    if action in ("deactivate", "activate"):
-        ended = users.set_active(db, user, action == "activate", at, by)
-    elif action == "role":
-        users.set_role(db, user, value, at, by)
-    elif action == "password":
-        ended = users.reset_password(db, user, value, at, by)
-    else:
-        ended = users.end_sessions(db, user, at, by)
-    db.commit()
-    return {"ok": True, "user": serialize.user(user), "sessions_ended": ended}
-
-
-ADMIN_ACTION: dict[str, Any] = {
-    "tags": ["admin"],
-    "response_model": schemas.EndedAnswer,
-    "responses": signed_in(404),
-}
-
-
-@router.post("/users/{user_id}/deactivate", **ADMIN_ACTION)
-def deactivate_user(
-    user_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    """The user cannot sign in any more and every session of theirs ends."""
-    return _user_action(request, db, actor, user_id, "deactivate")
-
-
-@router.post("/users/{user_id}/activate", **ADMIN_ACTION)
-def activate_user(
-    user_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    return _user_action(request, db, actor, user_id, "activate")
-
-
-@router.post("/users/{user_id}/role", **ADMIN_ACTION)
-def change_role(
-    user_id: int,
-    body: schemas.RoleBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    """Takes effect on the user's next request (the role is read with every request)."""
-    return _user_action(request, db, actor, user_id, "role", body.role)
-
-
-@router.post("/users/{user_id}/password", **ADMIN_ACTION)
-def reset_password(
-    user_id: int,
-    body: schemas.PasswordBody,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    """A new password (same rule as a new account); the user's sessions end."""
-    return _user_action(request, db, actor, user_id, "password", body.password)
-
-
-@router.post("/users/{user_id}/end-sessions", **ADMIN_ACTION)
-def end_user_sessions(
-    user_id: int,
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    return _user_action(request, db, actor, user_id, "end-sessions")
-
-
-@router.get(
-    "/sessions", tags=["admin"], response_model=schemas.SessionsAnswer, responses=signed_in()
-)
-@read_only
-def list_sessions(
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("users.manage")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    """Sessions not yet expired, newest first."""
-    rows = users.active_sessions(db, now(request))
-    return {
-        "ok": True,
-        "sessions": [
-            {
-                "username": r.username,
-                "role": r.role,
-                "created_at": serialize.iso(r.created_at),
-                "expires_at": serialize.iso(r.expires_at),
-            }
-            for r in rows
-        ],
-    }
-
-
-@router.get(
-    "/audit",
-    tags=["admin"],
-    response_model=schemas.AuditAnswer,
-    responses=signed_in(),
-)
-@read_only
-def list_audit(
-    limit: int = Limit,
-    offset: int = Offset,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    """Newest first."""
-    total = db.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
-    rows = db.execute(
-        select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit).offset(offset)
-    ).scalars()
-    return {"ok": True, **page([serialize.audit_entry(r) for r in rows], total, limit, offset)}
-
-
-@router.get(
-    "/audit/verify",
-    tags=["admin"],
-    response_model=schemas.VerifyAnswer,
-    responses=signed_in(),
-)
-@read_only
-def verify_audit(
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    _: Actor = Depends(require("audit.read")),  # noqa: B008 (FastAPI dependency)
-) -> dict[str, Any]:
-    result = audit.verify(db)
-    return {
-        "ok": True,
-        "intact": result.ok,
-        "entries": result.entries,
-        "first_bad_seq": result.first_bad_seq,
-        "message": result.problem,
-    }
+# Users, sessions and the audit log (admin): web/api/admin.py
 
 
 __all__ = ["NotFoundError", "router"]

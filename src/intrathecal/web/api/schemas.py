@@ -16,12 +16,14 @@ from pydantic import (
     model_validator,
 )
 
+from intrathecal.clinical import journey_limits as limits
 from intrathecal.store.models import (
     ADVERSE_EVENT_KINDS,
     APPOINTMENT_KINDS,
     EVALUATION_KINDS,
     IMPLANT_SETTINGS,
     INDICATIONS,
+    PRIOR_TREATMENT_KINDS,
     TRIAL_DECISIONS,
     TRIAL_MODES,
 )
@@ -129,23 +131,24 @@ class SignInBody(Strict):
     password: str = Field(min_length=1, max_length=200)
 
 
+# The journey's records. Types, units and choices are read here; every bound (dates against the
+# server's clock, text lengths, plausible doses) is checked once, in the store
+# (store/records.py ``add_record`` with clinical/journey_limits.py), for the API and the pages.
+# A text's cap here only stops a huge body before it is read.
+# A text in the store's bounds (journey_limits): 1 to TEXT_CHARS characters.
+Text = Annotated[str, Field(max_length=limits.TEXT_CHARS)]
+
+
 class PatientBody(Strict):
-    mrn: str = Field(min_length=1, max_length=32, description="medical record number")
-    name: str = Field(min_length=1, max_length=200)
-    birth_date: date
-    sex: Literal["female", "male", "other"]
+    mrn: str = Field(max_length=limits.MRN_CHARS, description="medical record number")
+    name: str = Field(max_length=limits.NAME_CHARS)
+    birth_date: date = Field(description="from 1900 to today (the server's clock)")
+    sex: Annotated[str, _choice(("female", "male", "other"))]
     opioid_status: Literal["naive", "tolerant"] | None = Field(
         default=None,
         description="selects a drug's starting range in the program review where the library "
         "has both; leave out when not known (the stricter opioid-naive range is then used)",
     )
-
-    @field_validator("birth_date")
-    @classmethod
-    def _not_future(cls, value: date) -> date:
-        if value > date.today() or value.year < 1900:
-            raise ValueError("must be a date between 1900 and today")
-        return value
 
 
 class OpioidStatusBody(Strict):
@@ -155,44 +158,51 @@ class OpioidStatusBody(Strict):
 
 class IndicationBody(Strict):
     condition: Annotated[str, _choice(INDICATIONS)]
-    detail: str = ""
+    detail: Text = ""
 
 
 class PriorTreatmentBody(Strict):
-    medication: str = Field(min_length=1, max_length=100)
-    dose: str = Field(min_length=1, max_length=60, description="as prescribed, with unit")
-    outcome: str = Field(min_length=1, max_length=200)
+    kind: Annotated[str, _choice(PRIOR_TREATMENT_KINDS)] = "oral medication"
+    medication: str = Field(max_length=limits.LABEL_CHARS, description="or the method tried")
+    dose: str = Field(default="", max_length=60, description="as prescribed, with unit")
+    outcome: str = Field(max_length=limits.NAME_CHARS)
 
 
 class EvaluationBody(Strict):
     kind: Annotated[str, _choice(EVALUATION_KINDS)]
     performed_on: date
-    result: str = Field(min_length=1)
+    result: Text
 
 
 class TrialBody(Strict):
     performed_on: date
-    drug: str = Field(min_length=1, max_length=40)
-    dose: Mass = Field(description='e.g. "50 mcg"')
+    drug: str = Field(max_length=40, description="drug key from the library")
+    dose: Mass = Field(
+        description="e.g. \"50 mcg\"; a continuous trial's dose over 24 h; at most the drug's "
+        "hard per-bolus (single bolus) or daily-dose (continuous) limit"
+    )
     mode: Annotated[str, _choice(TRIAL_MODES)]
-    pain_before: int = Field(ge=0, le=10, description="numeric rating scale 0-10")
-    pain_after: int = Field(ge=0, le=10, description="numeric rating scale 0-10")
-    side_effects: str = ""
+    pain_before: int | None = Field(default=None, description="pain trial: 0-10")
+    pain_after: int | None = Field(default=None, description="pain trial: 0-10")
+    ashworth_before: str | None = Field(
+        default=None, max_length=2, description="spasticity (baclofen) trial: 0, 1, 1+, 2, 3, 4"
+    )
+    ashworth_after: str | None = Field(default=None, max_length=2)
+    spasms_before: int | None = Field(
+        default=None, description="spasticity trial: Penn spasm frequency 0-4"
+    )
+    spasms_after: int | None = None
+    side_effects: Text = ""
     decision: Annotated[str, _choice(TRIAL_DECISIONS)]
 
 
 class ImplantBody(Strict):
-    device: str = Field(min_length=1, description="device key from the library")
-    serial: str = Field(min_length=1, max_length=40)
+    device: str = Field(max_length=40, description="device key from the library")
+    serial: str = Field(max_length=40)
     catheter_length: Length = Field(description='e.g. "70 cm"')
-    tip_level: str = Field(pattern=r"^[CTLS]\d{1,2}$", description='vertebral level, e.g. "T10"')
+    tip_level: str = Field(max_length=10, description='vertebral level, e.g. "T10"')
     setting: Annotated[str, _choice(IMPLANT_SETTINGS)]
     implanted_at: ClinicTime
-
-    @field_validator("implanted_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return _aware(value)
 
 
 class AcknowledgementBody(Strict):
@@ -248,6 +258,12 @@ class RefillPlanBody(Strict):
         return _aware(value) if value is not None else None
 
 
+class LotIn(Strict):
+    drug: str = Field(min_length=1, max_length=64, description="a drug of the program filled")
+    lot: str = Field(min_length=1, max_length=40, description="the lot number on the vial")
+    expiry: date = Field(description="expiry date, not before the fill's day (else 422)")
+
+
 class RefillBody(RefillPlanBody):
     follows_refill_id: int | None = Field(
         ge=1,
@@ -267,6 +283,13 @@ class RefillBody(RefillPlanBody):
     cosigner_password: str = Field(
         default="", max_length=200, description="the co-signing physician's password"
     )
+    lots: list[LotIn] = Field(default_factory=list, max_length=8)
+    compounded_by: str = Field(default="", max_length=120, description="full name")
+    older_version_reason: str = Field(
+        default="",
+        max_length=2000,
+        description="needed when program_version is older than the version in force",
+    )
 
 
 class VoidBody(Strict):
@@ -285,28 +308,27 @@ class RecipeBody(Strict):
 
 
 class AlarmBody(Strict):
-    kind: str = Field(min_length=1, max_length=40)
-    message: str = Field(min_length=1)
+    kind: str = Field(max_length=40)
+    message: Text
     source: Literal["pump", "clinic"] = "clinic"
+
+
+class AlarmActionBody(Strict):
+    note: str = Field(default="", max_length=500, description="what was done, if anything")
 
 
 class AppointmentBody(Strict):
     kind: Annotated[str, _choice(APPOINTMENT_KINDS)]
-    starts_at: ClinicTime
-    note: str = ""
-
-    @field_validator("starts_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return _aware(value)
+    starts_at: ClinicTime = Field(description="up to 2 years ahead, or up to 1 year late")
+    note: Text = ""
 
 
 class AdverseEventBody(Strict):
     kind: Annotated[str, _choice(ADVERSE_EVENT_KINDS)]
     occurred_on: date
     serious: bool
-    description: str = Field(min_length=1)
-    action: str = ""
+    description: Text
+    action: Text = ""
 
 
 class UserBody(Strict):
@@ -427,6 +449,8 @@ class RefillOut(Out):
     investigate_reason: str | None = None
     cosigned_by: str | None = None
     cosigned_at: str | None = None
+    lots: list[dict[str, str]] = []
+    compounded_by: str | None = None
     voided: VoidOut | None = None
 
 
@@ -567,6 +591,10 @@ class RecordVoidAnswer(OkAnswer):
 
 class AlarmAnswer(OkAnswer):
     alarm: Record
+
+
+class AlarmHistoryAnswer(AlarmAnswer):
+    history: list[Record]  # its acknowledgements and clearance, in order
 
 
 class AppointmentAnswer(OkAnswer):

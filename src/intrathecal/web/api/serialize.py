@@ -12,6 +12,7 @@ from intrathecal.store.dashboard import PatientRow
 from intrathecal.store.models import (
     AdverseEvent,
     Alarm,
+    AlarmEvent,
     Appointment,
     AuditEntry,
     Evaluation,
@@ -56,7 +57,13 @@ def indication(r: Indication) -> dict[str, Any]:
 
 
 def prior_treatment(r: PriorTreatment) -> dict[str, Any]:
-    return {"id": r.id, "medication": r.medication, "dose": r.dose, "outcome": r.outcome}
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "medication": r.medication,
+        "dose": r.dose,
+        "outcome": r.outcome,
+    }
 
 
 def evaluation(r: Evaluation) -> dict[str, Any]:
@@ -78,7 +85,11 @@ def trial(r: Trial) -> dict[str, Any]:
         "mode": r.mode,
         "pain_before": r.pain_before,
         "pain_after": r.pain_after,
-        "relief_percent": round(r.relief_percent, 1),
+        "relief_percent": round(r.relief_percent, 1) if r.pain_before is not None else None,
+        "ashworth_before": r.ashworth_before,
+        "ashworth_after": r.ashworth_after,
+        "spasms_before": r.spasms_before,
+        "spasms_after": r.spasms_after,
         "side_effects": r.side_effects,
         "decision": r.decision,
     }
@@ -155,6 +166,8 @@ def refill(r: Refill, voided: Mapping[int, RefillVoid] | None = None) -> dict[st
         "investigate_reason": r.investigate_reason,
         "cosigned_by": r.cosigned_by,
         "cosigned_at": iso(r.cosigned_at),
+        "lots": json.loads(r.drug_lots_json or "[]"),  # [{drug, lot, expiry}] (0009)
+        "compounded_by": r.compounded_by,
         "voided": refill_void(voided[r.id]) if voided and r.id in voided else None,
     }
 
@@ -181,6 +194,17 @@ def alarm(r: Alarm) -> dict[str, Any]:
         "raised_at": iso(r.raised_at),
         "cleared_at": iso(r.cleared_at),
         "cleared_by": r.cleared_by,
+    }
+
+
+def alarm_event(r: AlarmEvent) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "alarm_id": r.alarm_id,
+        "action": r.action,
+        "note": r.note,
+        "by": r.by,
+        "at": iso(r.at),
     }
 
 

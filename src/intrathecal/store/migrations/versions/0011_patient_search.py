@@ -6,7 +6,7 @@ keep it in step) answers the same substring question from its index; on PostgreS
 trigram index (pg_trgm) serves ``ilike`` itself. Exact MRNs already have their unique index.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0013
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0013"  # chained after main's latest at the merge of main (0011 was reserved)
 branch_labels = None
 depends_on = None
 
