@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from xml.sax.saxutils import escape
 
 WIDTH, LEFT, RIGHT, TOP, BOTTOM = 760, 56, 56, 26, 30
+XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>\n'
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -77,6 +78,7 @@ class TimeChart:
             return TOP + plot_h - (max(v, 0.0) / top) * plot_h
 
         out = [
+            XML_DECLARATION,
             f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {self.height}" '
             f'width="{WIDTH}" height="{self.height}" role="img" font-family="sans-serif" '
             f'font-size="11"><title>{escape(self.title)}</title>',
@@ -180,7 +182,8 @@ def _date_ticks(start: datetime, end: datetime, most: int = 8) -> list[datetime]
 
 def _empty(height: int, title: str) -> bytes:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
+        XML_DECLARATION
+        + f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" '
         f'height="{height}" role="img" font-family="sans-serif" font-size="12">'
         f"<title>{escape(title)}</title>"
         f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">nothing recorded yet</text>'
