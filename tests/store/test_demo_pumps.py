@@ -126,3 +126,35 @@ def test_a_reused_pump_that_disagrees_with_the_records_is_reported(
     assert serial in made.reused
     (why,) = [m for s, m in made.problems if s == serial]
     assert f"the pump is a {other}, the implant a {device}" in why
+
+
+def test_seeded_pump_alarms_are_the_alarms_the_virtual_pumps_report(
+    seeded: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """One truth (issue 11, item 9): a patient has an open low-reservoir alarm from the pump on
+    record exactly when that patient's virtual pump is in low-reservoir alarm."""
+    from sqlalchemy import select
+
+    from intrathecal.store.models import Alarm
+
+    library = default_library()
+    with seeded() as session:
+        made = ensure_demo_pumps(session, tmp_path, NOW, library)
+        assert made.problems == []
+        recorded = set(
+            session.execute(
+                select(Alarm.patient_id).where(
+                    Alarm.source == "pump",
+                    Alarm.kind == "low reservoir",
+                    Alarm.cleared_at.is_(None),
+                )
+            ).scalars()
+        )
+        in_alarm = set()
+        for implant in current_implants(session):
+            firmware = PumpStore(tmp_path / implant.serial).load(library)
+            if firmware.state.alarm(AlarmCode.LOW_RESERVOIR) is not None:
+                in_alarm.add(implant.patient_id)
+    # (The old seed recorded a low-reservoir alarm "reported by the pump" for one patient in
+    # five at random, whatever the pump said.)
+    assert recorded == in_alarm

@@ -3,10 +3,10 @@ the shell."""
 
 from __future__ import annotations
 
+import os
 import signal
-import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from intrathecal.cli.output import EXIT_BAD_INPUT, emit, reported
+from intrathecal.cli.pump_supervisor import PumpServerError, Supervisor
 from intrathecal.units import InputError
 
 app = typer.Typer(help="The clinic web app and its database.", no_args_is_help=True)
@@ -108,17 +109,31 @@ def serve_cmd(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Serve the clinic web app and API (http://HOST:PORT, API docs at /api/v1/docs)."""
-    import os
 
     from intrathecal.store.db import database_url, open_database
     from intrathecal.web.serve import serve
 
+    _check_settings()
     os.environ["DATABASE_URL"] = database_url(database)
     with reported(False):  # a missing audit key is told here, not as a worker's traceback
         open_database(os.environ["DATABASE_URL"])[0].dispose()
     _recover_pumps(os.environ["DATABASE_URL"])
     typer.echo(f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs)")
     serve(host, port, workers)
+
+
+def _check_settings() -> None:
+    """The web settings (ITP_BASE_URL, ITP_CLINIC_TZ, ITP_CLINIC_DAYS, …) are read by each
+    worker at start: a bad one is told here, naming the variable, not as a worker's traceback."""
+    from intrathecal.web.display import ZoneError, zone_named
+    from intrathecal.web.settings import SettingsError, from_env
+
+    with reported(False):
+        try:
+            from_env()
+            zone_named(os.environ.get("ITP_CLINIC_TZ", "").strip() or "UTC")
+        except (SettingsError, ZoneError) as exc:
+            raise InputError("environment", str(exc)) from None
 
 
 def _recover_pumps(url: str) -> None:
@@ -181,12 +196,12 @@ def run_cmd(
 ) -> None:
     """Serve the clinic with its virtual pumps: starts `itp pump serve` for PUMPS on loopback,
     links the refill wizard to it, and stops it when the clinic stops (Ctrl-C)."""
-    import os
 
     import uvicorn
 
     from intrathecal.store.db import database_url, open_database
 
+    _check_settings()
     with reported(False):
         # Migrates, and makes the audit key on first start (or says why it cannot).
         open_database(database_url(database))[0].dispose()
@@ -198,7 +213,14 @@ def run_cmd(
     # uvicorn re-raises SIGTERM after its shutdown; the default action would end this process
     # before the pump server is stopped, so SIGTERM becomes an exit that runs the clean-up.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with pump_server(pumps, pump_port, speed):
+    server = uvicorn.Server(
+        uvicorn.Config("intrathecal.web.main:app", host=host, port=port, log_level="warning")
+    )
+
+    def give_up() -> None:  # the pump server keeps dying: the clinic stops with it
+        server.should_exit = True
+
+    with pump_server(pumps, pump_port, speed, on_give_up=give_up) as supervisor:
         os.environ["ITP_PUMP_HOST"] = "127.0.0.1"
         os.environ["ITP_PUMP_PORT"] = str(pump_port)
         _recover_pumps(os.environ["DATABASE_URL"])
@@ -206,7 +228,13 @@ def run_cmd(
             f"clinic on http://{host}:{port}  (API docs http://{host}:{port}/api/v1/docs); "
             f"virtual pumps on 127.0.0.1:{pump_port} at speed {speed:g}; Ctrl-C stops both"
         )
-        uvicorn.run("intrathecal.web.main:app", host=host, port=port, log_level="warning")
+        server.run()
+    if supervisor.gave_up:
+        raise typer.Exit(EXIT_PUMP_SERVER_DIED)
+
+
+# `itp clinic run` ended because its pump server kept dying (the message says how often).
+EXIT_PUMP_SERVER_DIED = 3
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -214,54 +242,45 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 
 @contextmanager
-def pump_server(state: Path, port: int, speed: float) -> Iterator[subprocess.Popen[bytes]]:
+def pump_server(
+    state: Path, port: int, speed: float, on_give_up: Callable[[], None] = lambda: None
+) -> Iterator[Supervisor]:
     """`itp pump serve` in a child process, started at the wall clock's time (pumps that ran
-    ahead keep their time), answering before this yields; stopped (SIGTERM, the server saves
-    every pump) when the block ends, however it ends."""
+    ahead keep their time), answering before this yields; restarted if it dies (``on_give_up``
+    is called if it keeps dying, cli/pump_supervisor.py); stopped (SIGTERM, the server saves
+    every pump) when the block ends, however it ends, and by the kernel if this process is
+    killed."""
     import time
 
     from intrathecal.engine.demand import iso
-    from intrathecal.pump.client import PumpClient, PumpError
 
-    command = [
-        sys.executable,
-        "-m",
-        "intrathecal.cli.main",
-        "pump",
-        "serve",
-        "--state",
-        str(state),
-        "--port",
-        str(port),
-        "--speed",
-        f"{speed:g}",
-        "--start",
-        iso(float(int(time.time()))),
-    ]
-    child = subprocess.Popen(command)
+    def command() -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "intrathecal.cli.main",
+            "pump",
+            "serve",
+            "--state",
+            str(state),
+            "--port",
+            str(port),
+            "--speed",
+            f"{speed:g}",
+            "--start",
+            iso(float(int(time.time()))),
+        ]
+
+    supervisor = Supervisor(command, port, on_give_up=on_give_up)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if child.poll() is not None:
-                raise typer.Exit(EXIT_BAD_INPUT)  # the server printed why (port taken, …)
-            try:
-                with PumpClient("127.0.0.1", port, timeout_s=1.0, retries=0) as client:
-                    client.clock()
-                break
-            except PumpError:
-                if time.monotonic() > deadline:
-                    typer.echo("the pump server did not answer within 30 s", err=True)
-                    raise typer.Exit(EXIT_BAD_INPUT) from None
-                time.sleep(0.2)
-        yield child
+        supervisor.start()
+    except PumpServerError as exc:
+        typer.echo(str(exc), err=True)  # the server printed why above (port taken, …)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    try:
+        yield supervisor
     finally:
-        if child.poll() is None:
-            child.terminate()
-            try:
-                child.wait(15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        supervisor.stop()
 
 
 @audit_app.command("verify")

@@ -145,3 +145,40 @@ def calendar(session: Session, start: datetime, end: datetime) -> list[PatientRo
         .order_by(Patient.next_refill_due_at)
     )
     return [PatientRow(*row) for row in session.execute(query)]
+
+
+def due_counts(session: Session, bounds: list[tuple[datetime, datetime]]) -> list[int]:
+    """How many implanted patients are due in each [start, end) of ``bounds`` (the calendar's
+    days, cut in the clinic's zone by the caller): one round trip, each count a range of the
+    (stage, next_refill_due_at) index, no patient row read."""
+    if not bounds:
+        return []
+    implanted = Patient.stage == Stage.IMPLANTED.value
+
+    def count(start: datetime, end: datetime) -> Any:
+        due = (implanted, Patient.next_refill_due_at >= start, Patient.next_refill_due_at < end)
+        return select(func.count()).select_from(Patient).where(*due).scalar_subquery()
+
+    row = session.execute(select(*(count(s, e) for s, e in bounds))).one()
+    return [int(n) for n in row]
+
+
+def due_by_rank(
+    session: Session, start: datetime, end: datetime, first: int, count: int
+) -> list[PatientRow]:
+    """The implanted patients due in [start, end), in due order (then id), ranks ``first`` to
+    ``first + count - 1``: one booked day of the refill calendar (clinical/clinic_days.py)."""
+    if count <= 0:
+        return []
+    query = (
+        select(*PATIENT_COLUMNS)
+        .where(
+            Patient.stage == Stage.IMPLANTED.value,
+            Patient.next_refill_due_at >= start,
+            Patient.next_refill_due_at < end,
+        )
+        .order_by(Patient.next_refill_due_at, Patient.id)
+        .offset(first)
+        .limit(count)
+    )
+    return [PatientRow(*row) for row in session.execute(query)]

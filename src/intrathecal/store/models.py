@@ -137,6 +137,14 @@ class Patient(Base):
     __table_args__ = (
         Index("ix_patients_stage_next_refill_due_at", "stage", "next_refill_due_at"),
         Index("ix_patients_stage_low_alarm_at", "stage", "low_alarm_at"),
+        # Name search (0011): a trigram index on PostgreSQL; on SQLite the FTS5 table
+        # patients_fts (store/patient_search.py), which the ORM does not map.
+        Index(
+            "ix_patients_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -492,14 +492,18 @@ def _implanted(
             "nurse",
         )
         counts["refills"] += 1
-    if overdue or rng.random() < 0.2:
+    # One truth (issue 11, item 9): a pump alarm is on record only when the pump is in alarm,
+    # i.e. its reservoir reached the alarm volume (its virtual pump, demo_pumps.py, says so
+    # too), and it was raised then. The draw stays so the rest of the demo is unchanged.
+    _ = overdue or rng.random() < 0.2
+    if refill.low_alarm_at <= now:
         session.add(
             Alarm(
                 patient_id=patient.id,
                 kind="low reservoir",
                 message="low-reservoir alarm reported by the pump",
                 source="pump",
-                raised_at=refill.low_alarm_at if overdue else now - timedelta(hours=5),
+                raised_at=refill.low_alarm_at,
                 cleared_at=None,
                 cleared_by=None,
             )

@@ -23,7 +23,7 @@ from intrathecal.store.errors import BlockedError, ConflictError, NotFoundError
 from intrathecal.store.programs import finding_dict
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
-from intrathecal.web import health, idempotency
+from intrathecal.web import error_pages, health, idempotency
 from intrathecal.web.api.routes import BadSignInError, TooManyError, router
 from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, checked_parameters
@@ -105,6 +105,9 @@ def create_app(
     app.include_router(program_pages.router)  # the program editor
     app.include_router(refill_pages.router)  # the refill wizard and record
     app.include_router(program_apply_pages.router)  # a program to the pump between refills
+    from intrathecal.web import calendar_pages
+
+    app.include_router(calendar_pages.router)
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 
@@ -129,12 +132,9 @@ def _errors(status: int, errors: list[dict[str, str]], **extra: Any) -> JSONResp
     return JSONResponse({"ok": False, "errors": errors, **extra}, status_code=status)
 
 
-def _error_page(request: Request, status: int, title: str, message: str) -> Response:
+def _error_page(request: Request, status: int, title: str, *messages: str) -> Response:
     """A page for a browser (the API answers JSON): same status, readable, with a way back."""
-    from intrathecal.web.pages import templates
-
-    context = {"actor": None, "csrf": "", "title": title, "message": message}
-    return templates.TemplateResponse(request, "error.html", context, status_code=status)
+    return error_pages.page(request, status, title, messages)
 
 
 def _handlers(app: FastAPI) -> None:
@@ -144,8 +144,12 @@ def _handlers(app: FastAPI) -> None:
         same shape as every other error; a body that cannot be read is invalid input (422)."""
         if exc.status_code == 400 and "parsing the body" in str(exc.detail):
             return _errors(422, [{"field": "body", "message": "not valid JSON (UTF-8)"}])
-        if not _is_api(request) and exc.status_code == 404:
-            return _error_page(request, 404, "Not found", "There is no such page.")
+        if not _is_api(request):
+            if exc.status_code == 400 and "parsing the body" in str(exc.detail):
+                return _error_page(request, 422, "Not saved", "The form could not be read.")
+            page = error_pages.status_page(request, exc.status_code)
+            page.headers.update(exc.headers or {})  # Allow: on a 405
+            return page
         response = _errors(exc.status_code, [{"field": "path", "message": str(exc.detail)}])
         response.headers.update(exc.headers or {})
         return response
@@ -154,6 +158,9 @@ def _handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors(exc.errors())
         if not _is_api(request):  # a page answers a page, never JSON (issue 11, item 8)
+            if request.method in ("GET", "HEAD"):  # an address, not a form: nothing was saved
+                lines = [error_pages.readable(e) for e in exc.errors()]
+                return _error_page(request, 422, "Not valid", *lines)
             text = "; ".join(f"{e['field']} {e['message']}" for e in errors)
             return _error_page(request, 422, "Not saved", f"{text}. Nothing was changed.")
         return _errors(422, errors)
@@ -161,20 +168,28 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def bad_input(request: Request, exc: InputError) -> Response:
         if not _is_api(request):
+            if request.method in ("GET", "HEAD"):
+                return _error_page(request, 422, "Not valid", str(exc))
             text = f"{exc.field} {exc.message}. Nothing was changed."
             return _error_page(request, 422, "Not saved", text)
         return _errors(422, [{"field": exc.field, "message": exc.message}])
 
     @app.exception_handler(InvalidOutcomesError)
-    async def bad_outcomes(_: Request, exc: InvalidOutcomesError) -> Response:
+    async def bad_outcomes(request: Request, exc: InvalidOutcomesError) -> Response:
+        if not _is_api(request):
+            lines = [f"{e.field}: {e.message}" for e in exc.errors]
+            return _error_page(request, 422, "Not valid", *lines)
         return _errors(422, [{"field": e.field, "message": e.message} for e in exc.errors])
 
     @app.exception_handler(InvalidProgramError)
-    async def bad_program(_: Request, exc: InvalidProgramError) -> Response:
+    async def bad_program(request: Request, exc: InvalidProgramError) -> Response:
+        if not _is_api(request):
+            lines = [f"{e.field}: {e.message}" for e in exc.errors]
+            return _error_page(request, 422, "Program not valid", *lines)
         return _errors(422, [{"field": e.field, "message": e.message} for e in exc.errors])
 
     @app.exception_handler(BlockedError)
-    async def blocked(_: Request, exc: BlockedError) -> Response:
+    async def blocked(request: Request, exc: BlockedError) -> Response:
         findings = [finding_dict(f) for f in exc.findings]
         errors = [
             {"field": f["field"], "message": f"{f['code']}: {f['message']}"}
@@ -184,10 +199,14 @@ def _handlers(app: FastAPI) -> None:
             {"field": "acknowledgements", "message": f"{f.code} needs an acknowledgement"}
             for f in exc.unacknowledged
         ]
+        if not _is_api(request):
+            return _error_page(request, 422, "Not saved", *(e["message"] for e in errors))
         return _errors(422, errors, findings=findings)
 
     @app.exception_handler(ConflictError)
-    async def conflict(_: Request, exc: ConflictError) -> Response:
+    async def conflict(request: Request, exc: ConflictError) -> Response:
+        if not _is_api(request):
+            return _error_page(request, 409, "Changed meanwhile", exc.message)
         return _errors(
             409,
             [{"field": exc.field, "message": exc.message}],
@@ -197,7 +216,7 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def not_found(request: Request, exc: NotFoundError) -> Response:
         if not _is_api(request):
-            return _error_page(request, 404, "Not found", f"There is no {exc}.")
+            return _error_page(request, 404, "Not found", error_pages.not_found_message(exc.what))
         return _errors(404, [{"field": "path", "message": str(exc)}])
 
     @app.exception_handler(NotSignedInError)
@@ -221,7 +240,10 @@ def _handlers(app: FastAPI) -> None:
         return _errors(503, [{"field": "audit", "message": message}])
 
     @app.exception_handler(CsrfError)
-    async def csrf(_: Request, __: CsrfError) -> Response:
+    async def csrf(request: Request, __: CsrfError) -> Response:
+        if not _is_api(request):
+            message = "The form had expired or came from elsewhere; reload the page and try again"
+            return _error_page(request, 403, "Form expired", message)
         return _errors(403, [{"field": "csrf_token", "message": "missing or wrong CSRF token"}])
 
     @app.exception_handler(TooManyError)
@@ -229,6 +251,14 @@ def _handlers(app: FastAPI) -> None:
         response = _errors(429, [{"field": "username", "message": str(exc)}])
         response.headers["Retry-After"] = str(max(int(exc.wait_s + 0.999), 1))
         return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, _: Exception) -> Response:
+        # A fault of ours, not of the input: said in words (the traceback goes to the log).
+        message = "Something went wrong on the server; nothing more was done. Please tell IT"
+        if not _is_api(request):
+            return _error_page(request, 500, "Server error", message)
+        return _errors(500, [{"field": "server", "message": message}])
 
     @app.exception_handler(BadSignInError)
     async def bad_sign_in(_: Request, __: BadSignInError) -> Response:

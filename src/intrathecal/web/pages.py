@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
 from intrathecal.library import default_library
-from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store import audit, dashboard, patient_search, programs, records, refills, users
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import AuditEntry, Patient, User
@@ -38,9 +38,20 @@ router = APIRouter(include_in_schema=False)
 # Rows per worklist on the dashboard (most urgent first; each card says how many there are and
 # where the rest are). A card of hundreds of rows helps no one and costs every page view.
 DASHBOARD_ROWS = 25
+MAX_QUERY = 200  # characters of a patient search (a name or an MRN is far shorter)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 templates.env.globals["DISCLAIMER"] = DISCLAIMER
 display.install(templates.env)
+
+
+class _ZoneName:
+    """``{{ CLINIC_ZONE }}``: the zone's name as the pages' times use it (read when shown)."""
+
+    def __str__(self) -> str:
+        return display.clinic_zone().key
+
+
+templates.env.globals["CLINIC_ZONE"] = _ZoneName()
 
 
 def _concentration_of(mcg_per_ml: float, drug: str) -> str:
@@ -194,12 +205,18 @@ def patient_list(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     audit_search(request, actor, "patient list", q=q, offset=offset)
-    query = select(Patient)
-    if q:
-        query = query.where(or_(Patient.name.ilike(f"%{q}%"), Patient.mrn.ilike(f"%{q}%")))
-    total = db.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = list(db.execute(query.order_by(Patient.id).limit(50).offset(max(offset, 0))).scalars())
-    return render(request, "patients.html", actor, patients=rows, q=q, offset=offset, total=total)
+    found = patient_search.search(db, q[:MAX_QUERY], offset=offset, limit=50)
+    return render(
+        request,
+        "patients.html",
+        actor,
+        patients=found.patients,
+        q=q[:MAX_QUERY],
+        offset=offset,
+        total=found.total,
+        by=found.by,
+        now=now(request),
+    )
 
 
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
@@ -226,7 +243,7 @@ def chart_page(
         for when, kind, text, rid in _with_ids(chart)
     ]
     timeline += [
-        (v.signed_at.date(), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
+        (_local_day(v.signed_at), "program", f"version {v.version} by {v.signed_by}: {v.reason}")
         for v in chart.programs
     ]
     voided = refills.voids(db, patient_id)
@@ -235,9 +252,9 @@ def chart_page(
         first, last = counted[0], counted[-1]
         timeline.append(
             (
-                first.performed_at.date(),
+                _local_day(first.performed_at),
                 "refills",
-                f"{len(counted)} refills, last {last.performed_at:%Y-%m-%d}"
+                f"{len(counted)} refills, last {display.day(last.performed_at)}"
                 + (f" ({len(voided)} more voided)" if voided else ""),
             )
         )
@@ -259,6 +276,11 @@ def chart_page(
         outcomes=outcomes.chart_section(db, patient_id) if actor.can("outcomes.read") else None,
         **pump_views.chart_context(db, request.app.state.pump_links, patient_id, now(request)),
     )
+
+
+def _local_day(at: datetime) -> date:
+    """The day an instant falls on in the clinic's zone (the chart's timeline and records)."""
+    return at.astimezone(display.clinic_zone()).date()
 
 
 # Timeline kind -> the record kind a void names (store/records.py VOIDABLE).
@@ -287,7 +309,7 @@ def _with_ids(chart: records.Chart) -> list[tuple[Any, str, str, int]]:
     ]
     rows += [
         (
-            i.implanted_at.date(),
+            _local_day(i.implanted_at),
             "implant",
             f"{i.device_key} serial {i.serial}, tip {i.tip_level}, {i.setting}",
             i.id,
@@ -305,17 +327,29 @@ def _record_rows(chart: records.Chart, void: dict[tuple[str, int], Any]) -> list
     """Every record a void may correct, for the chart's Records card: kind, id, when, text, its
     void (or None) and the permission that voids it."""
     rows = [
-        ("indication", i.id, i.recorded_at.date(), f"{i.condition} {i.detail}".strip())
+        ("indication", i.id, _local_day(i.recorded_at), f"{i.condition} {i.detail}".strip())
         for i in chart.indications
     ]
     rows += [
-        ("prior-treatment", t.id, t.recorded_at.date(), f"{t.medication} {t.dose} ({t.outcome})")
+        (
+            "prior-treatment",
+            t.id,
+            _local_day(t.recorded_at),
+            f"{t.medication} {t.dose} ({t.outcome})",
+        )
         for t in chart.prior_treatments
     ]
     rows += [(VOID_KIND[k], rid, when, text) for when, k, text, rid in _with_ids(chart)]
-    rows += [("alarm", a.id, a.raised_at.date(), f"{a.kind}: {a.message}") for a in chart.alarms]
     rows += [
-        ("appointment", a.id, a.starts_at.date(), f"{a.kind} {a.starts_at:%H:%M} UTC {a.note}")
+        ("alarm", a.id, _local_day(a.raised_at), f"{a.kind}: {a.message}") for a in chart.alarms
+    ]
+    rows += [
+        (
+            "appointment",
+            a.id,
+            _local_day(a.starts_at),
+            f"{a.kind} {display.when(a.starts_at)} {a.note}",
+        )
         for a in chart.appointments
     ]
     return [
@@ -346,7 +380,27 @@ def reservoir_chart(
     withdrawn = [(r.performed_at, r.withdrawn_ml) for r in rows if r.withdrawn_ml is not None]
     current = programs.in_force(db, patient_id)
     alarm = programs.parse(current.program_toml).low_reservoir_alarm_ml if current else 0.0
-    return Response(reservoir_svg(fills, expected, withdrawn, alarm), media_type="image/svg+xml")
+    cycle = current_cycle(rows, db.get(Patient, patient_id), alarm, now(request))
+    svg = reservoir_svg(fills, expected, withdrawn, alarm, cycle)
+    return Response(svg, media_type="image/svg+xml")
+
+
+def current_cycle(
+    rows: list[Any], patient: Patient | None, alarm_ml: float, at: datetime
+) -> list[tuple[datetime, float]]:
+    """The cycle in progress for the reservoir chart: the last fill, the volume expected now
+    and the low-reservoir alarm at its predicted time (the patient's ``low_alarm_at``, kept
+    with the records), the volume drawn straight between them (the program's mean rate)."""
+    if not rows or patient is None or patient.low_alarm_at is None:
+        return []
+    start, filled = rows[-1].performed_at, rows[-1].fill_ml
+    alarm_at = patient.low_alarm_at
+    if alarm_at <= start or filled <= alarm_ml:
+        return []
+    if at >= alarm_at:
+        return [(start, filled), (alarm_at, alarm_ml)]
+    fraction = max((at - start) / (alarm_at - start), 0.0)
+    return [(start, filled), (at, filled - (filled - alarm_ml) * fraction), (alarm_at, alarm_ml)]
 
 
 @router.get("/patients/{patient_id}/doses.svg")
@@ -429,27 +483,7 @@ for _kind, (_collection, _permission) in VOIDS.items():
     _void_page(_kind, _collection, _permission)
 
 
-# --- calendar and admin ------------------------------------------------------------------------
-
-
-@router.get("/calendar", response_class=HTMLResponse)
-@read_only
-def calendar_page(
-    request: Request,
-    db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
-    actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
-) -> HTMLResponse:
-    start = now(request).replace(hour=0, minute=0, second=0, microsecond=0)
-    start -= timedelta(days=start.weekday())
-    audit_search(request, actor, "refill calendar", start=start.isoformat())
-    due = dashboard.calendar(db, start, start + timedelta(days=28))
-    days: dict[Any, list[dashboard.PatientRow]] = {
-        start.date() + timedelta(days=i): [] for i in range(28)
-    }
-    for p in due:
-        if p.next_refill_due_at is not None:
-            days.setdefault(p.next_refill_due_at.date(), []).append(p)
-    return render(request, "calendar.html", actor, days=days)
+# --- audit log (the refill calendar is web/calendar_pages.py) ------------------------------------
 
 
 @router.get("/admin/audit", response_class=HTMLResponse)

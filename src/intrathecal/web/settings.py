@@ -7,20 +7,31 @@
 - ``ITP_COOKIE_SECURE``: ``1`` when the app runs behind a TLS proxy: the session cookie gets the
   Secure flag although the app itself sees plain http. Unset: the flag is set only when the
   request itself came over https.
+- ``ITP_CLINIC_TZ`` (read by ``web/display.py``): the clinic's time zone; the refill calendar's
+  days are its days.
+- ``ITP_CLINIC_DAYS``: the weekdays the clinic does refills, e.g. ``Mon-Fri`` (the default) or
+  ``Mon,Wed,Fri``. A refill due on another day is booked on the opening day before it.
+- ``ITP_CLINIC_CAPACITY``: refills the clinic does in one day (default 40, 1 to 10,000). A day
+  with more due passes its earliest-due patients to the opening day before it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi import Request
 
+from intrathecal.clinical.clinic_days import ClinicDays, parse_days
+from intrathecal.units import InputError
+
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"", "0", "false", "no", "off"}
+DEFAULT_DAYS = "Mon-Fri"
+DEFAULT_CAPACITY = 40
 
 
 class SettingsError(ValueError):
@@ -31,6 +42,9 @@ class SettingsError(ValueError):
 class Settings:
     base_url: str = DEFAULT_BASE_URL
     cookie_secure: bool = False
+    clinic_days: ClinicDays = field(
+        default_factory=lambda: ClinicDays(parse_days(DEFAULT_DAYS), DEFAULT_CAPACITY)
+    )
 
     def link(self, path: str) -> str:
         """An absolute link to ``path`` ("/q/…") on the configured base URL."""
@@ -47,6 +61,19 @@ def _base_url(raw: str) -> str:
     return url
 
 
+def _clinic_days(days: str, capacity: str) -> ClinicDays:
+    text = capacity.strip() or str(DEFAULT_CAPACITY)
+    if not text.isascii() or not text.isdigit():
+        raise SettingsError(
+            f"ITP_CLINIC_CAPACITY must be a whole number of refills, not {capacity!r}"
+        )
+    try:
+        return ClinicDays(parse_days(days.strip() or DEFAULT_DAYS), int(text))
+    except InputError as exc:
+        name = "ITP_CLINIC_DAYS" if exc.field == "open days" else "ITP_CLINIC_CAPACITY"
+        raise SettingsError(f"{name}: {exc.message}") from None
+
+
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     values = os.environ if env is None else env
     secure = values.get("ITP_COOKIE_SECURE", "").strip().lower()
@@ -56,6 +83,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         base_url=_base_url(raw_url) if raw_url.strip() else DEFAULT_BASE_URL,
         cookie_secure=secure in TRUE,
+        clinic_days=_clinic_days(
+            values.get("ITP_CLINIC_DAYS", ""), values.get("ITP_CLINIC_CAPACITY", "")
+        ),
     )
 
 
