@@ -15,7 +15,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0011"
-down_revision = "0013"  # chained after main's latest at the merge of main (0011 was reserved)
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
