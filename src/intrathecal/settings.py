@@ -57,6 +57,33 @@ class Settings(BaseSettings):
     pump_port: str = Field("", validation_alias="ITP_PUMP_PORT")
     pump_timeout_s: str = Field("", validation_alias="ITP_PUMP_TIMEOUT_S")
     debug: str = Field("", validation_alias="ITP_DEBUG")
+    clinic_tz: str = Field("", validation_alias="ITP_CLINIC_TZ")
+    clinic_days: str = Field("", validation_alias="ITP_CLINIC_DAYS")
+    clinic_capacity: str = Field("", validation_alias="ITP_CLINIC_CAPACITY")
+
+    @field_validator("clinic_tz")
+    @classmethod
+    def _clinic_tz(cls, value: str) -> str:
+        from intrathecal.web.display import ZoneError, zone_named
+
+        if value.strip():
+            try:
+                zone_named(value)
+            except ZoneError:
+                raise ValueError(
+                    f"must be an IANA time zone name such as Europe/London, not {value!r}"
+                ) from None
+        return value.strip()
+
+    @field_validator("clinic_days")
+    @classmethod
+    def _clinic_days(cls, value: str) -> str:
+        return _clinic_setting(value, "")
+
+    @field_validator("clinic_capacity")
+    @classmethod
+    def _clinic_capacity(cls, value: str) -> str:
+        return _clinic_setting("", value)
 
     @field_validator("database_url")
     @classmethod
@@ -181,6 +208,18 @@ def _shown(url: str) -> str:
         user = credentials.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}" if ":" in credentials else url
     return url
+
+
+def _clinic_setting(days: str, capacity: str) -> str:
+    """One check of the clinic's opening days and capacity: the web app's own parser."""
+    from intrathecal.web.settings import SettingsError as WebSettingsError
+    from intrathecal.web.settings import clinic_days
+
+    try:
+        clinic_days(days, capacity)
+    except WebSettingsError as exc:
+        raise ValueError(str(exc).split(": ", 1)[-1].removeprefix("ITP_CLINIC_CAPACITY ")) from None
+    return (days or capacity).strip()
 
 
 def load(env: Mapping[str, str] | None = None) -> Settings:

@@ -59,6 +59,10 @@ def test_every_setting_of_the_object_is_documented() -> None:
         ("DATABASE_URL", "mysql://u:pw@db/clinic", "postgresql+psycopg://"),
         ("ITP_AUDIT_KEY", "ab" * 8, "at least 32 bytes"),
         ("ITP_AUDIT_KEY", "not a key!", "hex or base64"),
+        ("ITP_CLINIC_TZ", "Europe/Atlantis", "IANA time zone"),
+        ("ITP_CLINIC_DAYS", "Funday", "weekdays like 'Mon-Fri'"),
+        ("ITP_CLINIC_CAPACITY", "lots", "whole number of refills"),
+        ("ITP_CLINIC_CAPACITY", "0", "1 to 10000"),
     ],
 )
 def test_a_bad_setting_is_refused_naming_it(name: str, value: str, says: str) -> None:

@@ -137,7 +137,7 @@ def test_a_day_the_calendar_does_not_book_is_a_readable_page(
 def test_clinic_settings_are_validated_naming_the_variable() -> None:
     read = from_env({"ITP_CLINIC_DAYS": "Mon,Wed,Fri", "ITP_CLINIC_CAPACITY": "12"})
     assert read.clinic_days == ClinicDays(frozenset({0, 2, 4}), 12)
-    assert from_env({}).clinic_days.describe() == "Mon-Fri, 40 refills a day"
+    assert from_env({}).clinic_days.describe() == "Mon-Fri, 12 refills a day"
     for env, name in (
         ({"ITP_CLINIC_DAYS": "weekdays"}, "ITP_CLINIC_DAYS"),
         ({"ITP_CLINIC_CAPACITY": "0"}, "ITP_CLINIC_CAPACITY"),

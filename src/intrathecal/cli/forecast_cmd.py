@@ -34,15 +34,24 @@ FromOpt = Annotated[
     str | None,
     typer.Option("--from", help="First day, YYYY-MM-DD (default: today in the clinic's zone)."),
 ]
-OpenOpt = Annotated[str, typer.Option("--open", help="Opening days, e.g. Mon-Fri or Mon,Wed.")]
-CapacityOpt = Annotated[int, typer.Option("--capacity", help="Refill visits a day.")]
+OpenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--open",
+        help="Opening days, e.g. Mon-Fri or Mon,Wed (default: ITP_CLINIC_DAYS, else Mon-Fri).",
+    ),
+]
+CapacityOpt = Annotated[
+    int | None,
+    typer.Option("--capacity", help="Refill visits a day (default: ITP_CLINIC_CAPACITY, else 12)."),
+]
 TzOpt = Annotated[
     str | None,
     typer.Option("--tz", help="Clinic time zone (default: ITP_CLINIC_TZ, else UTC)."),
 ]
 
 
-def _clinic(open_days: str, capacity: int, tz_name: str | None) -> Any:
+def _clinic(open_days: str | None, capacity: int | None, tz_name: str | None) -> Any:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from intrathecal.sim.workload import Clinic, parse_weekdays
@@ -52,6 +61,13 @@ def _clinic(open_days: str, capacity: int, tz_name: str | None) -> Any:
         tz = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError("--tz", f"unknown time zone {name!r}; e.g. Europe/London") from None
+    from intrathecal.clinical.clinic_days import DEFAULT_CAPACITY, DEFAULT_DAYS
+
+    if open_days is None:
+        open_days = os.environ.get("ITP_CLINIC_DAYS", "").strip() or DEFAULT_DAYS
+    if capacity is None:
+        setting = os.environ.get("ITP_CLINIC_CAPACITY", "").strip()
+        capacity = int(setting) if setting.isdigit() else DEFAULT_CAPACITY
     try:
         weekdays = parse_weekdays(open_days)
     except ValueError as exc:
@@ -82,8 +98,8 @@ def _weeks(weeks: int) -> int:
 def workload_cmd(
     weeks: Annotated[int, typer.Option("--weeks", help="Weeks ahead.")] = 4,
     start: FromOpt = None,
-    open_days: OpenOpt = "Mon-Fri",
-    capacity: CapacityOpt = 12,
+    open_days: OpenOpt = None,
+    capacity: CapacityOpt = None,
     tz: TzOpt = None,
     database: DatabaseOpt = None,
     csv_path: CsvOpt = None,
@@ -159,8 +175,8 @@ def drugs_cmd(
     container: Annotated[
         str, typer.Option("--container", help="Volume of one vial or ampoule of stock.")
     ] = "20 mL",
-    open_days: OpenOpt = "Mon-Fri",
-    capacity: CapacityOpt = 12,
+    open_days: OpenOpt = None,
+    capacity: CapacityOpt = None,
     tz: TzOpt = None,
     database: DatabaseOpt = None,
     csv_path: CsvOpt = None,

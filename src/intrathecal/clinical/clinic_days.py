@@ -22,6 +22,10 @@ from intrathecal.units import InputError
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_CAPACITY = 10_000  # refills a day: a bound on a typing error, not a clinical limit
+# The clinic's days and capacity when ITP_CLINIC_DAYS / ITP_CLINIC_CAPACITY are not set: one
+# default for the calendar, the forecasts and `itp forecast` (a stated assumption, not a norm).
+DEFAULT_DAYS = "Mon-Fri"
+DEFAULT_CAPACITY = 12
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ from intrathecal.store.programs import parse
 from intrathecal.units import format_concentration, readable_number, readable_volume
 
 CURVE_MARGINS_DAYS = tuple(float(d) for d in range(15))  # the risk curve: 0 to 14 days
-DEFAULT_CAPACITY = 12  # refill visits a day (a stated default until the clinic's settings)
 DEFAULT_CONTAINER_ML = 20.0  # vial or ampoule volume (ASSUMED; set it to the stock's)
 DEFAULT_PRESSES_PER_DAY = 1.0  # demand presses a day (ASSUMED)
 

@@ -12,9 +12,9 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from intrathecal.clinical.clinic_days import DEFAULT_CAPACITY
 from intrathecal.sim import charts, clinic, lateness
 from intrathecal.sim.forecast import (
-    DEFAULT_CAPACITY,
     DEFAULT_CONTAINER_ML,
     DEFAULT_PRESSES_PER_DAY,
     RiskOptions,
@@ -23,7 +23,8 @@ from intrathecal.sim.forecast import (
     workload_forecast,
 )
 from intrathecal.sim.runs import Where
-from intrathecal.sim.workload import MON_FRI, Clinic
+from intrathecal.sim.workload import Clinic
+from intrathecal.web import settings
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.display import clinic_zone
 from intrathecal.web.pages import render
@@ -38,7 +39,7 @@ BOUNDS: dict[str, tuple[int, int, str, int]] = {
     "weeks": (1, 26, "weeks", 4),
     "months": (1, 12, "months", 3),
     "margin": (0, 30, "days", 0),
-    "capacity": (1, 1000, "visits a day", DEFAULT_CAPACITY),
+    "capacity": (1, 10_000, "visits a day", DEFAULT_CAPACITY),
 }
 
 
@@ -78,11 +79,14 @@ async def forecast_page(
     actor: Actor = Depends(require("dashboard.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
     values, errors = _ask(request)
+    opening = settings.of(request).clinic_days  # ITP_CLINIC_DAYS / ITP_CLINIC_CAPACITY
+    if not request.query_params.get("capacity", "").strip():
+        values["capacity"] = opening.capacity  # the clinic's own capacity unless asked
     if errors:
         return render(request, "forecast.html", actor, 400, values=values, errors=errors)
     audit_search(request, actor, "forecast", **values)
     zone = clinic_zone()
-    place = Clinic(MON_FRI, values["capacity"], zone)
+    place = Clinic(opening.open_weekdays, values["capacity"], zone)
     today = now(request).astimezone(zone).date()
 
     def work() -> dict[str, Any]:

@@ -24,14 +24,12 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from intrathecal.clinical.clinic_days import ClinicDays, parse_days
+from intrathecal.clinical.clinic_days import DEFAULT_CAPACITY, DEFAULT_DAYS, ClinicDays, parse_days
 from intrathecal.units import InputError
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"", "0", "false", "no", "off"}
-DEFAULT_DAYS = "Mon-Fri"
-DEFAULT_CAPACITY = 40
 
 
 class SettingsError(ValueError):
@@ -61,7 +59,7 @@ def _base_url(raw: str) -> str:
     return url
 
 
-def _clinic_days(days: str, capacity: str) -> ClinicDays:
+def clinic_days(days: str, capacity: str) -> ClinicDays:
     text = capacity.strip() or str(DEFAULT_CAPACITY)
     if not text.isascii() or not text.isdigit():
         raise SettingsError(
@@ -83,7 +81,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         base_url=_base_url(raw_url) if raw_url.strip() else DEFAULT_BASE_URL,
         cookie_secure=secure in TRUE,
-        clinic_days=_clinic_days(
+        clinic_days=clinic_days(
             values.get("ITP_CLINIC_DAYS", ""), values.get("ITP_CLINIC_CAPACITY", "")
         ),
     )
