@@ -93,9 +93,10 @@
   }
   mode.addEventListener("change", () => {
     showMode();
-    // Periodic flow is its doses: open one row to fill when there is none.
+    // A mode that is its doses (periodic flow): open one row to fill when there is none.
     const doses = document.getElementById("periodic-fields");
-    if (!doses.hidden && !document.querySelector("#periodic-rows tbody tr")) addRow("periodic");
+    const required = doses.dataset.required.split(" ").includes(mode.value);
+    if (required && !document.querySelector("#periodic-rows tbody tr")) addRow("periodic");
   });
   showMode();
 
