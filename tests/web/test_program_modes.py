@@ -254,3 +254,34 @@ def test_the_editor_offers_every_mode_the_parser_accepts_and_no_other() -> None:
         editable = {m.mode for m in program_form.editable_modes(device)}
         assert editable == {m.mode for m in device_modes(device)} - {DeliveryMode.FIXED_RATE}
         assert bool(program_form.no_program(device)) == (not editable)
+
+
+# One basal step of 0.1 mL/day (a rate, so that no drug conversion is involved) for the modes
+# with a basal; two doses for periodic flow.
+def _form_for(mode: DeliveryMode) -> dict[str, list[str]]:
+    form = {k: [v] for k, v in PERIODIC_FORM.items()} | {"mode": [mode.value]}
+    if mode is not DeliveryMode.PERIODIC_FLOW:
+        form = {k: v for k, v in form.items() if not k.startswith("periodic_")}
+        form |= {"basal_0_start": ["00:00"], "basal_0_amount": ["0.1 mL/day"]}
+    return form
+
+
+@pytest.mark.parametrize("mode", list(DeliveryMode))
+def test_every_mode_a_device_lacks_is_refused_at_the_mode_field_naming_the_device(
+    mode: DeliveryMode,
+) -> None:
+    """Every device against every mode: a mode the device has is accepted (fixed rate aside: no
+    program in the editor), a mode it lacks is refused at ``mode`` alone, naming the device."""
+    from intrathecal.library import default_library
+
+    for device in default_library().devices.values():
+        program, built = program_form.parse_form(_form_for(mode), device.key)
+        if not program_form.editable_modes(device):
+            assert [e.field for e in built.errors] == ["mode"] and program is None
+            assert device.name in built.errors[0].message
+        elif mode in {m.mode for m in program_form.editable_modes(device)}:
+            assert program is not None and program.mode is mode, (device.key, built.errors)
+        else:
+            assert program is None
+            assert [(e.field, e.label) for e in built.errors] == [("mode", "Delivery mode")]
+            assert built.errors[0].message.startswith(f"{device.name} has no {mode.value} mode")
