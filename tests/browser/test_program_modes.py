@@ -49,7 +49,7 @@ def test_a_prometra_patient_gets_a_periodic_flow_program_from_the_editor(
     page.get_by_label("Periodic bolus 1 start").fill("08:00")
     page.get_by_label("Periodic bolus 1 dose or volume").fill("0.5 mg")
     page.get_by_label("Periodic bolus 1 duration").fill("30 min")
-    page.get_by_role("button", name="Add a periodic bolus").click()
+    page.get_by_role("button", name="Add a dose").click()
     page.get_by_label("Periodic bolus 2 start").fill("20:00")
     page.get_by_label("Periodic bolus 2 dose or volume").fill("0.5 mg")
     page.get_by_label("Periodic bolus 2 duration").fill("30 min")

@@ -139,11 +139,13 @@ def _shown(modes: tuple[ModeSpec, ...]) -> dict[str, str]:
         for key, _ in program_form.SECTIONS
     }
     shown["steps"] = " ".join(m.mode.value for m in modes if m.max_steps_per_day > 1)
-    shown["doses_required"] = " ".join(
-        m.mode.value
-        for m in modes
-        if any(f.key == "periodic_bolus" and f.required for f in m.fields)
-    )
+    # Periodic boluses on top of a basal, or the doses that are the whole program (periodic flow).
+    for key, required in (("doses_required", True), ("boluses", False)):
+        shown[key] = " ".join(
+            m.mode.value
+            for m in modes
+            if any(f.key == "periodic_bolus" and f.required is required for f in m.fields)
+        )
     return shown
 
 
