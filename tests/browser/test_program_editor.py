@@ -46,7 +46,9 @@ def test_structured_editor_builds_a_weekly_program_with_totals_review_and_finish
     expect(review.locator("#totals-drugs tr", has_text="morphine")).to_contain_text("1 mg/day")
     expect(review).to_contain_text("No limit crossed")
 
-    # A second step from 08:00, on a weekly cycle: weekdays only.
+    # A second step from 08:00, on a weekly cycle: weekdays only. Timed steps are the
+    # SynchroMed's flex mode (simple continuous is one rate all day).
+    page.get_by_label("Delivery mode").select_option("flex")
     page.get_by_label("Weekly cycle").check()
     page.get_by_role("button", name="Add a step").click()
     page.get_by_label("Basal step 2 start").fill("08:00")

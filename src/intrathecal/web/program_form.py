@@ -6,12 +6,17 @@ every unit, range and device rule is the one the TOML path, the API and the pump
 parser reports under a TOML path (``basal[1].dose``) are mapped back to the form field that
 holds the value (``basal_3_amount``) and labelled for the person reading the form.
 
-Sections are a table (:data:`SECTIONS`): a device mode with fields of its own (a later change)
-adds its section there without touching the others.
+Sections are a table (:data:`SECTIONS`), each named for the program field it writes; the
+page shows a section only when the chosen delivery mode takes that field
+(``therapy.modes.mode_spec``). The mode is posted as ``mode``; the parser refuses a mode the
+patient's device lacks, naming the device, and that error is shown beside the mode selector. A
+constant-flow (fixed-rate) pump has no program to edit: its dose changes only through the
+concentration at a refill, so the structured editor refuses to build one (:func:`no_program`).
 
 Field names (``i`` is the row number the page gave; rows may have gaps after a removal):
 
-- ``name``, ``catheter_volume``, ``low_reservoir_alarm``, ``weekly`` ("yes" for a weekly cycle)
+- ``name``, ``mode`` (a delivery mode of the device: "continuous", "periodic-flow"...),
+  ``catheter_volume``, ``low_reservoir_alarm``, ``weekly`` ("yes" for a weekly cycle)
 - ``drug_i_name``, ``drug_i_concentration``
 - ``basal_i_start``, ``basal_i_amount`` (a dose of the first drug, "1 mg/day", or a rate,
   "0.1 mL/day"), ``basal_i_days`` (repeated: mon..sun; only with ``weekly``)
@@ -29,8 +34,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from intrathecal.library import default_library
+from intrathecal.library.records import DeliveryMode, Device
 from intrathecal.therapy.errors import InvalidProgramError
-from intrathecal.therapy.parse import parse_program, parse_time_of_day
+from intrathecal.therapy.modes import ModeSpec, device_modes
+from intrathecal.therapy.parse import parse_program, parse_time_of_day, read_mode
 from intrathecal.therapy.program import ALL_DAYS, WEEKDAY_NAMES, Program
 from intrathecal.therapy.serialize import to_toml
 from intrathecal.units import InputError, Kind, Toward, format_duration, parse, round_to_step
@@ -126,6 +133,9 @@ def _header(reader: _Reader, lines: list[str], device_key: str) -> None:
     name = reader.text("name", "Program name", "", required=False)
     lines.append(f"name = {_q(name or 'program')}")
     lines.append(f"device = {_q(device_key)}")
+    mode = reader.text("mode", "Delivery mode", "continuous", required=False)
+    if mode:  # the parser checks it against the device (one list for every door)
+        lines.append(f"mode = {_q(mode)}")
     for key, label, example in (
         ("catheter_volume", "Catheter volume", "0.2 mL"),
         ("low_reservoir_alarm", "Low-reservoir alarm", "4 mL"),
@@ -170,7 +180,7 @@ def _basal(reader: _Reader, lines: list[str]) -> None:
     # they are written in time order here (a start that cannot be read keeps its place last).
     listed = rows(reader.form, "basal")  # as the page lists them: its labels count these
     found = sorted(listed, key=lambda i: _start_key(reader.form, i))
-    if not found:
+    if not found and read_mode(first_value(reader.form, "mode")) is not DeliveryMode.PERIODIC_FLOW:
         reader.error("basal", "Basal steps", "add at least one step (start and dose or rate)")
     for position, i in enumerate(found[: MAX_ROWS["basal"]]):
         label = f"Basal step {listed.index(i) + 1}"
@@ -237,8 +247,32 @@ def _demand(reader: _Reader, lines: list[str]) -> None:
             lines.append(f"max_per_24h = {int(count)}")
 
 
-# The editor's sections, in the order of the program file. A device mode adds its own here.
-SECTIONS: tuple[Callable[[_Reader, list[str]], None], ...] = (_drugs, _basal, _periodic, _demand)
+# The editor's sections, in the order of the program file, each under the program field it
+# writes (``therapy.modes.ModeField.key``; drugs belong to every mode). All are read whatever the
+# mode: the page does not post a section the mode lacks, so a posted one is refused by the
+# parser (a basal in periodic flow), never dropped unseen.
+SECTIONS: tuple[tuple[str, Callable[[_Reader, list[str]], None]], ...] = (
+    ("drugs", _drugs),
+    ("basal", _basal),
+    ("periodic_bolus", _periodic),
+    ("demand_bolus", _demand),
+)
+
+
+def editable_modes(device: Device) -> tuple[ModeSpec, ...]:
+    """The modes the structured editor offers for ``device``: its own, from the list the parser
+    enforces, less fixed rate (no program: the rate is the pump's)."""
+    return tuple(m for m in device_modes(device) if m.mode is not DeliveryMode.FIXED_RATE)
+
+
+def no_program(device: Device) -> str:
+    """Why ``device`` has no program to edit ("" when it has one)."""
+    if editable_modes(device):
+        return ""
+    return (
+        f"{device.name} runs at the rate on its label and has no program to edit: the dose "
+        "changes only through the concentration, at a refill (refill wizard)"
+    )
 
 
 def build(form: Form, device_key: str, overrides_toml: str = "") -> Built:
@@ -250,8 +284,12 @@ def build(form: Form, device_key: str, overrides_toml: str = "") -> Built:
     built = Built()
     reader = _Reader(form, built)
     lines: list[str] = []
+    refused = no_program(default_library().device(device_key))
+    if refused:
+        reader.error("mode", "Delivery mode", refused)
+        return built
     _header(reader, lines, device_key)
-    for section in SECTIONS:
+    for _, section in SECTIONS:
         section(reader, lines)
     if overrides_toml:
         lines += ["", overrides_toml.strip()]
@@ -287,7 +325,9 @@ def field_of(path: str, built: Built) -> tuple[str, str]:
         return f"{prefix}_{suffix}", f"{label} {what}"
     labels = {
         "device": ("", "Device"),
+        "mode": ("mode", "Delivery mode"),
         "basal": ("basal", "Basal steps"),
+        "periodic_bolus": ("periodic", "Periodic doses"),
         "drugs": ("drug_0_name", "Drugs"),
         "catheter_volume": ("catheter_volume", "Catheter volume"),
         "low_reservoir_alarm": ("low_reservoir_alarm", "Low-reservoir alarm"),
@@ -301,6 +341,8 @@ def parse_form(
 ) -> tuple[Program | None, Built]:
     """The program the form describes (not yet reviewed), or None and the errors, each named."""
     built = build(form, device_key, overrides_toml)
+    if not built.toml:  # refused before a program file could be written (no program to edit)
+        return None, built
     # The parser runs even after a field was refused, so that every problem shows at once; a
     # field already named is not named again (its value was left out of the file).
     named = {e.field for e in built.errors}
@@ -366,7 +408,9 @@ def _days(days: frozenset[int]) -> list[str]:
 def fields_of(program: Program | None, device_key: str) -> dict[str, list[str]]:
     """The form's fields for ``program`` (a blank one-drug, one-step form for None)."""
     if program is None:
+        modes = editable_modes(default_library().device(device_key)) if device_key else ()
         return {
+            "mode": [modes[0].mode.value if modes else ""],
             "catheter_volume": [""],
             "low_reservoir_alarm": [""],
             "drug_0_name": [""],
@@ -377,6 +421,7 @@ def fields_of(program: Program | None, device_key: str) -> dict[str, list[str]]:
         }
     out: dict[str, list[str]] = {
         "name": [program.name],
+        "mode": [program.mode.value],
         "catheter_volume": [f"{program.catheter_volume_ml:.6g} mL"],
         "low_reservoir_alarm": [f"{program.low_reservoir_alarm_ml:.6g} mL"],
         "weekly": ["yes" if program.weekly else ""],
@@ -388,7 +433,9 @@ def fields_of(program: Program | None, device_key: str) -> dict[str, list[str]]:
         shown = f"{_trim(per_ml / 1000.0 if unit == 'mg' else per_ml)} {unit}/mL"
         exact = f"{per_ml!r} mcg/mL"
         out[f"drug_{i}_concentration"] = [shown if _same(shown, per_ml) else exact]
-    for i, step in enumerate(program.basal):
+    # Periodic flow has no basal: its zero step is implied by the mode (as in to_toml).
+    basal = () if program.mode is DeliveryMode.PERIODIC_FLOW else program.basal
+    for i, step in enumerate(basal):
         out[f"basal_{i}_start"] = [_clock(step.start_s)]
         out[f"basal_{i}_amount"] = [_amount(program, step.rate_ml_per_day, "/day", "basal")]
         out[f"basal_{i}_days"] = _days(step.days)
@@ -404,7 +451,6 @@ def fields_of(program: Program | None, device_key: str) -> dict[str, list[str]]:
         out["demand_duration"] = [format_duration(demand.duration_s)]
         out["demand_lockout"] = [format_duration(demand.lockout_s)]
         out["demand_max_per_24h"] = [str(demand.max_per_24h)]
-    del device_key  # the device is the implant's; kept in the signature for a mode selector
     return out
 
 

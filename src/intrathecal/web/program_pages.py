@@ -19,12 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from intrathecal.library import default_library
+from intrathecal.library.records import DeliveryMode
 from intrathecal.safety.comparison import compare
 from intrathecal.safety.review import Acknowledgement, ReviewResult
 from intrathecal.store import programs, records
 from intrathecal.store.errors import BlockedError, ConflictError
 from intrathecal.store.models import Patient, ProgramVersion
 from intrathecal.therapy.errors import InvalidProgramError
+from intrathecal.therapy.modes import ModeSpec
 from intrathecal.therapy.program import WEEKDAY_NAMES, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import InputError, readable_number
@@ -129,6 +131,24 @@ def _error_dicts(built: program_form.Built) -> list[dict[str, str]]:
     return [{"field": e.field, "label": e.label, "message": e.message} for e in built.errors]
 
 
+def _shown(modes: tuple[ModeSpec, ...]) -> dict[str, str]:
+    """For each editor section, the modes (space-separated) that show it: the page hides and
+    disables the others, so a section the chosen mode lacks is never posted."""
+    shown = {
+        key: " ".join(m.mode.value for m in modes if key in {f.key for f in m.fields})
+        for key, _ in program_form.SECTIONS
+    }
+    shown["steps"] = " ".join(m.mode.value for m in modes if m.max_steps_per_day > 1)
+    # Periodic boluses on top of a basal, or the doses that are the whole program (periodic flow).
+    for key, required in (("doses_required", True), ("boluses", False)):
+        shown[key] = " ".join(
+            m.mode.value
+            for m in modes
+            if any(f.key == "periodic_bolus" and f.required is required for f in m.fields)
+        )
+    return shown
+
+
 def _editor(
     request: Request,
     actor: Actor,
@@ -144,6 +164,10 @@ def _editor(
     latest = programs.latest(db, patient.id)
     implant = programs.current_implant(db, patient.id)
     library = default_library()
+    device = library.device(implant.device_key) if implant else None
+    modes = program_form.editable_modes(device) if device else ()
+    mode = program_form.first_value(form, "mode") or (modes[0].mode.value if modes else "")
+    periodic = program_form.rows(form, "periodic")
     return render(
         request,
         "program.html",
@@ -152,11 +176,15 @@ def _editor(
         patient=patient,
         current=latest,
         implant=implant,
-        device=library.device(implant.device_key) if implant else None,
+        device=device,
+        no_program=program_form.no_program(device) if device else "",
+        modes=modes,
+        mode=mode,
+        shown=_shown(modes),
         drugs=sorted(library.drugs),
         form=form,
         rows={k: program_form.rows(form, k) or [0] for k in ("drug", "basal")}
-        | {"periodic": program_form.rows(form, "periodic")},
+        | {"periodic": periodic or ([0] if mode == DeliveryMode.PERIODIC_FLOW.value else [])},
         days=list(zip(WEEKDAY_NAMES, program_form.DAY_LABELS, strict=True)),
         errors=errors or [],
         by_field={e.field: e.message for e in errors or [] if e.field},

@@ -70,10 +70,35 @@
 
   const weekly = document.getElementById("weekly");
   function showWeekly() {
-    form.classList.toggle("weekly", weekly.checked);
+    form.classList.toggle("weekly", weekly.checked && !weekly.disabled);
   }
   weekly.addEventListener("change", showWeekly);
   showWeekly();
+
+  // --- the delivery mode: the server lists the device's modes and, on each section, the modes
+  // that take it (data-modes); a section the mode lacks is hidden and disabled, so not posted.
+
+  const mode = document.getElementById("mode");
+  function showMode() {
+    form.querySelectorAll("[data-modes]").forEach((node) => {
+      const shown = node.dataset.modes.split(" ").includes(mode.value);
+      node.hidden = !shown;
+      if (node instanceof HTMLFieldSetElement || node instanceof HTMLButtonElement) {
+        node.disabled = !shown;
+      } else {
+        node.querySelectorAll("input, select").forEach((input) => { input.disabled = !shown; });
+      }
+    });
+    showWeekly();
+  }
+  mode.addEventListener("change", () => {
+    showMode();
+    // A mode that is its doses (periodic flow): open one row to fill when there is none.
+    const doses = document.getElementById("periodic-fields");
+    const required = doses.dataset.required.split(" ").includes(mode.value);
+    if (required && !document.querySelector("#periodic-rows tbody tr")) addRow("periodic");
+  });
+  showMode();
 
   document.getElementById("copy-weekdays").addEventListener("click", () => {
     // Every step that runs on the chosen day runs Monday to Friday too; the others stop running
