@@ -69,3 +69,16 @@ def test_an_unknown_clinic_zone_is_refused_not_replaced(monkeypatch: pytest.Monk
             display.clinic_zone()
     finally:
         display.clinic_zone.cache_clear()
+
+
+def test_exact_quantities_in_text_are_shown_to_three_figures() -> None:
+    # The finish screen's row from safety.comparison: 1 -> 1.09524 mg/day is +0.0952381 mg/day
+    assert display.readable_text("1.09524 mg/day") == "1.1 mg/day"
+    assert display.readable_text("+0.0952381 mg/day (+9.5%)") == "+0.0952 mg/day (+9.5%)"
+    assert display.readable_text("0.113333 mL/day") == "0.113 mL/day"
+    # times, serials and percentages are not quantities with a unit: left as written
+    assert display.readable_text("basal from 08:00 (+13.3%) serial 12345.678") == (
+        "basal from 08:00 (+13.3%) serial 12345.678"
+    )
+    rows = display.readable_rows([{"setting": "x 0.123456 mg", "old": "0.123456 mg", "new": ""}])
+    assert rows == [{"setting": "x 0.123456 mg", "old": "0.123 mg", "new": ""}]

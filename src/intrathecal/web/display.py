@@ -16,6 +16,8 @@ read once; a name the system does not know is refused at start, never replaced b
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -100,9 +102,35 @@ def conc_of(mcg_per_ml: float, drug: str) -> str:
     return qty(mcg_per_ml / 1000.0 if unit == "mg" else mcg_per_ml, f"{unit}/mL")
 
 
+# A number followed by a dose, volume or rate unit, in text the safety layer wrote exactly
+# ("1.09524 mg/day", "+0.0952381 mL/day (+9.5%)").
+_QUANTITY = re.compile(r"(?<![\w.])([+-]?)(\d+(?:\.\d+)?)(?=\s?(?:mL|mcg|mg)\b)")
+
+
+def readable_text(text: str) -> str:
+    """The exact quantities of a sentence or table cell to three significant figures; the
+    rest of the text (times, percentages, names) as written."""
+    return _QUANTITY.sub(lambda m: m.group(1) + readable_number(float(m.group(2))), text)
+
+
+def readable_rows(rows: Any) -> list[dict[str, str]]:
+    """Old-and-new comparison rows (safety.comparison) as a page shows them."""
+    shown = []
+    for row in rows:
+        cells = row if isinstance(row, dict) else asdict(row)
+        shown.append({k: readable_text(v) if k != "setting" else v for k, v in cells.items()})
+    return shown
+
+
 def install(env: Any) -> None:
     """Register the filters on a Jinja environment, and the zone's name as a global."""
     env.filters.update(
-        qty=qty, mass_of=mass_of, dose_of=dose_of, conc_of=conc_of, when=when, day=day
+        qty=qty,
+        mass_of=mass_of,
+        dose_of=dose_of,
+        conc_of=conc_of,
+        when=when,
+        day=day,
+        readable=readable_text,
     )
     env.globals["CLINIC_ZONE"] = clinic_zone().key

@@ -17,7 +17,6 @@ nothing; a version applied meanwhile by someone else is a conflict, and nothing 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -31,7 +30,7 @@ from intrathecal.store import audit, programs, records
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Patient, ProgramVersion
 from intrathecal.units import InputError
-from intrathecal.web import refill_pump
+from intrathecal.web import display, refill_pump
 from intrathecal.web.deps import Actor, get_db, now, require
 from intrathecal.web.pages import render
 from intrathecal.web.program_pump import apply_through_link
@@ -88,7 +87,7 @@ def _page(
     blocking: list[str] = []
     if selected is not None:
         old = programs.parse(running.program_toml) if running else None
-        comparison = [asdict(r) for r in compare(old, programs.parse(selected.program_toml))]
+        comparison = display.readable_rows(compare(old, programs.parse(selected.program_toml)))
         if running is None or selected.id != running.id:
             findings, blocking = review_now(db, patient, selected, running, now(request))
     return render(

@@ -9,7 +9,6 @@ script only shows what the server found: no rule is written twice.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -30,7 +29,7 @@ from intrathecal.therapy.modes import ModeSpec
 from intrathecal.therapy.program import WEEKDAY_NAMES, Program
 from intrathecal.therapy.summary import summarize
 from intrathecal.units import InputError, readable_number
-from intrathecal.web import program_form
+from intrathecal.web import display, program_form
 from intrathecal.web.deps import Actor, ForbiddenError, get_db, now, read_only, require
 from intrathecal.web.pages import render
 from intrathecal.web.read_audit import audit_read
@@ -243,7 +242,7 @@ def _program_review(
             "allowed": result.allowed,
             "findings": [programs.finding_dict(f) for f in result.findings],
             "unacknowledged": [f.code for f in result.unacknowledged],
-            "comparison": [asdict(r) for r in result.comparison],
+            "comparison": display.readable_rows(result.comparison),
             "notices": [{"field": n.field, "message": n.message} for n in program.notices],
             "totals": totals(program),
         }
@@ -295,7 +294,7 @@ def _program_save(
             actor,
             patient=patient,
             old=latest,
-            comparison=[asdict(r) for r in result.comparison],
+            comparison=display.readable_rows(result.comparison),
             findings=[programs.finding_dict(f) for f in result.findings],
             hard=[f.code for f in result.hard],
             acks={a.code: a.why for a in result.acknowledgements},
@@ -372,7 +371,7 @@ def _done(
         patient=patient,
         version=version,
         old=old,
-        comparison=[asdict(r) for r in comparison],
+        comparison=display.readable_rows(comparison),
         acknowledgements=json.loads(version.acknowledgements_json),
     )
 

@@ -266,7 +266,7 @@ def _record(db: Session, row: Refill) -> dict[str, Any]:
     implant = db.get(Implant, row.implant_id)
     version = db.get(ProgramVersion, row.program_version_id)
     doses = json.loads(version.daily_doses_json) if version else {}
-    names = [row.performed_by, row.cosigned_by]
+    names = [row.performed_by, row.cosigned_by, version.signed_by if version else None]
     people = {
         u.username: u.full_name
         for u in db.execute(
