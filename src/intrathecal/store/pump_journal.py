@@ -156,6 +156,12 @@ def open_for(
     return session.execute(query.order_by(PumpJournalEntry.id)).scalars().all()
 
 
+def by_token(session: Session, token: str) -> PumpJournalEntry | None:
+    return session.execute(
+        select(PumpJournalEntry).where(PumpJournalEntry.token == token)
+    ).scalar_one_or_none()
+
+
 def open_serials(session: Session) -> list[str]:
     query = select(PumpJournalEntry.serial).where(PumpJournalEntry.status.in_(OPEN)).distinct()
     return sorted(session.execute(query).scalars())

@@ -89,6 +89,7 @@ def create_app(
     app.include_router(router)
     app.include_router(health.router)
     from intrathecal.web import (
+        bolus_pages,
         journey_pages,
         pages,
         program_apply_pages,
@@ -105,6 +106,7 @@ def create_app(
     app.include_router(program_pages.router)  # the program editor
     app.include_router(refill_pages.router)  # the refill wizard and record
     app.include_router(program_apply_pages.router)  # a program to the pump between refills
+    app.include_router(bolus_pages.router)  # a clinician or bridge bolus between refills
     from intrathecal.web import outcomes_pages
     from intrathecal.web.api import outcomes_routes
 
