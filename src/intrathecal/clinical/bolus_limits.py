@@ -128,8 +128,8 @@ def _clinician(program: Program, volume_ml: float, rate: float) -> tuple[Finding
                     Severity.HARD,
                     "BOLUS_DOSE_ABOVE_HARD",
                     "volume_ml",
-                    f"{dose:g} mcg of {drug.key} is above its hard limit per "
-                    f"bolus {hard.value:g} mcg ({hard.provenance})",
+                    f"{format_mass(dose, unit)} of {drug.key} is above its hard limit per "
+                    f"bolus {format_mass(hard.value, unit)} ({hard.provenance})",
                 )
             )
         elif soft is not None and dose > soft.value * (1 + 1e-12):

@@ -55,6 +55,10 @@ class Reviewed:
     findings: tuple[Finding, ...]
     blocking: tuple[str, ...]  # hard findings and soft ones without a reason
 
+    @property
+    def has_hard(self) -> bool:
+        return any(f.severity is Severity.HARD for f in self.findings)
+
 
 def _text(raw: dict[str, str], field: str, limit: int) -> str:
     value = raw.get(field, "").strip()
