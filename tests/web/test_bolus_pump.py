@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from intrathecal.store import boluses, programs, pump_journal
@@ -21,14 +20,12 @@ from intrathecal.store.models import AuditEntry, ClinicBolus, Patient
 from intrathecal.units import InputError
 from intrathecal.web.bolus_pump import give_through_link
 from intrathecal.web.pump_link import PumpLinkError
-from tests.web.test_pump_journal import (  # noqa: F401 (fixtures)
-    Rig,
-    journal_app,
-    journal_of,
-    new_patient,
-    recover_now,
-    rig,
-)
+from tests.web import test_pump_journal as journal
+from tests.web.test_pump_journal import Rig, journal_of, new_patient, recover_now
+
+# The pump journal's fixtures: a clinic app over a real virtual pump server, on both databases.
+journal_app = journal.journal_app
+rig = journal.rig
 
 
 def _form(rig: Rig, pid: int) -> dict[str, str]:
