@@ -173,7 +173,10 @@ def _page(
         done=done,
         hint=hint,
         kinds=KIND_NAMES,
-        longest_h={"clinician": MAX_CLINICIAN_S / 3600, "bridge": MAX_BRIDGE_S / 3600},
+        longest={
+            "clinician": f"{MAX_CLINICIAN_S / 3600:g} h",
+            "bridge": f"{MAX_BRIDGE_S / 86_400:g} days",
+        },
         given=boluses.of_patient(db, patient.id),
         **refill_pump.context(db, pump, implant, now(request)),
     )
