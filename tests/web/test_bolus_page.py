@@ -149,3 +149,12 @@ def test_a_bridge_bolus_above_the_dead_space_is_blocked(clinic: Clinic) -> None:
     ok = client.post(f"/patients/{pid}/bolus", data={**bridge, "volume": "0.46 mL"})
     assert ok.status_code == 200 and "Bridge bolus given" in ok.text
     assert _count(clinic, pid) == 1
+
+
+def test_a_too_long_acknowledgement_is_an_in_page_error(clinic: Clinic) -> None:
+    client, pid, base = _open(clinic)
+    form = {**base, "volume": "0.06 mL", "ack_BOLUS_DOSE_ABOVE_SOFT": "x" * 501}
+    answer = client.post(f"/patients/{pid}/bolus", data=form)
+    assert answer.status_code == 422
+    assert "ack_BOLUS_DOSE_ABOVE_SOFT: at most 500 characters" in answer.text
+    assert _count(clinic, pid) == 0
