@@ -158,3 +158,42 @@ def test_a_too_long_acknowledgement_is_an_in_page_error(clinic: Clinic) -> None:
     assert answer.status_code == 422
     assert "ack_BOLUS_DOSE_ABOVE_SOFT: at most 500 characters" in answer.text
     assert _count(clinic, pid) == 0
+
+
+def _api_body(**changes: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "key": "c" * 32,
+        "kind": "clinician",
+        "volume": "0.04 mL",
+        "duration": "30 min",
+        "reason": "breakthrough pain",
+        "in_force_version": 1,
+    }
+    return body | changes
+
+
+def test_the_api_door_holds_the_same_limits(clinic: Clinic) -> None:
+    """The API: 2 mg (0.2 mL) above the hard 1 mg is 422 naming the volume; 0.6 mg needs its
+    acknowledgement; a bad field is 422 naming it; nothing saved until a good body, once."""
+    with clinic.sessions.begin() as session:
+        pid = pump_patient(session, None, f"BOL{next(_mrns):05d}").id
+    url, headers = f"/api/v1/patients/{pid}/boluses", clinic.headers("nurse")
+    key = f"{pid:032x}"
+    hard = clinic.client.post(url, json=_api_body(key=key, volume="0.2 mL"), headers=headers)
+    assert hard.status_code == 422
+    assert hard.json()["errors"][0]["field"] == "volume"
+    assert "2 mg of morphine is above its hard limit per bolus 1 mg" in hard.text
+    soft = clinic.client.post(url, json=_api_body(key=key, volume="0.06 mL"), headers=headers)
+    assert soft.status_code == 422
+    assert soft.json()["errors"][0]["field"] == "acknowledgements.BOLUS_DOSE_ABOVE_SOFT"
+    for field, value in (("volume", "lots"), ("duration", "2 day"), ("reason", "")):
+        bad = clinic.client.post(url, json=_api_body(key=key, **{field: value}), headers=headers)
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == field
+    assert _count(clinic, pid) == 0
+    acks = {"BOLUS_DOSE_ABOVE_SOFT": "pain 8/10"}
+    body = _api_body(key=key, volume="0.06 mL", acknowledgements=acks)
+    first = clinic.client.post(url, json=body, headers=headers)
+    again = clinic.client.post(url, json=body, headers=headers)
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["bolus"]["id"] == again.json()["bolus"]["id"]
+    assert _count(clinic, pid) == 1

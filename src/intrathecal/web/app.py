@@ -97,9 +97,11 @@ def create_app(
         refill_pages,
     )
     from intrathecal.web.api import admin, patient_records
+    from intrathecal.web.api import boluses as bolus_api
 
     app.include_router(patient_records.router)
     app.include_router(admin.router)
+    app.include_router(bolus_api.router)  # a clinician or bridge bolus between refills
 
     app.include_router(pages.router)
     app.include_router(journey_pages.router)
