@@ -21,6 +21,7 @@ from intrathecal.units import InputError
 from intrathecal.web.bolus_pump import give_through_link
 from intrathecal.web.pump_link import PumpLinkError
 from tests.web import test_pump_journal as journal
+from tests.web.conftest import PASSWORDS
 from tests.web.test_pump_journal import Rig, journal_of, new_patient, recover_now
 
 # The pump journal's fixtures: a clinic app over a real virtual pump server, on both databases.
@@ -169,3 +170,27 @@ def test_crash_during_a_bolus_then_recovery_agrees_with_the_pump(rig: Rig, crash
     # The same form posted after the crash sends nothing.
     with rig.sessions() as session:
         assert boluses.by_key(session, request.form_key) is not None or crash == "after_intent"
+
+
+def test_the_api_gives_a_bolus_through_the_pump_once(rig: Rig) -> None:
+    patient = new_patient(rig)
+    token = rig.client.post(
+        "/api/v1/auth/sign-in", json={"username": "nurse", "password": PASSWORDS["nurse"]}
+    ).json()["token"]
+    body = {
+        "key": "d" * 32,
+        "kind": "clinician",
+        "volume": "0.04 mL",
+        "duration": "30 min",
+        "reason": "breakthrough pain",
+        "in_force_version": 1,
+        "send_to_pump": True,
+    }
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"/api/v1/patients/{patient.id}/boluses"
+    first = rig.client.post(url, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    assert first.json()["bolus"]["via"] == "virtual pump"
+    assert "started 2026-03-02T09:00:00Z" in first.json()["bolus"]["readback"]
+    assert rig.client.post(url, json=body, headers=headers).status_code == 200
+    assert _started_on_pump(rig, f"P{patient.mrn}") == 1
