@@ -17,7 +17,7 @@ from intrathecal.store import boluses, programs, pump_journal, records
 from intrathecal.store.models import ClinicBolus
 from intrathecal.units import InputError
 from intrathecal.web.api.answers import signed_in
-from intrathecal.web.api.schemas import Strict
+from intrathecal.web.api.schemas import OkAnswer, Record, Strict
 from intrathecal.web.bolus_pump import give_through_link
 from intrathecal.web.bolus_review import review
 from intrathecal.web.deps import Actor, get_db, now, require
@@ -42,6 +42,10 @@ class BolusBody(Strict):
     )
 
 
+class BolusAnswer(OkAnswer):
+    bolus: Record
+
+
 def _answer(row: ClinicBolus) -> dict[str, Any]:
     return {
         "ok": True,
@@ -59,7 +63,12 @@ def _answer(row: ClinicBolus) -> dict[str, Any]:
     }
 
 
-@router.post("/patients/{patient_id}/boluses", tags=["programs"], responses=signed_in(404))
+@router.post(
+    "/patients/{patient_id}/boluses",
+    tags=["programs"],
+    response_model=BolusAnswer,
+    responses=signed_in(404),
+)
 def give_bolus(
     patient_id: int,
     body: BolusBody,
