@@ -1,10 +1,10 @@
 """Recovery: reconcile journalled pump changes with the pump's event log after a crash.
 
-The refill wizard (and the apply-to-pump path) journal their intent before sending anything
-(``store/pump_journal.py``), naming their pump requests by the entry's token. Every open entry
-is reconciled here, at the clinic's start (``itp clinic run``) and at the next interrogation of
-that pump (chart, wizard), once it is older than the link's longest send (still in flight
-before that):
+The refill wizard, the apply-to-pump path and a bolus between refills journal their intent
+before sending anything (``store/pump_journal.py``), naming their pump requests by the entry's
+token. Every open entry is reconciled here, at the clinic's start (``itp clinic run``) and at
+the next interrogation of that pump (chart, wizard), once it is older than the link's longest
+send (still in flight before that):
 
 - the pump's log shows the request applied as sent: the clinic record is completed from what
   the pump confirmed, exactly as the wizard writes it (same lines, the pump's fill time), with
