@@ -188,6 +188,20 @@ DENY_ONLY: list[tuple[str, str, dict[str, Any], str]] = [
         {"procedure": "spinal-cord-stimulator", "timepoint": "baseline", "answers": {}},
         "outcomes.write",
     ),
+    # A bolus between refills (its own tests: tests/web/test_bolus_page.py).
+    (
+        "POST",
+        f"/api/v1/patients/{P}/boluses",
+        {
+            "key": "e" * 32,
+            "kind": "clinician",
+            "volume": "0.04 mL",
+            "duration": "30 min",
+            "reason": "x",
+            "in_force_version": 1,
+        },
+        "program.apply",
+    ),
 ]
 
 

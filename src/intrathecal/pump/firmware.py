@@ -18,6 +18,9 @@ import hashlib
 import math
 from typing import Any
 
+from intrathecal.clinical.bolus_limits import (
+    bolus_findings,
+)
 from intrathecal.clinical.reconcile import (
     LARGE_RESERVOIR_THRESHOLD_ML,
     SMALL_RESERVOIR_THRESHOLD_ML,
@@ -49,6 +52,7 @@ from intrathecal.pump.state import (
     PumpState,
 )
 from intrathecal.therapy.errors import InvalidProgramError
+from intrathecal.therapy.findings import Severity
 from intrathecal.therapy.parse import parse_program
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.serialize import to_toml
@@ -56,11 +60,7 @@ from intrathecal.units import SECONDS_PER_DAY, InputError, format_volume
 
 DAY = float(SECONDS_PER_DAY)
 EPS_ML = 1e-9  # float noise in volumes, far below any clinical quantity
-MIN_BOLUS_S = 60.0
-MAX_BOLUS_S = DAY  # a clinician bolus
-# A bridge moves the old solution at the new dose's rate, which at low daily volumes takes days
-# (0.45 mL at 0.3 mL/day is 36 h); its real bound is the device's minimum rate, checked below.
-MAX_BRIDGE_S = 30 * DAY
+# The bolus bounds' one home is clinical/bolus_limits.py (the clinic's review uses them too).
 MAX_EVENTS_PER_REPLY = 1000
 MAX_STEPS_PER_ADVANCE = 1_000_000  # a guard against a logic error, never reached in use
 
@@ -897,50 +897,18 @@ class Firmware:
                 "bolus",
                 f"a {running.kind} bolus is running until {iso(running.end_s)}; wait or stop",
             )
-        longest = MAX_BOLUS_S if mode is BolusMode.CLINICIAN else MAX_BRIDGE_S
-        if not MIN_BOLUS_S <= command.duration_s <= longest:
-            raise refuse(
-                "duration_s",
-                f"must be from 60 s to {longest / 3600:g} h for a {command.kind} bolus",
-            )
-        rate = command.volume_ml * DAY / command.duration_s
-        ceiling = self.device.max_bolus_rate_ml_per_day.value
-        if mode is BolusMode.CLINICIAN:
-            peak = max(self._base_profile(program, str(s.program_checksum)).rates_ml_per_day)
-            if rate + peak > ceiling + EPS_ML:
-                raise refuse(
-                    "volume_ml",
-                    f"bolus rate {rate:.4g} mL/day on top of the basal peak {peak:.4g} mL/day "
-                    f"exceeds the device bolus maximum {ceiling:g} mL/day (OPCA-26)",
-                )
-            for ingredient in program.ingredients:
-                hard = ingredient.drug.bolus_dose_mcg.hard_max
-                dose = command.volume_ml * ingredient.concentration_mcg_per_ml
-                if hard is not None and dose > hard.value * (1 + 1e-12):
-                    raise refuse(
-                        "volume_ml",
-                        f"{dose:g} mcg of {ingredient.drug.key} is above its hard limit per "
-                        f"bolus {hard.value:g} mcg ({hard.provenance})",
-                    )
-        else:
-            dead = self.device.pathway_volume_ml.value + (s.catheter_volume_ml or 0.0)
-            if command.volume_ml > dead + EPS_ML:
-                raise refuse(
-                    "volume_ml",
-                    f"a {command.kind} bolus moves the pathway and catheter volume "
-                    f"({format_volume(dead)}); more would push new solution at bolus rate",
-                )
-            if rate > ceiling + EPS_ML:
-                raise refuse(
-                    "duration_s", f"rate {rate:.4g} mL/day exceeds the bolus maximum {ceiling:g}"
-                )
-            floor = self.device.min_rate_ml_per_day.value
-            if rate < floor - EPS_ML:
-                raise refuse(
-                    "duration_s",
-                    f"rate {rate:.4g} mL/day is below the device minimum {floor:g} mL/day "
-                    f"({self.device.min_rate_ml_per_day.provenance})",
-                )
+        # The limits live in one place with the clinic's review (clinical/bolus_limits.py);
+        # the pump refuses every hard finding (a soft one is the clinic's to acknowledge).
+        findings = bolus_findings(
+            program,
+            command.kind,
+            command.volume_ml,
+            command.duration_s,
+            catheter_ml=s.catheter_volume_ml or 0.0,
+        )
+        hard = [f for f in findings if f.severity is Severity.HARD]
+        if hard:
+            raise refuse(hard[0].field, hard[0].message)
         self._check_volume_left(command.volume_ml)
         s.boluses.append(BolusRun(command.kind, s.now_s, command.duration_s, command.volume_ml))
         self._drain(0.0, 0.0, boluses=1)

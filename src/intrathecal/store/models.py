@@ -306,6 +306,33 @@ class ProgramApplication(Base):
     readback: Mapped[str] = mapped_column(Text, default="")
 
 
+class ClinicBolus(Base):
+    """A clinician or bridge bolus given outside a refill (web/bolus_pages.py): append-only.
+
+    ``form_key`` is the key of the form that asked for it, and the pump journal's token when it
+    went through a pump link: a form posted twice finds its bolus and sends nothing.
+    """
+
+    __tablename__ = "clinic_boluses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_key: Mapped[str] = mapped_column(String(32), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    program_version_id: Mapped[int] = mapped_column(ForeignKey("program_versions.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # "clinician" or "bridge"
+    volume_ml: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    doses_json: Mapped[str] = mapped_column(Text)  # mcg of each drug in the volume
+    reason: Mapped[str] = mapped_column(Text)
+    acknowledgements_json: Mapped[str] = mapped_column(Text, default="[]")  # soft: who, why
+    given_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]  # the server's clock
+    started_at: Mapped[datetime]  # the pump's clock when it answered; else the server's
+    ends_at: Mapped[datetime]
+    via: Mapped[str] = mapped_column(String(20))  # "virtual pump", "typed in"
+    readback: Mapped[str] = mapped_column(Text, default="")  # what the pump answered
+
+
 class PumpJournalEntry(Base):
     """An intent to change a pump, committed before anything is sent (store/pump_journal.py).
 

@@ -33,7 +33,7 @@ CONFIRMED = "confirmed"
 RECORDED = "recorded"
 NOT_DONE = "not_done"
 OPEN = (INTENT, SENT, CONFIRMED)
-KINDS = ("refill", "program")
+KINDS = ("refill", "program", "bolus")
 
 
 def write_intent(
@@ -46,12 +46,16 @@ def write_intent(
     since_seq: int,
     who: str,
     now: datetime,
+    token: str | None = None,
 ) -> PumpJournalEntry:
-    """Journal an intent and COMMIT it: it must be durable before anything goes to the pump."""
+    """Journal an intent and COMMIT it: it must be durable before anything goes to the pump.
+
+    ``token``: the form's own key when a re-posted form must find its entry (a bolus); unique,
+    so a second entry under the same key fails (IntegrityError) and nothing is sent twice."""
     if kind not in KINDS:
         raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
     entry = PumpJournalEntry(
-        token=uuid.uuid4().hex,
+        token=token or uuid.uuid4().hex,
         patient_id=patient_id,
         serial=serial,
         kind=kind,
@@ -150,6 +154,12 @@ def open_for(
     if started_before is not None:
         query = query.where(PumpJournalEntry.created_at <= started_before)
     return session.execute(query.order_by(PumpJournalEntry.id)).scalars().all()
+
+
+def by_token(session: Session, token: str) -> PumpJournalEntry | None:
+    return session.execute(
+        select(PumpJournalEntry).where(PumpJournalEntry.token == token)
+    ).scalar_one_or_none()
 
 
 def open_serials(session: Session) -> list[str]:

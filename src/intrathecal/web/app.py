@@ -89,6 +89,7 @@ def create_app(
     app.include_router(router)
     app.include_router(health.router)
     from intrathecal.web import (
+        bolus_pages,
         journey_pages,
         pages,
         program_apply_pages,
@@ -96,15 +97,18 @@ def create_app(
         refill_pages,
     )
     from intrathecal.web.api import admin, patient_records
+    from intrathecal.web.api import boluses as bolus_api
 
     app.include_router(patient_records.router)
     app.include_router(admin.router)
+    app.include_router(bolus_api.router)  # a clinician or bridge bolus between refills
 
     app.include_router(pages.router)
     app.include_router(journey_pages.router)
     app.include_router(program_pages.router)  # the program editor
     app.include_router(refill_pages.router)  # the refill wizard and record
     app.include_router(program_apply_pages.router)  # a program to the pump between refills
+    app.include_router(bolus_pages.router)  # a clinician or bridge bolus between refills
     from intrathecal.web import calendar_pages
 
     app.include_router(calendar_pages.router)

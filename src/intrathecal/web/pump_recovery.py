@@ -1,10 +1,10 @@
 """Recovery: reconcile journalled pump changes with the pump's event log after a crash.
 
-The refill wizard (and the apply-to-pump path) journal their intent before sending anything
-(``store/pump_journal.py``), naming their pump requests by the entry's token. Every open entry
-is reconciled here, at the clinic's start (``itp clinic run``) and at the next interrogation of
-that pump (chart, wizard), once it is older than the link's longest send (still in flight
-before that):
+The refill wizard, the apply-to-pump path and a bolus between refills journal their intent
+before sending anything (``store/pump_journal.py``), naming their pump requests by the entry's
+token. Every open entry is reconciled here, at the clinic's start (``itp clinic run``) and at
+the next interrogation of that pump (chart, wizard), once it is older than the link's longest
+send (still in flight before that):
 
 - the pump's log shows the request applied as sent: the clinic record is completed from what
   the pump confirmed, exactly as the wizard writes it (same lines, the pump's fill time), with
@@ -28,14 +28,17 @@ from sqlalchemy.orm import Session
 from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
-from intrathecal.store import programs, pump_journal, refills
+from intrathecal.store import boluses, programs, pump_journal, refills
+from intrathecal.store.boluses import BolusRequest
 from intrathecal.store.db import READ_ONLY
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import Patient, PumpJournalEntry
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
+from intrathecal.web.bolus_pump import readback_line
 from intrathecal.web.pump_link import (
+    BolusStarted,
     PumpEvent,
     PumpLink,
     PumpLinkError,
@@ -193,6 +196,8 @@ def recover_pump(
         try:
             if entry.kind == "refill":
                 out.append(_refill(session, link, entry, events, now))
+            elif entry.kind == "bolus":
+                out.append(_bolus(session, link, entry, events, now))
             else:
                 out.append(_program(session, link, entry, events, now))
         except (InputError, ValueError, NotFoundError, PumpLinkError) as exc:
@@ -458,6 +463,51 @@ def _program(
     return _close(
         session, entry, now, pump_journal.RECORDED, outcome, application_id=application.id
     )
+
+
+def _bolus(
+    session: Session,
+    link: PumpLink,
+    entry: PumpJournalEntry,
+    events: Sequence[PumpEvent],
+    now: datetime,
+) -> Resolution:
+    """A clinician or bridge bolus (web/bolus_pump.py): recorded from the pump's log if it
+    started, at the pump's start time; never sent again."""
+    request = BolusRequest.from_payload(pump_journal.payload(entry))
+    logged = find(events, request_id(entry.token, request.kind))
+    started = logged.first("bolus_started")
+    if logged.state != "applied" or started is None:
+        outcome = _not_applied(logged, f"the {request.kind} bolus was not started on the pump")
+        return _close(session, entry, now, pump_journal.NOT_DONE, outcome)
+    patient = session.get(Patient, entry.patient_id)
+    assert patient is not None
+    version = programs.by_version(session, patient.id, request.program_version)
+    answer = BolusStarted(
+        request.kind,
+        float(started.data["volume_ml"]),
+        started.at_s,
+        started.at_s + float(started.data["duration_s"]),
+    )
+    where = str(pump_journal.payload(entry).get("where", link.where))
+    row = boluses.record(
+        session,
+        patient,
+        version,
+        request,
+        entry.created_by,
+        now,
+        started_at=utc_from_s(started.at_s),
+        via=str(pump_journal.payload(entry).get("via", link.via)),
+        readback=f"{readback_line(where, answer)}; recovery: completed at "
+        f"{iso(now.timestamp())} from the pump's event log",
+        recovered=True,
+    )
+    outcome = (
+        f"the pump started the {request.kind} bolus at {iso(started.at_s)}; recorded as bolus "
+        f"{row.id}"
+    )
+    return _close(session, entry, now, pump_journal.RECORDED, outcome)
 
 
 # --- what the pump's panel shows -----------------------------------------------------------
