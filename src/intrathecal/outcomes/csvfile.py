@@ -14,7 +14,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
+from intrathecal.outcomes.errors import raise_if_any
 from intrathecal.outcomes.instruments import INSTRUMENTS, MAS_GRADES, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
 from intrathecal.outcomes.validation import Checked, check_response

@@ -38,7 +38,7 @@ from intrathecal.outcomes.instruments import (
     ItemKind,
     When,
 )
-from intrathecal.outcomes.records import Period, Response
+from intrathecal.outcomes.records import BASELINE, Period, Response
 from intrathecal.outcomes.responders import (
     FUNCTION,
     MAS,
@@ -60,7 +60,6 @@ from intrathecal.outcomes.statistics import (
     wanted_timepoints,
 )
 from intrathecal.outcomes.timepoints import (
-    BASELINE,
     Timepoint,
     parse_timepoint,
     procedure_key,
@@ -285,14 +284,45 @@ class _Reader:
         if episode not in ("", "1") and not (_INT.match(episode) and 1 <= int(episode) <= 99):
             return None
         raw_date = row[self.collected]
-        collected = None
+        collected: date | None = None
         if raw_date:
-            collected = _cached(c["date"], raw_date, _date_or_none)
-            if collected is None:
+            found = _cached(c["date"], raw_date, _date_or_none)
+            if not isinstance(found, date):
                 return None
+            collected = found
         if row[self.entered_by] not in ("", "staff", "patient"):
             return None
-        baseline = tp.is_baseline
+        answers = self._answers(row, tp.is_baseline)
+        if answers is None:
+            return None
+        present, effects, review = answers
+        values: list[int | None] = []
+        for i in self.ref_columns:
+            cell = row[i]
+            if not cell:
+                values.append(None)
+            elif i == self.mas:
+                values.append(self.mas_codes[cell])
+            else:
+                values.append(int(cell))
+        instruments = tuple(present)
+        return Visit(
+            tp.label,
+            line,
+            collected,
+            days,
+            instruments,
+            instruments,
+            tuple(values),
+            effects,
+            review,
+            tp.nominal_days,
+        )
+
+    def _answers(
+        self, row: list[str], baseline: bool
+    ) -> tuple[list[str], tuple[str, ...] | None, bool] | None:
+        """The row's instruments, side effects and review flag, if every answer is plain."""
         present: list[str] = []
         for key, rules in self.rules:
             filled = 0
@@ -339,28 +369,7 @@ class _Reader:
             return None
         if not present:
             return None
-        values: list[int | None] = []
-        for i in self.ref_columns:
-            cell = row[i]
-            if not cell:
-                values.append(None)
-            elif i == self.mas:
-                values.append(self.mas_codes[cell])
-            else:
-                values.append(int(cell))
-        instruments = tuple(present)
-        return Visit(
-            tp.label,
-            line,
-            collected,
-            days,
-            instruments,
-            instruments,
-            tuple(values),
-            effects,
-            review,
-            tp.nominal_days,
-        )
+        return present, effects, review
 
     def full(self, line: int, row: list[str], scan: Scan) -> Visit | None:
         """The list reader's checks of one row; its problems go to ``scan``."""
@@ -578,9 +587,7 @@ def _episode(text: str) -> int:
     return 1
 
 
-def _duplicates(
-    scan: Scan, key: tuple[str, str, int], visits: list[Visit], visit: Visit
-) -> None:
+def _duplicates(scan: Scan, key: tuple[str, str, int], visits: list[Visit], visit: Visit) -> None:
     subject, procedure, episode = key
     for instrument in visit.instruments:
         for earlier in visits:
@@ -599,16 +606,14 @@ def _duplicates(
 
 
 def _dates_against_baselines(scan: Scan) -> None:
-
     for (subject, _, _), visits in scan.episodes.items():
-        base: Visit | None = None
-        for v in visits:
-            if v.label == BASELINE and v.valid and v.collected_on is not None:
-                if base is None or v.collected_on < base.collected_on:  # type: ignore[operator]
-                    base = v
-        if base is None or base.collected_on is None:
+        # The earliest dated baseline (the first of equals), as the list reader took it.
+        dated = [v for v in visits if v.label == BASELINE and v.valid and v.collected_on]
+        if not dated:
             continue
+        base = min(dated, key=lambda v: (v.collected_on, v.line))
         day = base.collected_on
+        assert day is not None
         for v in visits:
             if v.label == BASELINE or v.collected_on is None or not v.valid:
                 continue
@@ -673,9 +678,7 @@ def scan_statistics(
             if v.collected_on is not None and v.collected_on > as_of
         )
     procedures = [procedure_key(procedure)] if procedure is not None else scan.procedures
-    return tuple(
-        _procedure(scan, p, period, as_of, timepoints, small_n, later) for p in procedures
-    )
+    return tuple(_procedure(scan, p, period, as_of, timepoints, small_n, later) for p in procedures)
 
 
 def _episodes(scan: Scan, procedure: str, as_of: date | None) -> dict[str, _Episode]:
@@ -731,9 +734,7 @@ def _procedure(
         e
         for e in episodes.values()
         if e.has_baseline
-        and (
-            period.unbounded or (e.baseline_day is not None and period.contains(e.baseline_day))
-        )
+        and (period.unbounded or (e.baseline_day is not None and period.contains(e.baseline_day)))
     ]
     notes = procedure_notes(as_of, later, repeated, orphans, len(undated))
     present = {label for e in cohort for label in e.answered}
