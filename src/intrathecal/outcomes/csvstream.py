@@ -20,7 +20,8 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import NamedTuple
+from operator import itemgetter
+from typing import Any, NamedTuple, cast
 
 from intrathecal.outcomes.csvfile import (
     _ITEM_COLUMNS,
@@ -185,6 +186,7 @@ def _rules() -> dict[str, tuple[_ItemRule, ...]]:
 
 
 _RULES = _rules()
+_RULE_OF_COLUMN = {r.column: r for rules in _RULES.values() for r in rules}
 _ITEM_COUNT = {key: len(inst.items) for key, inst in INSTRUMENTS.items()}
 _FOLLOW_UP_ONLY = frozenset(k for k, inst in INSTRUMENTS.items() if inst.when is When.FOLLOW_UP)
 _SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -207,6 +209,11 @@ def _timepoint_or_none(text: str) -> Timepoint | None:
         return parse_timepoint(text)
     except InputError:
         return None
+
+
+def _timepoint_window(text: str) -> tuple[Timepoint, int, int] | None:
+    tp = _timepoint_or_none(text)
+    return None if tp is None else (tp, *tp.window)
 
 
 def _procedure_or_none(text: str) -> str | None:
@@ -252,7 +259,34 @@ class _Reader:
         self.rules = [
             (key, tuple((at(r.column), r) for r in rules)) for key, rules in _RULES.items()
         ]
-        self.ref_columns = tuple(at(REF_COLUMNS[ref]) for ref in REFS)
+        # Instruments whose items are all required codes (NRS, PGIC, %, PROMIS): checked by
+        # set inclusion of their cells in C; the others (MAS, Penn, side effects) item by item.
+        self.simple: list[tuple[str, Any, list[tuple[Any, frozenset[str]]]]]
+        self.generic: list[tuple[str, tuple[tuple[int, _ItemRule], ...]]] = []
+        self.simple = []
+        for key, rules in self.rules:
+            if all(r.required and isinstance(r.check, dict) for _, r in rules) and (
+                not self.generic and key != "modified-ashworth"
+            ):
+                groups: dict[frozenset[str], list[int]] = {}
+                for i, r in rules:
+                    assert isinstance(r.check, dict)
+                    groups.setdefault(frozenset(r.check), []).append(i)
+                self.simple.append(
+                    (
+                        key,
+                        itemgetter(*[i for i, _ in rules], rules[0][0]),
+                        [(itemgetter(*cols, cols[0]), allowed) for allowed, cols in groups.items()],
+                    )
+                )
+            else:
+                self.generic.append((key, rules))
+        self.generic_cells = itemgetter(
+            *[i for _, rules in self.generic for i, _ in rules], self.effects, self.other
+        )
+        self.ref_columns = tuple(
+            (at(REF_COLUMNS[ref]), _RULE_OF_COLUMN[REF_COLUMNS[ref]].check) for ref in REFS
+        )
         self.mas, self.mas_codes = at("mas"), {g: c for c, g in enumerate(MAS_GRADES)}
         # Order of a row's responses in the list reader: by first filled column; the
         # side-effects checklist sits at side_effects_other, or last when that is empty.
@@ -268,16 +302,18 @@ class _Reader:
     def fast(self, line: int, row: list[str]) -> Visit | None:
         """The row's visit if every cell is plainly valid; None sends it to the full check."""
         c = self.caches
-        subject = row[self.subject]
-        if not _cached(c["subject"], subject, lambda s: bool(_SUBJECT.match(s))):
+        if not _SUBJECT.match(row[self.subject]):
             return None
         if _cached(c["procedure"], row[self.procedure], _procedure_or_none) is None:
             return None
-        tp = _cached(c["timepoint"], row[self.timepoint], _timepoint_or_none)
+        found_tp = cast(
+            "tuple[Timepoint, int, int] | None",
+            _cached(c["timepoint"], row[self.timepoint], _timepoint_window),
+        )
         days = _cached(c["days"], row[self.days], _days_or_none)
-        if not isinstance(tp, Timepoint) or not isinstance(days, int):
+        if found_tp is None or not isinstance(days, int):
             return None
-        low, high = tp.window
+        tp, low, high = found_tp
         if not low <= days <= high:
             return None
         episode = row[self.episode]
@@ -296,15 +332,9 @@ class _Reader:
         if answers is None:
             return None
         present, effects, review = answers
-        values: list[int | None] = []
-        for i in self.ref_columns:
-            cell = row[i]
-            if not cell:
-                values.append(None)
-            elif i == self.mas:
-                values.append(self.mas_codes[cell])
-            else:
-                values.append(int(cell))
+        if not present:
+            return None
+        values = tuple([table.get(row[i]) for i, table in self.ref_columns])  # type: ignore[union-attr]
         instruments = tuple(present)
         return Visit(
             tp.label,
@@ -313,7 +343,7 @@ class _Reader:
             days,
             instruments,
             instruments,
-            tuple(values),
+            values,
             effects,
             review,
             tp.nominal_days,
@@ -321,10 +351,21 @@ class _Reader:
 
     def _answers(
         self, row: list[str], baseline: bool
-    ) -> tuple[list[str], tuple[str, ...] | None, bool] | None:
+    ) -> tuple[list[str] | None, tuple[str, ...] | None, bool] | None:
         """The row's instruments, side effects and review flag, if every answer is plain."""
         present: list[str] = []
-        for key, rules in self.rules:
+        for key, cells, groups in self.simple:
+            if not any(cells(row)):
+                continue
+            for group, allowed in groups:
+                if not allowed.issuperset(group(row)):
+                    return None  # a missing or unusual answer: the full check names it
+            if baseline and key in _FOLLOW_UP_ONLY:
+                return None
+            present.append(key)
+        if not any(self.generic_cells(row)):
+            return present or None, None, False
+        for key, rules in self.generic:
             filled = 0
             for i, rule in rules:
                 cell = row[i]
@@ -516,7 +557,7 @@ def scan_csv(lines: Iterable[str], *, keep: bool = True) -> Scan:
                     ),
                 )
                 continue
-            row = [cell.strip() for cell in cells]
+            row = list(map(str.strip, cells))
             if not any(row):
                 continue
             read += 1
