@@ -8,8 +8,8 @@ months, every instrument): about 100,000 rows (9 MB) and 580,000 rows (50 MB). E
 ``itp outcomes report --json`` in a child process; the time of the report (after the program's
 imports), rows per second and the child's peak memory (maximum resident set, imports included)
 are reported, then the same file with one bad row at its end, which must be refused. The
-statistics are counted in SQL on a temporary SQLite database whose summary rows are made by the registry's own
-``summary_rows`` for each patient.
+statistics are counted in SQL on a temporary SQLite database whose summary rows are made by the
+registry's own ``summary_rows`` for each patient.
 """
 
 from __future__ import annotations
