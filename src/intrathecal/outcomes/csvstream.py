@@ -171,7 +171,6 @@ class _ItemRule:
 
 
 def _rules() -> dict[str, tuple[_ItemRule, ...]]:
-
     rules: dict[str, list[_ItemRule]] = {}
     for column, (key, item_key) in _ITEM_COLUMNS.items():
         item = next(i for i in INSTRUMENTS[key].items if i.key == item_key)
@@ -191,7 +190,6 @@ def _rules() -> dict[str, tuple[_ItemRule, ...]]:
 
 _RULES = _rules()
 _RULE_OF_COLUMN = {r.column: r for rules in _RULES.values() for r in rules}
-_ITEM_COUNT = {key: len(inst.items) for key, inst in INSTRUMENTS.items()}
 _FOLLOW_UP_ONLY = frozenset(k for k, inst in INSTRUMENTS.items() if inst.when is When.FOLLOW_UP)
 _SUBJECT = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -291,17 +289,9 @@ class _Reader:
         self.ref_columns = tuple(
             (at(REF_COLUMNS[ref]), _RULE_OF_COLUMN[REF_COLUMNS[ref]].check) for ref in REFS
         )
-        self.mas, self.mas_codes = at("mas"), {g: c for c, g in enumerate(MAS_GRADES)}
-        # Order of a row's responses in the list reader: by first filled column; the
-        # side-effects checklist sits at side_effects_other, or last when that is empty.
-        order = []
-
-        for column, (key, _) in _ITEM_COLUMNS.items():
-            order.append((at(column), key))
-        self.order = order
         self.shared: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.caches: dict[str, dict[str, object]] = {
-            k: {} for k in ("subject", "procedure", "timepoint", "days", "date")
+            k: {} for k in ("procedure", "timepoint", "days", "date")
         }
 
     def fast(self, line: int, row: list[str]) -> Visit | None:
@@ -322,7 +312,9 @@ class _Reader:
         if not low <= days <= high:
             return None
         episode = row[self.episode]
-        if episode not in ("", "1") and not (_INT.match(episode) and 1 <= int(episode) <= 99):
+        if episode not in ("", "1") and not (
+            _INT.match(episode) and 1 <= int(episode) <= MAX_EPISODE
+        ):
             return None
         raw_date = row[self.collected]
         collected: date | None = None
@@ -525,9 +517,12 @@ def _without_gc() -> Iterator[None]:
 
 
 def scan_csv(lines: Iterable[str], *, keep: bool = True) -> Scan:
-    """Check a responses CSV read line by line (``lines``: an open file, or text.splitlines
-    with line ends kept). Returns the scan; its errors, if any, are raised by the caller with
-    ``raise_if_invalid`` (or here, for a header or a file that is not CSV)."""
+    """Check a responses CSV read line by line (``lines``: an open file, or a StringIO).
+
+    Returns the scan; its errors, if any, are raised by the caller with ``raise_if_invalid``
+    (or here, for a bad header). ``keep=False`` keeps only what the checks need: the scan can
+    then say whether the file is valid, but not give its statistics.
+    """
     scan = Scan()
     source = iter(lines)
     first = next(source, "")
