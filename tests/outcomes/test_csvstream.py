@@ -186,6 +186,7 @@ def reports_agree(text: str, **options: object) -> None:
     [
         {},
         {"as_of": date(2025, 6, 1)},
+        {"as_of": date(2025, 2, 1)},  # before one procedure's first answer: it is left out
         {"as_of": date(2025, 3, 1), "procedure": "facet-joint-injection"},
         {"period": Period(date(2025, 1, 1), date(2025, 2, 15)), "as_of": date(2025, 9, 1)},
         {"timepoints": ["3 months", "2 weeks"]},

@@ -736,7 +736,19 @@ def scan_statistics(
             for v in visits
             if v.collected_on is not None and v.collected_on > as_of
         )
-    procedures = [procedure_key(procedure)] if procedure is not None else scan.procedures
+    if procedure is not None:
+        procedures = [procedure_key(procedure)]
+    else:  # those with an answer on or before as_of: the registry as it stood then
+        procedures = sorted(
+            {
+                p
+                for (_, p, _), visits in scan.episodes.items()
+                if any(
+                    v.collected_on is None or as_of is None or v.collected_on <= as_of
+                    for v in visits
+                )
+            }
+        )
     return tuple(_procedure(scan, p, period, as_of, timepoints, small_n, later) for p in procedures)
 
 
