@@ -322,3 +322,25 @@ def test_memory_per_row_stays_small() -> None:
         tracemalloc.stop()
     assert scan.error_count == 0
     assert kept / rows < 1000, f"{kept / rows:.0f} bytes a row"
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 1000),
+    as_of=st.none() | st.dates(date(2023, 12, 1), date(2025, 6, 1)),
+    start=st.none() | st.dates(date(2024, 1, 1), date(2024, 12, 31)),
+)
+def test_rule_streamed_statistics_equal_those_of_the_records_for_any_snapshot(
+    seed: int, as_of: date | None, start: date | None
+) -> None:
+    text = generated(30, seed)
+    period = Period(start, None)
+    try:
+        expected = checked_statistics(parse_checked_csv(text), period=period, as_of=as_of)
+    except InputError as exc:  # undated baselines cannot be placed in a period
+        with pytest.raises(InputError) as caught:
+            scan_statistics(scan_csv(io.StringIO(text, newline="")), period=period, as_of=as_of)
+        assert (caught.value.field, caught.value.message) == (exc.field, exc.message)
+        return
+    scan = scan_csv(io.StringIO(text, newline=""))
+    assert scan_statistics(scan, period=period, as_of=as_of) == expected
