@@ -40,11 +40,11 @@ from intrathecal.outcomes import (
 )
 from intrathecal.outcomes.course import MEASURE_BY_KEY
 from intrathecal.outcomes.csvfile import parse_checked_csv
+from intrathecal.outcomes.csvstream import Scan, scan_csv, scan_statistics
 from intrathecal.outcomes.fhir import parse_json, patient_bundle, to_json
 from intrathecal.outcomes.statistics import (
     Proportion,
     TimepointStatistics,
-    checked_statistics,
     percent,
 )
 from intrathecal.outcomes.timepoints import procedure_key
@@ -126,18 +126,42 @@ def load(path: Path) -> list[Response]:
     return [c.response for c in load_checked(path)]
 
 
-def load_checked(path: Path) -> list[Checked]:
+def _check_size(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError:
-        size = 0  # read_text names the problem (missing file, a folder...)
+        size = 0  # read_text / scan_file names the problem (missing file, a folder...)
     if size > MAX_FILE_MB * 1_000_000:
         raise InputError(
             "DATA.csv",
             f"{str(path)!r} is {size / 1e6:.0f} MB; at most {MAX_FILE_MB} MB is read at once: "
             "split the file (by year or procedure) and report each part",
         )
+
+
+def load_checked(path: Path) -> list[Checked]:
+    _check_size(path)
     return parse_checked_csv(read_text(path, "DATA.csv"))
+
+
+def scan_file(path: Path) -> Scan:
+    """The file checked in one streaming pass, line by line (a report keeps only counts)."""
+    _check_size(path)
+    read_text_errors = {
+        FileNotFoundError: f"file {str(path)!r} does not exist",
+        IsADirectoryError: f"{str(path)!r} is a directory, not a file",
+    }
+    try:
+        with path.open(encoding="utf-8", newline="") as lines:
+            scan = scan_csv(lines)
+    except UnicodeDecodeError:
+        raise InputError("DATA.csv", f"{str(path)!r} is not UTF-8 text") from None
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        raise InputError("DATA.csv", read_text_errors[type(exc)]) from None
+    except OSError as exc:
+        raise InputError("DATA.csv", f"cannot read {str(path)!r}: {exc.strerror}") from None
+    scan.raise_if_invalid()
+    return scan
 
 
 def latest_date(responses: Sequence[Response]) -> date | None:
@@ -250,20 +274,19 @@ def report_cmd(
                 ) from None
         if pdf is not None and pdf.suffix.lower() != ".pdf":
             raise InputError("--pdf", f"{str(pdf)!r}: the file must end in .pdf")
-        checked = load_checked(data)  # read and checked once, in one pass over the rows
-        responses = [c.response for c in checked]
-        day = given_as_of or latest_date(responses)
+        scan = scan_file(data)  # read and checked in one streaming pass, kept as counts
+        day = given_as_of or scan.latest
         source = "--as-of" if given_as_of else ("the latest date in the file" if day else None)
         key = None
         if procedure is not None:
             key = procedure_key(procedure, "--procedure")
-            present = sorted({r.procedure for r in responses})
+            present = scan.procedures
             if key not in present:
                 raise InputError(
                     "--procedure", f"no responses for {key!r}; the file has {', '.join(present)}"
                 )
-        stats: tuple[ProcedureStatistics, ...] = checked_statistics(
-            checked, procedure=key, period=period, as_of=day, timepoints=timepoint or None
+        stats: tuple[ProcedureStatistics, ...] = scan_statistics(
+            scan, procedure=key, period=period, as_of=day, timepoints=timepoint or None
         )
         # Every file is drawn in memory and every path checked before the first is written:
         # a bad --pdf path must not leave a chart behind.
@@ -288,7 +311,7 @@ def report_cmd(
         written = write_all(outputs)
         payload: dict[str, Any] = {
             "file": str(data),
-            "responses": len(responses),
+            "responses": scan.responses,
             "as_of": day.isoformat() if day else None,
             "as_of_from": source,
             "procedures": [statistics_to_dict(s) for s in stats],
@@ -299,9 +322,8 @@ def report_cmd(
             "written": written,
             "notice": NOTICE,
         }
-        subjects = len({r.subject for r in responses})
         lines = [
-            f"{data}: {subjects} patients, {len(responses)} responses",
+            f"{data}: {scan.subjects} patients, {scan.responses} responses",
             f"period: {period.describe()}; follow-ups due by "
             + (
                 f"{day.isoformat()} ({source})"

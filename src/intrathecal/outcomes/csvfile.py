@@ -14,10 +14,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from intrathecal.outcomes.errors import InvalidOutcomesError, capped, raise_if_any
+from intrathecal.outcomes.errors import raise_if_any
 from intrathecal.outcomes.instruments import INSTRUMENTS, MAS_GRADES, SIDE_EFFECT_LABELS
 from intrathecal.outcomes.records import Answer, Response
-from intrathecal.outcomes.validation import Checked, validate_responses
+from intrathecal.outcomes.validation import Checked, check_response
 from intrathecal.units import InputError
 
 
@@ -157,29 +157,17 @@ def parse_checked_csv(text: str) -> list[Checked]:
 
 
 def _parse(text: str) -> tuple[list[Response], list[Checked]]:
-    errors: list[InputError] = []
+    # Checked in one streaming pass (csvstream: every problem, the first 50 listed); a valid
+    # file's rows are then made into records for the callers that want them as a list.
+    from intrathecal.outcomes.csvstream import scan_csv
+
+    scan_csv(io.StringIO(text, newline=""), keep=False).raise_if_invalid()
     responses: list[Response] = []
-    names: list[str] = []
-    try:
-        rows = _rows(text)
-    except InvalidOutcomesError:
-        raise
-    except InputError as error:
-        raise InvalidOutcomesError([error]) from None
-    for line, row in rows:
-        row_responses, row_errors = _row_responses(line, row)
-        errors.extend(row_errors)
-        # A row with a bad cell is still checked further: every problem is named at once.
-        responses.extend(row_responses)
-        names.extend(f"line {line}" for _ in row_responses)
     checked: list[Checked] = []
-    try:
-        checked = validate_responses(responses, names, column_of)
-    except InvalidOutcomesError as exc:
-        errors.extend(exc.errors)
-    # One row gives one response per instrument: a bad id or day would be named once for each.
-    unique = {(e.field, e.message): e for e in errors}
-    raise_if_any(capped(sorted(unique.values(), key=_line_order)))
+    for line, row in _rows(text):
+        for response in _row_responses(line, row)[0]:
+            responses.append(response)
+            checked.append(check_response(response, f"line {line}", column_of))
     return responses, checked
 
 
