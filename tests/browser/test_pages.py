@@ -93,7 +93,7 @@ def test_patient_chart_shows_the_journey_charts_and_unverified_values(
     # Each drug is drawn in its own dose unit (ziconotide in mcg/day, morphine in mg/day).
     doses = page.request.get(f"/patients/{pid}/doses.svg").text()
     for drug, unit in _drugs(live_clinic, pid):
-        assert f"<!-- {drug} ({unit}/day) -->" in doses, (drug, unit)
+        assert f">{drug} ({unit}/day)</text>" in doses, (drug, unit)  # the legend
     page.evaluate("window.scrollTo(0, 0)")
     screenshot(page, "chart", height=2000)  # down to the two charts
     # Device values carry their provenance; every UNVERIFIED one is marked as such.

@@ -71,17 +71,17 @@ def test_empty_reservoir_is_critical_and_stops_delivery_until_a_refill() -> None
 
 def test_eri_keeps_delivery_and_end_of_service_stops_it() -> None:
     # Battery with 100 nominal days left; ERI at 90 nominal days (SynchroMed II).
-    # Drain at 0.1 mL/day (pump/battery.py): 0.5 x 1 day + 0.5 x 0.1 / 0.5 = 0.6 nominal days
-    # a day. ERI after 10 / 0.6 = 16.667 days (1.667 mL delivered), EOS after 100 / 0.6 =
-    # 166.667 days (16.667 mL delivered), nothing after.
+    # Drain at 0.1 mL/day (pump/battery.py): 1 day + 0.5 x 0.1 mL = 1.05 nominal days a day.
+    # ERI after 10 / 1.05 = 9.524 days (0.952 mL delivered), EOS after 100 / 1.05 = 95.238 days
+    # (9.524 mL delivered), nothing after.
     pump = Pump(battery_remaining_s=100 * DAY).start(SLOW)
     pump.at(MONDAY + 20 * DAY)
-    assert pump.raised_at("elective_replacement") == pytest.approx(MONDAY + 10 / 0.6 * DAY)
-    assert pump.delivered == pytest.approx(2.0)
+    assert pump.raised_at("elective_replacement") == pytest.approx(MONDAY + 10 / 1.05 * DAY)
+    assert pump.delivered == pytest.approx(2.0)  # 20 days x 0.1 mL/day: ERI keeps delivery
     assert "replace" in pump.refused(c.ClearAlarm(AlarmCode.ELECTIVE_REPLACEMENT))
     pump.at(MONDAY + 200 * DAY)
-    assert pump.raised_at("end_of_service") == pytest.approx(MONDAY + 100 / 0.6 * DAY)
-    assert pump.delivered == pytest.approx(100 / 0.6 * 0.1)
+    assert pump.raised_at("end_of_service") == pytest.approx(MONDAY + 100 / 1.05 * DAY)
+    assert pump.delivered == pytest.approx(100 / 1.05 * 0.1)
     assert pump.fw.inhibitions() == ["critical alarm end_of_service"]
     checksum = str(pump.ok(c.StageProgram(SLOW))["checksum"])
     assert "end of service" in pump.refused(c.ActivateProgram(checksum))

@@ -1,23 +1,21 @@
 """Battery model of the virtual pump (an assumption, stated wherever it is shown).
 
-The battery holds a charge counted in *nominal days*: the days it would last at the nominal
-drain. The library's service life is the nominal case (SynchroMed II: "designed to last up to
-84 months", a design life that "depends on daily volume"). The drain has a fixed part (clock,
-telemetry, housekeeping) and a part proportional to the volume pumped, and every bolus start
-costs a little more (motor start-ups):
+The battery holds a charge counted in *nominal days*. The library's service life is the
+longest the battery lasts (SynchroMed II: "designed to last up to 84 months", a design life that
+"depends on daily volume"), so a pump that pumped nothing would last exactly that, and every
+millilitre pumped and every bolus started (motor start-ups) shortens it:
 
-    drain (nominal days) = IDLE_SHARE x elapsed days
-                           + (1 - IDLE_SHARE) x volume pumped / NOMINAL_ML_PER_DAY
+    drain (nominal days) = elapsed days
+                           + VOLUME_COST_DAYS_PER_ML x volume pumped (mL)
                            + BOLUS_COST_DAYS per bolus started
 
-so a pump delivering NOMINAL_ML_PER_DAY uses one nominal day per day and lasts its service
-life; one delivering less lasts longer, one delivering more or bolusing often, less. The
-elective replacement indicator (ERI) comes when ``eri_to_eos_days`` nominal days are left (for
-SynchroMed II the pump "stops after 90 days" from ERI at the nominal drain); end of service
-(EOS) when none is left. The split and the costs are ASSUMED (no public drain curve was found);
-NOMINAL_ML_PER_DAY is the middle of the ideal 0.25-0.5 mL/day that domain-facts.md gives for
-battery life. Low Battery Reset (a critical alarm on SynchroMed II, HSA notice) is a fault: a
-battery that drops its voltage resets the pump, which then needs reprogramming.
+At 0.5 mL/day a pump uses 1.25 nominal days a day (84 months -> 67 months); at 1.5 mL/day 1.75
+(48 months). The elective replacement indicator (ERI) comes when ``eri_to_eos_days`` nominal
+days are left (for SynchroMed II the pump "stops after 90 days" from ERI); end of service (EOS)
+when none is left. The costs are ASSUMED (no public drain curve was found); they keep the
+labelled life an upper bound, as "up to" says. Low Battery Reset (a critical alarm on
+SynchroMed II, HSA notice) is a fault: a battery that drops its voltage resets the pump, which
+then needs reprogramming.
 
 Pure: no I/O, no clock.
 """
@@ -31,8 +29,7 @@ from intrathecal.library.records import Device
 from intrathecal.units import SECONDS_PER_DAY
 
 DEFAULT_ERI_TO_EOS_DAYS = 90.0
-NOMINAL_ML_PER_DAY = 0.5  # ASSUMED, see above
-IDLE_SHARE = 0.5  # ASSUMED: half the nominal drain does not depend on the volume
+VOLUME_COST_DAYS_PER_ML = 0.5  # ASSUMED, see above: each mL pumped costs half a nominal day
 BOLUS_COST_DAYS = 1.0 / 24  # ASSUMED: a bolus start costs an hour of nominal life
 DAY = float(SECONDS_PER_DAY)
 TIME_RESOLUTION_S = 0.5  # s: far finer than any alarm needs
@@ -64,7 +61,7 @@ def battery_for(device: Device, now_s: float, remaining_s: float | None = None) 
 
 def drain_days(elapsed_s: float, volume_ml: float) -> float:
     """Nominal days used over ``elapsed_s`` in which ``volume_ml`` was pumped."""
-    return IDLE_SHARE * elapsed_s / DAY + (1 - IDLE_SHARE) * volume_ml / NOMINAL_ML_PER_DAY
+    return elapsed_s / DAY + VOLUME_COST_DAYS_PER_ML * volume_ml
 
 
 def time_to_drain(
@@ -75,7 +72,7 @@ def time_to_drain(
     the fixed part bounds it from above."""
     if amount_days <= 0:
         return t0
-    latest = t0 + amount_days / IDLE_SHARE * DAY
+    latest = t0 + amount_days * DAY
     if volume_between is None:
         return latest
     low, high = t0, latest
@@ -102,9 +99,8 @@ def assumption(device: Device) -> str:
         )
     life = device.service_life_days
     return (
-        f"battery model: a service life of {life.value:g} days ({life.provenance}) at the "
-        f"nominal {NOMINAL_ML_PER_DAY:g} mL/day; drain {IDLE_SHARE:.0%} fixed and "
-        f"{1 - IDLE_SHARE:.0%} in proportion to the volume pumped, plus "
-        f"{BOLUS_COST_DAYS * 24:g} h of nominal life per bolus (ASSUMED: no public drain curve); "
+        f"battery model: a service life of up to {life.value:g} days ({life.provenance}), "
+        f"shortened by {VOLUME_COST_DAYS_PER_ML:g} day per mL pumped and "
+        f"{BOLUS_COST_DAYS * 24:g} h per bolus (ASSUMED: no public drain curve); "
         f"{eri}"
     )
