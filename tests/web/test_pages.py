@@ -128,7 +128,8 @@ def test_refill_wizard_preview_then_save_then_printable_record(clinic: Clinic) -
     )
     assert saved.status_code == 303
     record = client.get(saved.headers["location"])
-    assert "Refill record" in record.text and "2.0 mL" in record.text
+    # The 2 mL withdrawn, as the record reads it ("2 mL", to the hundredth of a mL)
+    assert "Refill record" in record.text and "<th>Withdrawn</th><td>2 mL</td>" in record.text
     with clinic.sessions() as session:
         assert session.execute(select(func.count()).select_from(Refill)).scalar_one() == (
             before + 1
