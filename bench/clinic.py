@@ -276,8 +276,10 @@ def requests_for(clinic: Seeded, seed: int, days: list[str]) -> dict[str, tuple[
         )
         rec = preview.json().get("reconciliation") if preview.status_code == 200 else None
         expected = float(rec["expected_ml"]) if rec else 5.0
-        # Within the reservoir: a patient refilled again a minute later has ~20 mL left.
-        withdrawn = min(max(expected + rng.gauss(0, 0.05), 0.0), 20.0)
+        # Within the reservoir (the last fill: 20 or 40 mL): a patient refilled again a minute
+        # later has about the last fill left.
+        last_fill = float(rec["filled_ml"]) if rec else 20.0
+        withdrawn = min(max(expected + rng.gauss(0, 0.05), 0.0), last_fill)
         body: dict[str, Any] = {
             "fill": "20 mL",
             "follows_refill_id": items[0]["id"] if items else None,
