@@ -54,14 +54,14 @@ TzOpt = Annotated[
 def _clinic(open_days: str | None, capacity: int | None, tz_name: str | None) -> Any:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    from intrathecal.sim.workload import Clinic, parse_weekdays
+    from intrathecal.sim.workload import Clinic
 
     name = tz_name or os.environ.get("ITP_CLINIC_TZ", "").strip() or "UTC"
     try:
         tz = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise InputError("--tz", f"unknown time zone {name!r}; e.g. Europe/London") from None
-    from intrathecal.clinical.clinic_days import DEFAULT_CAPACITY, DEFAULT_DAYS
+    from intrathecal.clinical.clinic_days import DEFAULT_CAPACITY, DEFAULT_DAYS, parse_days
 
     if open_days is None:
         open_days = os.environ.get("ITP_CLINIC_DAYS", "").strip() or DEFAULT_DAYS
@@ -69,9 +69,9 @@ def _clinic(open_days: str | None, capacity: int | None, tz_name: str | None) ->
         setting = os.environ.get("ITP_CLINIC_CAPACITY", "").strip()
         capacity = int(setting) if setting.isdigit() else DEFAULT_CAPACITY
     try:
-        weekdays = parse_weekdays(open_days)
-    except ValueError as exc:
-        raise InputError("--open", str(exc)) from None
+        weekdays = parse_days(open_days)  # the calendar's parser: one spelling of opening days
+    except InputError as exc:
+        raise InputError("--open", exc.message) from None
     if not 1 <= capacity <= 10_000:
         raise InputError("--capacity", f"must be 1 to 10,000 visits a day, got {capacity}")
     return Clinic(weekdays, capacity, tz)

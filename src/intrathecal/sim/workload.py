@@ -59,21 +59,6 @@ class ClinicDay:
         return len(self.visits) > capacity
 
 
-def parse_weekdays(text: str) -> frozenset[int]:
-    """'Mon-Fri', 'Mon,Wed,Fri' or 'Mon-Thu,Sat' -> weekday numbers (Monday = 0)."""
-    names = {n.lower(): i for i, n in enumerate(WEEKDAYS)}
-    days: set[int] = set()
-    for part in text.split(","):
-        ends = [p.strip().lower()[:3] for p in part.split("-")]
-        if not all(e in names for e in ends) or len(ends) > 2:
-            raise ValueError(f"{part.strip()!r} is not a day or a range like Mon-Fri")
-        first, last = names[ends[0]], names[ends[-1]]
-        if last < first:
-            raise ValueError(f"{part.strip()!r} runs backwards; write e.g. Mon-Fri")
-        days.update(range(first, last + 1))
-    return frozenset(days)
-
-
 def _opening_on_or_before(day: date, clinic: Clinic) -> date:
     while not clinic.is_open(day):
         day -= timedelta(days=1)
