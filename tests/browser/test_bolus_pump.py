@@ -94,7 +94,7 @@ def test_a_clinician_bolus_is_reviewed_sent_to_the_virtual_pump_and_recorded_onc
     }
     page.get_by_role("button", name="Send to the pump").click()
     expect(page.locator("#done")).to_contain_text("Clinician bolus given")
-    expect(page.locator("#done")).to_contain_text("started 2026-03-02T09:00:00Z")
+    expect(page.locator("#done")).to_contain_text("started 02 Mar 2026 09:00 UTC")
     expect(page.locator("#given")).to_contain_text("0.04 mL")
     screenshot(page, "bolus-virtual-pump", full_page=True)
     # The same form posted again (a double click, a reload): nothing is sent a second time.

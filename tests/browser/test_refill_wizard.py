@@ -62,12 +62,12 @@ def test_refill_wizard_typed_in_end_to_end_with_bridge_recipe_and_printable_reco
         "discrepancy -0.20 mL."
     )
     expect(reconciliation).to_contain_text("Within limits")
-    expect(plan).to_contain_text("Compounding recipe (20.00 mL)")
-    expect(plan).to_contain_text("morphine: 16.000 mL of stock 25 mg/mL → 20 mg/mL")
-    expect(plan).to_contain_text("preservative-free 0.9% sodium chloride: 4.000 mL")
+    expect(plan).to_contain_text("Compounding recipe (20 mL)")
+    expect(plan).to_contain_text("morphine: 16 mL of stock 25 mg/mL → 20 mg/mL")
+    expect(plan).to_contain_text("preservative-free 0.9% sodium chloride: 4 mL")
     expect(page.locator("#bridge")).to_contain_text("0.460 mL at 0.1 mL/day for 110.40 h")
     expect(page.locator("#next-due")).to_contain_text(
-        "Due 2026-05-31T09:00:00Z (limited by stability)"
+        "Due 31 May 2026 09:00 UTC (limited by stability)"
     )
     screenshot(page, "refill-wizard", full_page=True)
 

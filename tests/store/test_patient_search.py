@@ -45,7 +45,15 @@ def test_search_by_mrn_and_any_part_of_a_name(database_url: str) -> None:
         assert search(session, "%").total == 1  # a wildcard is a character, not "anything"
         assert search(session, "Ro").total == 1  # under three letters: read, not indexed
         assert search(session, "nobody").total == 0
-        assert search(session, "2000").total == 0  # part of an MRN is not a search
+        assert search(session, "2000").total == 0  # the middle of an MRN is not a search
+        # The start of an MRN, as typed or in capitals: every MRN that begins so, by the index.
+        start = search(session, "mrn20000")
+        assert (start.by, start.total) == ("mrn", len(NAMES))
+        assert [p.mrn for p in search(session, "MRN20000", offset=4).patients] == [
+            "MRN200004",
+            "MRN200005",
+        ]
+        assert search(session, "MRN2000%").total == 0  # a wildcard is a character here too
         every = search(session, "  ", offset=2, limit=2)
         assert (every.by, every.total, len(every.patients)) == ("all", len(NAMES), 2)
         paged = search(session, "okafor", offset=1, limit=1)

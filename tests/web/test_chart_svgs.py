@@ -56,7 +56,6 @@ def test_the_live_panel_says_why_its_alarm_date_differs_from_the_refill_record()
     The panel says which is which rather than show two unexplained dates."""
     from intrathecal.web.pages import templates
     from intrathecal.web.pump_link import Interrogation
-    from intrathecal.web.pump_views import iso
 
     state = Interrogation(
         serial="SN-1",
@@ -65,7 +64,7 @@ def test_the_live_panel_says_why_its_alarm_date_differs_from_the_refill_record()
         rate_ml_per_day=2.0,
         low_alarm_at_s=T0.timestamp(),
     )
-    html = templates.get_template("_pump_state.html").render(p=state, iso=iso, pump_checks=[])
+    html = templates.get_template("_pump_state.html").render(p=state, pump_checks=[])
     assert "low-reservoir alarm predicted" in html
     assert "bridge or clinician bolus in progress included" in html
     assert "every allowed demand bolus taken" in html

@@ -268,9 +268,9 @@ def test_a_recovered_record_is_the_one_the_wizard_would_have_saved(rig: Rig) -> 
         assert row.discrepancy_ml == pytest.approx(-0.2) and not row.investigate
     assert (recovered.next_due_at, recovered.limited_by) == (wizard.next_due_at, wizard.limited_by)
     lines = recovered.notes.replace(f"P{crashed.mrn}", f"P{twin.mrn}").splitlines()
-    assert lines[-1].startswith("recovery: completed at 2026-03-02T09:00:00Z from the pump's")
+    assert lines[-1].startswith("recovery: completed at 02 Mar 2026 09:00 UTC from the pump's")
     assert lines[:-1] == wizard.notes.splitlines()
-    assert "bridge bolus 0.460 mL started 2026-03-02T09:00:00Z" in recovered.notes
+    assert "bridge bolus 0.460 mL started 02 Mar 2026 09:00 UTC" in recovered.notes
     assert "the pump's own count before the fill: 17.00 mL left, discrepancy -0.20 mL" in (
         recovered.notes
     )
@@ -300,7 +300,7 @@ def test_the_next_interrogation_reconciles_once_the_send_is_no_longer_in_flight(
     # shown as open, not touched.
     assert 'data-status="intent"' in chart.text
     assert "not reconciled with the pump yet" in chart.text
-    assert "2026-03-02T09:01:48Z" in chart.text
+    assert "02 Mar 2026 09:01 UTC" in chart.text
     assert len(refills_of(rig, patient.id)) == 1
     page = rig.client.get(f"/patients/{patient.id}/refill")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
@@ -324,7 +324,7 @@ def test_the_next_interrogation_reconciles_once_the_send_is_no_longer_in_flight(
     chart = rig.client.get(f"/patients/{patient.id}")
     assert 'data-status="recorded"' in chart.text and "Completed by recovery" in chart.text
     rows = refills_of(rig, patient.id)
-    assert len(rows) == 2 and "recovery: completed at 2026-03-02T09:02:00Z" in rows[-1].notes
+    assert len(rows) == 2 and "recovery: completed at 02 Mar 2026 09:02 UTC" in rows[-1].notes
 
 
 def test_not_done_is_shown_on_the_pump_panel(rig: Rig) -> None:
@@ -333,7 +333,7 @@ def test_not_done_is_shown_on_the_pump_panel(rig: Rig) -> None:
     rig.clock.now = NOW + timedelta(minutes=5)
     chart = rig.client.get(f"/patients/{patient.id}")
     assert 'data-status="not_done"' in chart.text
-    assert "Not done: The refill sent to this pump at 2026-03-02T09:00:00Z by nurse" in chart.text
+    assert "Not done: The refill sent to this pump at 02 Mar 2026 09:00 UTC by nurse" in chart.text
     assert "never reached the pump" in chart.text
     assert len(refills_of(rig, patient.id)) == 1
 

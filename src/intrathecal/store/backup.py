@@ -46,6 +46,7 @@ from sqlalchemy.pool import NullPool
 import intrathecal
 from intrathecal.store import audit, audit_key
 from intrathecal.store.db import alembic_config, open_database, require_existing
+from intrathecal.store.sqlite_writers import WRITER_LOCK
 from intrathecal.units import InputError
 
 FORMAT = 1
@@ -397,7 +398,7 @@ def restore_backup(archive: Path, url: str, pumps: Path | None) -> Restored:
             if backend == "sqlite":
                 target = Path(str(make_url(url).database))
                 target.parent.mkdir(parents=True, exist_ok=True)
-                made += [target, Path(f"{target}-wal"), Path(f"{target}-shm")]
+                made += [Path(f"{target}{end}") for end in ("", "-wal", "-shm", WRITER_LOCK)]
                 with sqlite3.connect(root / SQLITE_FILE) as source, sqlite3.connect(target) as out:
                     source.backup(out)
                 source.close()

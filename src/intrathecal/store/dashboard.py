@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from intrathecal.store import mri
 from intrathecal.store.models import Alarm, Implant, Patient, Stage
 from intrathecal.store.records import not_voided
+from intrathecal.store.types import UTCDateTime
 
 LIST_LIMIT = 100
 
@@ -56,11 +58,13 @@ class Dashboard:
     post_mri: list[tuple[Any, Any]] = field(default_factory=list)
 
 
-def build(
-    session: Session, now: datetime, replace_within_days: int = 180, limit: int = LIST_LIMIT
-) -> Dashboard:
-    """The worklists (at most ``limit`` rows each, most urgent first) and their full counts."""
-    week = now + timedelta(days=7)
+@cache
+def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
+    """The dashboard's statements, built once per process with the instants as bound
+    parameters (``now``, ``week``, ``replace_before``): building them anew on each request was
+    most of its time (SQLAlchemy's construction, not the database)."""
+    now, week = bindparam("now", type_=UTCDateTime), bindparam("week", type_=UTCDateTime)
+    replace_before = bindparam("replace_before", type_=UTCDateTime)
     implanted = Patient.stage == Stage.IMPLANTED.value
     due = (implanted, Patient.next_refill_due_at >= now, Patient.next_refill_due_at < week)
     overdue = (implanted, Patient.next_refill_due_at < now)
@@ -74,58 +78,70 @@ def build(
         .where(newer.replaces_implant_id == Implant.id, not_voided("implant", newer))
         .exists()
     )
-    replace = (
-        current,
-        not_voided("implant", Implant),
-        Implant.replace_by < now + timedelta(days=replace_within_days),
-    )
+    replace = (current, not_voided("implant", Implant), Implant.replace_by < replace_before)
     unanswered = (Alarm.cleared_at.is_(None), not_voided("alarm", Alarm))
 
-    def patients(where: tuple[Any, ...], order: Any) -> list[PatientRow]:
-        query = select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)
-        return [PatientRow(*row) for row in session.execute(query)]
+    def patients(where: tuple[Any, ...], order: Any) -> Any:
+        return select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)
 
     def count(model: type[Any], where: tuple[Any, ...]) -> Any:
         # Counted on the one table (its indexes suffice), not on the listed join: joining
         # every row to its patient only to count it cost milliseconds per thousand rows.
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
-    names = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
-    counts = session.execute(  # one round trip for the five counts
-        select(
+    return {
+        # One round trip for the five counts, in the order of COUNTED.
+        "counts": select(
             count(Patient, due),
             count(Patient, overdue),
             count(Patient, low),
             count(Alarm, unanswered),
             count(Implant, replace),
-        )
-    ).one()
+        ),
+        "due_this_week": patients(due, Patient.next_refill_due_at),
+        "overdue": patients(overdue, Patient.next_refill_due_at),
+        "predicted_low_alarms": patients(low, Patient.low_alarm_at),
+        "open_alarms": select(Alarm, *PATIENT_COLUMNS)
+        .join(Patient, Patient.id == Alarm.patient_id)
+        .where(*unanswered)
+        .order_by(Alarm.raised_at.desc())
+        .limit(limit),
+        "replacements": select(Implant, *PATIENT_COLUMNS)
+        .join(Patient, Patient.id == Implant.patient_id)
+        .where(*replace)
+        .order_by(Implant.replace_by)
+        .limit(limit),
+    }
+
+
+COUNTED = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
+
+
+def build(
+    session: Session, now: datetime, replace_within_days: int = 180, limit: int = LIST_LIMIT
+) -> Dashboard:
+    """The worklists (at most ``limit`` rows each, most urgent first) and their full counts."""
+    queries = _queries(limit, replace_within_days)
+    at = {
+        "now": now,
+        "week": now + timedelta(days=7),
+        "replace_before": now + timedelta(days=replace_within_days),
+    }
+    counts = session.execute(queries["counts"], at).one()
+
+    def patients(name: str) -> list[PatientRow]:
+        return [PatientRow(*row) for row in session.execute(queries[name], at)]
+
+    def with_patient(name: str) -> list[tuple[Any, PatientRow]]:
+        return [(row[0], PatientRow(*row[1:])) for row in session.execute(queries[name], at)]
 
     board = Dashboard(
-        due_this_week=patients(due, Patient.next_refill_due_at),
-        overdue=patients(overdue, Patient.next_refill_due_at),
-        predicted_low_alarms=patients(low, Patient.low_alarm_at),
-        open_alarms=[
-            (row[0], PatientRow(*row[1:]))
-            for row in session.execute(
-                select(Alarm, *PATIENT_COLUMNS)
-                .join(Patient, Patient.id == Alarm.patient_id)
-                .where(*unanswered)
-                .order_by(Alarm.raised_at.desc())
-                .limit(limit)
-            )
-        ],
-        replacements=[
-            (row[0], PatientRow(*row[1:]))
-            for row in session.execute(
-                select(Implant, *PATIENT_COLUMNS)
-                .join(Patient, Patient.id == Implant.patient_id)
-                .where(*replace)
-                .order_by(Implant.replace_by)
-                .limit(limit)
-            )
-        ],
-        counts={name: int(value) for name, value in zip(names, counts, strict=True)},
+        due_this_week=patients("due_this_week"),
+        overdue=patients("overdue"),
+        predicted_low_alarms=patients("predicted_low_alarms"),
+        open_alarms=with_patient("open_alarms"),
+        replacements=with_patient("replacements"),
+        counts={name: int(value) for name, value in zip(COUNTED, counts, strict=True)},
     )
     board.post_mri = mri.open_tasks(session, now, limit)  # issue 12: the post-MRI hook
     return board

@@ -17,7 +17,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from intrathecal.store import audit, audit_key
+from intrathecal.store import audit, audit_key, sqlite_writers
 from intrathecal.units import InputError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -45,12 +45,10 @@ def make_engine(url: str) -> Engine:
         # As many connections as requests a worker runs at once (its 40 threads), so a burst
         # of users waits for SQLite's lock, never for a pool slot (which times out in 30 s);
         # kept open, as a new connection reads the schema and sets its pragmas again.
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=40,
-            max_overflow=0,
-        )
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
+        if path and path != ":memory:":
+            connect_args["factory"] = sqlite_writers.factory_for(path)
+        engine = create_engine(url, connect_args=connect_args, pool_size=40, max_overflow=0)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -70,7 +68,13 @@ def make_engine(url: str) -> Engine:
             # head is read and advanced under one lock (SQLite has no SELECT ... FOR UPDATE). A
             # read-only one reads its WAL snapshot and waits for no one.
             read_only = connection.get_execution_options().get(READ_ONLY, False)
-            connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            dbapi = connection.connection.dbapi_connection
+            if read_only:
+                connection.exec_driver_sql("BEGIN")
+            elif isinstance(dbapi, sqlite_writers.LockingConnection):
+                dbapi.begin_write()  # queued on the file's writer lock (store/sqlite_writers.py)
+            else:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

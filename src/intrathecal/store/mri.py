@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from intrathecal.clinical.mri import MAX_SCAN_S, MriPlan, mri_plan
 from intrathecal.store import programs, records
 from intrathecal.store.errors import ConflictError
 from intrathecal.store.models import MriConfirmation, MriScan, Patient, Stage
+from intrathecal.store.types import UTCDateTime
 from intrathecal.units import InputError
 
 HOUR = 3600.0
@@ -142,12 +145,21 @@ def scans(session: Session, patient_id: int) -> list[ScanView]:
 def open_tasks(session: Session, now: datetime, limit: int) -> list[tuple[MriScan, Patient]]:
     """Post-MRI tasks: scans that have started and whose pump is not yet confirmed delivering,
     oldest first."""
+    query = _open_tasks_query(limit)
+    return [(scan, patient) for scan, patient in session.execute(query, {"now": now})]
+
+
+@cache
+def _open_tasks_query(limit: int) -> Any:
+    # Built once (the dashboard asks on every view); ``now`` is bound at execution.
     confirmed = select(MriConfirmation.scan_id)
-    query = (
+    return (
         select(MriScan, Patient)
         .join(Patient, Patient.id == MriScan.patient_id)
-        .where(MriScan.scan_at <= now, MriScan.id.not_in(confirmed))
+        .where(
+            MriScan.scan_at <= bindparam("now", type_=UTCDateTime),
+            MriScan.id.not_in(confirmed),
+        )
         .order_by(MriScan.scan_at)
         .limit(limit)
     )
-    return [(scan, patient) for scan, patient in session.execute(query).tuples()]

@@ -5,7 +5,9 @@
   (FTS5, trigram tokenizer, migration 0011), PostgreSQL from the trigram GIN index on
   ``patients.name`` (pg_trgm), which serves ``ilike``. A trigram needs three characters: a
   shorter query (one or two letters, which match thousands anyway) reads the table.
-- Part of an MRN ("1000") is no longer searched: an MRN is typed whole or scanned.
+- The start of an MRN ("MRN1000", "mrn1000") is a range of the same unique index: every MRN
+  that begins so. Only when none does is the text looked for in the names. (Part of an MRN
+  from its middle, "1000", is not searched: it would read every row.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, func, select, text
+from sqlalchemy import Integer, and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from intrathecal.store.models import Patient
@@ -43,6 +45,20 @@ def _name_filter(session: Session, q: str) -> Any:
     return Patient.name.ilike(_like(q), escape="\\")
 
 
+def _mrn_starts(q: str) -> Any:
+    """MRNs beginning with ``q`` (as typed or in capitals): a range of the unique index, checked
+    with LIKE so a database collation that sorts case or accents loosely adds nothing."""
+
+    def starts(prefix: str) -> Any:
+        pattern = _like(prefix)[1:]  # "abc%": a start, its wildcards taken literally
+        after = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first text past every such MRN
+        return and_(
+            Patient.mrn >= prefix, Patient.mrn < after, Patient.mrn.like(pattern, escape="\\")
+        )
+
+    return or_(*(starts(prefix) for prefix in dict.fromkeys((q, q.upper()))))
+
+
 def search(session: Session, q: str, *, offset: int = 0, limit: int = 50) -> Found:
     """Patients matching ``q`` (all when it is blank), in id order, ``limit`` from ``offset``."""
     q = q.strip()
@@ -53,9 +69,12 @@ def search(session: Session, q: str, *, offset: int = 0, limit: int = 50) -> Fou
     exact = list(session.execute(select(Patient).where(Patient.mrn.in_({q, q.upper()}))).scalars())
     if exact:
         return Found(len(exact), exact[offset : offset + limit], "mrn")
-    where = _name_filter(session, q)
+    by, where = "mrn", _mrn_starts(q)
     total = session.execute(select(func.count()).select_from(Patient).where(where)).scalar_one()
+    if not total:
+        by, where = "name", _name_filter(session, q)
+        total = session.execute(select(func.count()).select_from(Patient).where(where)).scalar_one()
     rows = session.execute(
         select(Patient).where(where).order_by(Patient.id).limit(limit).offset(offset)
     )
-    return Found(total, list(rows.scalars()), "name")
+    return Found(total, list(rows.scalars()), by)

@@ -12,9 +12,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 from sqlalchemy.orm import Session
 
 from intrathecal.clinical import journey_limits as limits
@@ -445,10 +446,16 @@ class Chart:
 
 
 def _all(session: Session, model: type[T], patient_id: int, order: Any) -> list[T]:
-    column = model.patient_id  # type: ignore[attr-defined]
-    return list(
-        session.execute(select(model).where(column == patient_id).order_by(order)).scalars()
-    )
+    query = _all_query(model, order.key)
+    return list(session.execute(query, {"patient_id": patient_id}).scalars())
+
+
+@cache
+def _all_query(model: type[Any], order: str) -> Any:
+    # Built once per record kind: the chart reads eleven kinds on every view, and building the
+    # statements anew was a third of its time (SQLAlchemy, not the database).
+    column = model.patient_id
+    return select(model).where(column == bindparam("patient_id")).order_by(getattr(model, order))
 
 
 def chart(session: Session, patient_id: int, actor: str, now: datetime) -> Chart:

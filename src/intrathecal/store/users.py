@@ -90,9 +90,9 @@ def _wait(failures: int, last: datetime | None, now: datetime) -> float:
     return max((last + wait - now).total_seconds(), 0.0)
 
 
-def sign_in(session: Session, username: str, password: str, client: str, now: datetime) -> SignIn:
+def _sign_in_wait(session: Session, username: str, client: str, now: datetime) -> float:
+    """Seconds this user name at this address must still wait after failed sign-ins."""
     since = now - WINDOW
-    username, client = username[:64], client[:64]
     by_user = session.execute(
         select(func.count(), func.max(SignInFailure.at)).where(
             SignInFailure.username == username,
@@ -105,13 +105,48 @@ def sign_in(session: Session, username: str, password: str, client: str, now: da
             SignInFailure.client == client, SignInFailure.at >= since
         )
     ).one()
-    wait = max(_wait(by_user[0], by_user[1], now), _wait(by_client[0] // 4, by_client[1], now))
+    return max(_wait(by_user[0], by_user[1], now), _wait(by_client[0] // 4, by_client[1], now))
+
+
+def check_credentials(
+    session: Session, username: str, password: str, client: str, now: datetime
+) -> bool | None:
+    """Whether ``password`` is the active user's, checked in a session that only reads, before
+    the sign-in's write transaction: the check (argon2, about 0.1 s) inside SQLite's write lock
+    would hold up every write of the clinic, read audits included. None while the address must
+    wait (nothing is hashed then); ``sign_in`` decides and records either way."""
+    username, client = username[:64], client[:64]
+    if _sign_in_wait(session, username, client, now) > 0:
+        return None
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
+        return False
+    return user.active and check_password(user.password_hash, password)
+
+
+def sign_in(
+    session: Session,
+    username: str,
+    password: str,
+    client: str,
+    now: datetime,
+    *,
+    checked: bool | None = None,
+) -> SignIn:
+    """Sign in (slowed down after failures), in the caller's transaction. ``checked``: the
+    password's verdict from ``check_credentials`` (the server's own, never a client's); without
+    it the password is checked here."""
+    username, client = username[:64], client[:64]
+    wait = _sign_in_wait(session, username, client, now)
     if wait > 0:
         return SignIn(None, wait)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None or not user.active or not check_password(user.password_hash, password):
+    if checked is None:
         if user is None:
             HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
+        checked = user is not None and check_password(user.password_hash, password)
+    if user is None or not user.active or not checked:
         session.add(SignInFailure(username=username, client=client, at=now))
         audit.record(session, now, username or "-", "sign-in.failed", f"client:{client}")
         return SignIn(None, 0.0)

@@ -34,7 +34,7 @@ from intrathecal.units import InputError
 from intrathecal.web import refill_pump
 from intrathecal.web.bolus_pump import give_through_link
 from intrathecal.web.bolus_review import KEY, KIND_NAMES, Reviewed, review
-from intrathecal.web.deps import Actor, get_db, now, require
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
 from intrathecal.web.read_audit import audit_read
 
@@ -103,6 +103,7 @@ def _page(
 
 
 @router.get("/patients/{patient_id}/bolus", response_class=HTMLResponse)
+@read_only
 def bolus_page(
     patient_id: int,
     request: Request,

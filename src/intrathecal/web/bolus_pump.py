@@ -16,12 +16,12 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from intrathecal.engine.demand import iso
 from intrathecal.store import boluses, programs, pump_journal
 from intrathecal.store.boluses import BolusRequest
 from intrathecal.store.models import ClinicBolus, Patient, ProgramVersion
 from intrathecal.store.types import utc_from_s
 from intrathecal.units import InputError, format_volume
+from intrathecal.web.display import when
 from intrathecal.web.pump_link import BolusStarted, PumpLinkError, PumpLinks
 
 FIELD = "send_to_pump"
@@ -31,7 +31,7 @@ def readback_line(where: str, started: BolusStarted) -> str:
     """The pump's answer, in words (one function for the page and recovery)."""
     return (
         f"{where}: {started.kind} bolus {format_volume(started.volume_ml)} started "
-        f"{iso(started.started_at_s)}, ends {iso(started.ends_at_s)} (pump time)"
+        f"{when(started.started_at_s)}, ends {when(started.ends_at_s)} (pump time)"
     )
 
 
@@ -54,7 +54,7 @@ def give_through_link(
         raise InputError(
             FIELD,
             f"a {waiting[0].kind} sent to {link.where} at "
-            f"{iso(waiting[0].created_at.timestamp())} is not reconciled with the pump yet: "
+            f"{when(waiting[0].created_at)} is not reconciled with the pump yet: "
             "nothing was sent",
         )
     try:

@@ -168,3 +168,13 @@ def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, S
     # between this dependency and the handler.
     db.commit()
     return found
+
+
+def sign_in(request: Request, db: Session, username: str, password: str) -> users.SignIn:
+    """Sign in through ``db`` (the caller commits), the password checked first in a session that
+    only reads, so no sign-in holds the database's write lock through its argon2 check."""
+    at, client = now(request), client_of(request)
+    with request.app.state.sessions() as reader:
+        begin_read_only(reader)
+        checked = users.check_credentials(reader, username, password, client, at)
+    return users.sign_in(db, username, password, client, at, checked=checked)

@@ -32,7 +32,7 @@ from intrathecal.store import outcomes as store
 from intrathecal.units import InputError
 from intrathecal.web import outcomes as views
 from intrathecal.web import settings
-from intrathecal.web.deps import Actor, get_db, now, require
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import refills_of, render
 from intrathecal.web.read_audit import audit_read
 
@@ -96,6 +96,7 @@ def _entry(
 
 
 @router.get("/patients/{patient_id}/outcomes/new", response_class=HTMLResponse)
+@read_only
 def entry_page(
     patient_id: int,
     request: Request,
@@ -301,6 +302,7 @@ def _patient_submit(
 
 
 @router.get("/patients/{patient_id}/outcomes/trend.svg")
+@read_only
 def trend_chart(
     patient_id: int,
     request: Request,
@@ -314,6 +316,7 @@ def trend_chart(
 
 
 @router.get("/patients/{patient_id}/report.pdf")
+@read_only
 def patient_report(
     patient_id: int,
     request: Request,
@@ -321,12 +324,9 @@ def patient_report(
     actor: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     at = now(request)
+    audit_read(request, actor, patient_id, "patient report pdf", report="patient pdf")
     patient = records.require_patient(db, patient_id)
     pdf = views.patient_pdf(db, patient, refills_of(db, patient_id), at.date())
-    audit.record(
-        db, at, actor.name, "chart.read", f"patient:{patient_id}", {"report": "patient pdf"}
-    )
-    db.commit()
     return Response(
         pdf,
         media_type="application/pdf",
@@ -347,6 +347,7 @@ def _filter(request: Request, start: str, end: str, as_of: str) -> tuple[Period,
 
 
 @router.get("/outcomes", response_class=HTMLResponse)
+@read_only
 def outcomes_page(
     request: Request,
     start: str = From,
@@ -387,6 +388,7 @@ def outcomes_page(
 
 
 @router.get("/outcomes/shares.svg")
+@read_only
 def shares_svg(
     request: Request,
     procedure: str,
@@ -410,6 +412,7 @@ def shares_svg(
 
 
 @router.get("/outcomes/report.pdf")
+@read_only
 def practice_pdf(
     request: Request,
     start: str = From,
@@ -422,10 +425,9 @@ def practice_pdf(
     stats = views.clinic_statistics(request.app.state, db, period, day)
     at = now(request)
     pdf = practice_report_pdf(stats, generated_on=at.date(), title="Outcomes report")
-    audit.record(
-        db, at, actor.name, "outcomes.report", "clinic", {"period": period.describe(), "as_of": day}
-    )
-    db.commit()
+    with request.app.state.sessions.begin() as writer:  # the page's own session only reads
+        detail = {"period": period.describe(), "as_of": day}
+        audit.record(writer, at, actor.name, "outcomes.report", "clinic", detail)
     return Response(
         pdf,
         media_type="application/pdf",
@@ -437,6 +439,7 @@ def practice_pdf(
 
 
 @router.get("/outcomes/export.csv")
+@read_only
 def export_csv(
     request: Request,
     start: str = From,
@@ -449,15 +452,9 @@ def export_csv(
     responses = views.cohort_responses(store.all_responses(db), period)
     text = deidentified_csv(responses, store.pseudonym_key(db))
     at = now(request)
-    audit.record(
-        db,
-        at,
-        actor.name,
-        "outcomes.export",
-        "clinic",
-        {"period": period.describe(), "responses": len(responses)},
-    )
-    db.commit()
+    with request.app.state.sessions.begin() as writer:  # the page's own session only reads
+        detail = {"period": period.describe(), "responses": len(responses)}
+        audit.record(writer, at, actor.name, "outcomes.export", "clinic", detail)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",

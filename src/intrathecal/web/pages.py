@@ -27,9 +27,9 @@ from intrathecal.units import (
     InputError,
     format_concentration,
 )
-from intrathecal.web import display, outcomes, pump_views, settings
+from intrathecal.web import deps, display, outcomes, pump_views, settings
 from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, set_session_cookie
-from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
+from intrathecal.web.deps import COOKIE, Actor, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
 from intrathecal.web.read_audit import audit_read, audit_search
@@ -123,7 +123,7 @@ def sign_in(
         return _sign_in_form(request, next, "Give your user name and password.", status=422)
     if len(username) > 64 or len(password) > 1000:  # as the API's limits; never hashed
         return _sign_in_form(request, next, "Wrong user name or password.", status=422)
-    result = users.sign_in(db, username, password, client_of(request), now(request))
+    result = deps.sign_in(request, db, username, password)
     db.commit()
     if result.user is None:
         error = (

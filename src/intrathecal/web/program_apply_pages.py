@@ -31,7 +31,7 @@ from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Patient, ProgramVersion
 from intrathecal.units import InputError
 from intrathecal.web import display, refill_pump
-from intrathecal.web.deps import Actor, get_db, now, require
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
 from intrathecal.web.program_pump import apply_through_link
 from intrathecal.web.read_audit import audit_read
@@ -158,6 +158,7 @@ def review_now(
 
 
 @router.get("/patients/{patient_id}/program/apply", response_class=HTMLResponse)
+@read_only
 def program_apply_page(
     patient_id: int,
     request: Request,

@@ -14,12 +14,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from intrathecal.engine.demand import iso
 from intrathecal.store import programs, pump_journal
 from intrathecal.store.models import Patient, ProgramApplication, ProgramVersion
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
+from intrathecal.web.display import when
 from intrathecal.web.pump_link import PumpLinkError, PumpLinks
 from intrathecal.web.refill_pump import checksum_of
 
@@ -48,7 +48,7 @@ def apply_through_link(
         raise InputError(
             FIELD,
             f"a {waiting[0].kind} sent to {link.where} at "
-            f"{iso(waiting[0].created_at.timestamp())} is not reconciled with the pump yet: "
+            f"{when(waiting[0].created_at)} is not reconciled with the pump yet: "
             "nothing was sent",
         )
     try:

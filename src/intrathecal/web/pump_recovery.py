@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
 from intrathecal.store import boluses, programs, pump_journal, refills
@@ -37,6 +36,7 @@ from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web.bolus_pump import readback_line
+from intrathecal.web.display import when
 from intrathecal.web.pump_link import (
     BolusStarted,
     PumpEvent,
@@ -116,7 +116,7 @@ def record_lines(
 ) -> list[str]:
     """The lines a pump-linked refill record carries: one function for the wizard and recovery."""
     lines = [
-        f"{READ_BACK} {where}: filled {back.filled_ml:g} mL at {iso(back.filled_at_s)}; "
+        f"{READ_BACK} {where}: filled {back.filled_ml:g} mL at {when(back.filled_at_s)}; "
         f"program version {version} active, checksum {back.checksum}",
     ]
     if back.pump_expected_ml is not None and back.pump_discrepancy_ml is not None:
@@ -143,8 +143,8 @@ def bridge_not_started(why: str) -> str:
 
 def bridge_started(volume_ml: float, started_at_s: float, ends_at_s: float) -> str:
     return (
-        f"{READ_BACK} bridge bolus {volume_ml:.3f} mL started {iso(started_at_s)},"
-        f" ends {iso(ends_at_s)}"
+        f"{READ_BACK} bridge bolus {volume_ml:.3f} mL started {when(started_at_s)},"
+        f" ends {when(ends_at_s)}"
     )
 
 
@@ -333,14 +333,14 @@ def _refill(
         prepared = refills.prepare(session, patient, request)
     except (InputError, ValueError, NotFoundError) as exc:
         outcome = (
-            f"the pump was refilled at {iso(filled.at_s)} but the clinic record could not be "
+            f"the pump was refilled at {when(filled.at_s)} but the clinic record could not be "
             f"completed ({exc}): record this refill with typed-in values"
         )
         return _close(session, entry, now, pump_journal.NOT_DONE, outcome)
     bridge_line = _bridge_line(prepared, data, events, entry.token)
     lines = record_lines(str(data["where"]), version.version, back, entry.created_at, bridge_line)
     lines.append(
-        f"recovery: completed at {iso(now.timestamp())} from the pump's event log; the clinic "
+        f"recovery: completed at {when(now)} from the pump's event log; the clinic "
         f"stopped after the pump confirmed this refill and before it was recorded"
     )
     notes = "\n".join([request.notes.strip(), *lines]).strip()
@@ -359,13 +359,13 @@ def _refill(
         # pump's refill is not recorded a second time; the people who saw it check that record.
         session.rollback()
         outcome = (
-            f"the pump confirmed the refill at {iso(filled.at_s)}, but refill "
+            f"the pump confirmed the refill at {when(filled.at_s)}, but refill "
             f"{exc.current_version} was recorded after it was sent: not recorded twice; check "
             f"refill {exc.current_version} against the pump's log"
         )
         ids = {"refill_id": exc.current_version} if exc.current_version is not None else {}
         return _close(session, entry, now, pump_journal.RECORDED, outcome, **ids)
-    outcome = f"the pump confirmed the refill at {iso(filled.at_s)}; recorded as refill {row.id}"
+    outcome = f"the pump confirmed the refill at {when(filled.at_s)}; recorded as refill {row.id}"
     return _close(session, entry, now, pump_journal.RECORDED, outcome, refill_id=row.id)
 
 
@@ -457,7 +457,7 @@ def _program(
         recovered=True,
     )
     outcome = (
-        f"the pump confirmed version {version.version} active at {iso(activated.at_s)}; "
+        f"the pump confirmed version {version.version} active at {when(activated.at_s)}; "
         f"recorded as application {application.id}"
     )
     return _close(
@@ -500,11 +500,11 @@ def _bolus(
         started_at=utc_from_s(started.at_s),
         via=str(pump_journal.payload(entry).get("via", link.via)),
         readback=f"{readback_line(where, answer)}; recovery: completed at "
-        f"{iso(now.timestamp())} from the pump's event log",
+        f"{when(now)} from the pump's event log",
         recovered=True,
     )
     outcome = (
-        f"the pump started the {request.kind} bolus at {iso(started.at_s)}; recorded as bolus "
+        f"the pump started the {request.kind} bolus at {when(started.at_s)}; recorded as bolus "
         f"{row.id}"
     )
     return _close(session, entry, now, pump_journal.RECORDED, outcome)
@@ -523,10 +523,10 @@ class Shown:
 def shown(session: Session, serial: str, now: datetime, in_flight_s: float) -> list[Shown]:
     out = []
     for entry in pump_journal.shown_for(session, serial, now - SHOWN_FOR):
-        what = f"The {entry.kind} sent to this pump at {iso(entry.created_at.timestamp())} by "
+        what = f"The {entry.kind} sent to this pump at {when(entry.created_at)} by "
         what += entry.created_by
         if entry.status in pump_journal.OPEN:
-            after = iso((entry.created_at + timedelta(seconds=in_flight_s)).timestamp())
+            after = when((entry.created_at + timedelta(seconds=in_flight_s)).timestamp())
             text = (
                 f"{what} is not reconciled with the pump yet ({entry.status}"
                 + (f": {entry.outcome}" if entry.outcome else "")

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from intrathecal.engine.demand import iso
 from intrathecal.store import programs, records
 from intrathecal.store.models import Implant, Patient, Stage
 from intrathecal.web import refill_pump
@@ -60,5 +59,4 @@ def dashboard_context(session: Session, links: PumpLinks) -> dict[str, Any]:
         "pump_alarms_read": len(sweep.alarms),
         "pump_alarms_asked": len(by_serial),
         "pump_alarms_problem": sweep.problem,
-        "iso": iso,
     }

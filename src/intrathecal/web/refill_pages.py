@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.library import default_library
-from intrathecal.store import audit, programs, records, refills
+from intrathecal.store import programs, records, refills
 from intrathecal.store.errors import ConflictError
 from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, User
 from intrathecal.units import (
@@ -26,7 +26,7 @@ from intrathecal.units import (
 )
 from intrathecal.web import refill_contents, refill_pump
 from intrathecal.web.api.routes import plan_payload
-from intrathecal.web.deps import Actor, get_db, now, require
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
 from intrathecal.web.read_audit import audit_read
 
@@ -45,6 +45,7 @@ def _volume(form: dict[str, str], key: str, positive: bool = True) -> float | No
 
 
 @router.get("/patients/{patient_id}/refill", response_class=HTMLResponse)
+@read_only
 def refill_wizard(
     patient_id: int,
     request: Request,
@@ -239,6 +240,7 @@ def _save_refill(
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", response_class=HTMLResponse)
+@read_only
 def refill_record(
     patient_id: int,
     refill_id: int,
@@ -249,11 +251,8 @@ def refill_record(
     from intrathecal.web.api.serialize import refill as refill_json
 
     patient = records.require_patient(db, patient_id)
-    row = refills.require(db, patient_id, refill_id)
-    audit.record(
-        db, now(request), actor.name, "chart.read", f"patient:{patient_id}", {"refill": refill_id}
-    )
-    db.commit()
+    row = refills.require(db, patient_id, refill_id)  # a refill not there is a 404, not audited
+    audit_read(request, actor, patient_id, "refill record", refill=refill_id)
     r = refill_json(row, refills.voids(db, patient_id))
     return render(
         request, "refill_record.html", actor, patient=patient, r=r, error="", **_record(db, row)

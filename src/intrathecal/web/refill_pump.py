@@ -26,7 +26,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from intrathecal.engine.demand import iso
 from intrathecal.library import default_library
 from intrathecal.pump.firmware import canonical_program
 from intrathecal.store import programs, pump_journal, refills
@@ -36,6 +35,7 @@ from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.errors import InvalidProgramError
 from intrathecal.units import InputError
 from intrathecal.web import pump_recovery
+from intrathecal.web.display import when
 from intrathecal.web.pump_link import (
     Interrogation,
     PumpLink,
@@ -104,10 +104,10 @@ def disagreements(
     if last is not None and last.implant_id == implant.id:
         at = last.performed_at.timestamp()
         if found.filled_at_s is None or abs(found.filled_at_s - at) >= 1.0:
-            pump_fill = iso(found.filled_at_s) if found.filled_at_s is not None else "never"
+            pump_fill = when(found.filled_at_s) if found.filled_at_s is not None else "never"
             out.append(
                 f"the pump's last fill ({pump_fill}) is not the clinic's last refill "
-                f"({iso(at)}): the expected residual comes from the clinic's records"
+                f"({when(at)}): the expected residual comes from the clinic's records"
             )
     return out
 
@@ -157,7 +157,7 @@ def send(
     problems = _check_read_back(back, request.fill_ml, expected, wanted)
     if problems:
         raise ReadBackMismatchError(
-            f"{link.where} took the refill at {iso(back.filled_at_s)} but reads back "
+            f"{link.where} took the refill at {when(back.filled_at_s)} but reads back "
             + "; ".join(problems)
             + ": interrogate it and correct the pump before recording this refill",
             answered=True,
@@ -269,10 +269,9 @@ def context(
         "pump_checks": checks,
         "pump_journal": journal,
         "pump_clock_gap": gap,
-        "pump_time": iso(found.pump_time_s) if found and found.pump_time_s else "",
-        "clinic_time": iso(clinic_now.timestamp()),
+        "pump_time": when(found.pump_time_s) if found and found.pump_time_s else "",
+        "clinic_time": when(clinic_now),
         "bridge_on_pump_offered": prepared is not None and prepared.bridge is not None,
-        "iso": iso,
     }
 
 
@@ -304,7 +303,7 @@ def save_through(
     if waiting:
         return None, [
             f"A {waiting[0].kind} sent to {link.where} at "
-            f"{iso(waiting[0].created_at.timestamp())} by {waiting[0].created_by} is not "
+            f"{when(waiting[0].created_at)} by {waiting[0].created_by} is not "
             "reconciled with the pump yet: nothing was sent and nothing saved. Interrogate the "
             "pump again after the time the pump panel gives."
         ]
@@ -351,7 +350,7 @@ def save_through(
     except (InputError, ValueError) as exc:
         session.rollback()
         why = (
-            f"The pump was refilled at {iso(record.performed_at.timestamp())} but the clinic "
+            f"The pump was refilled at {when(record.performed_at)} but the clinic "
             f"record could not be saved ({exc}): record this refill again with typed-in values."
         )
         _close(session, entry_id, pump_journal.NOT_DONE, clinic_now, performed_by, why)

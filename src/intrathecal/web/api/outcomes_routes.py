@@ -21,15 +21,16 @@ from intrathecal.outcomes import (
     instrument_to_dict,
     statistics_to_dict,
 )
-from intrathecal.store import audit, outcomes_stats, records
 from intrathecal.store import outcomes as store
+from intrathecal.store import outcomes_stats, records
 from intrathecal.web import outcomes as views
 from intrathecal.web import settings
 from intrathecal.web.api import schemas
 from intrathecal.web.api.answers import signed_in
 from intrathecal.web.api.schemas import Strict
-from intrathecal.web.deps import Actor, get_db, now, require
+from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
+from intrathecal.web.read_audit import audit_read
 
 router = APIRouter(prefix="/api/v1", tags=["outcomes"])
 
@@ -82,6 +83,7 @@ def list_instruments(
     response_model=schemas.StatisticsAnswer,
     responses=signed_in(),
 )
+@read_only
 def statistics(
     request: Request,
     procedure: str = "",
@@ -113,6 +115,7 @@ def statistics(
     response_model=schemas.PatientOutcomesAnswer,
     responses=signed_in(404),
 )
+@read_only
 def patient_outcomes(
     patient_id: int,
     request: Request,
@@ -120,17 +123,13 @@ def patient_outcomes(
     actor: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     """The patient's stored responses and course per procedure (the read is audited)."""
-    records.require_patient(db, patient_id)
+    audit_read(request, actor, patient_id, "outcomes", outcomes=True)
     rows = store.patient_rows(db, patient_id)
     courses = []
     for procedure in store.procedures_of(rows):
         course = store.course(db, patient_id, procedure)
         if course is not None:
             courses.append(course_to_dict(course))
-    audit.record(
-        db, now(request), actor.name, "chart.read", f"patient:{patient_id}", {"outcomes": True}
-    )
-    db.commit()
     return {
         "ok": True,
         "subject": store.subject_of(patient_id),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from intrathecal.clinical.compounding import recipe
 from intrathecal.library import default_library
 from intrathecal.safety.review import Acknowledgement, ReviewResult
-from intrathecal.store import audit, dashboard, programs, records, refills, users
+from intrathecal.store import audit, dashboard, programs, records, refills
 from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
@@ -23,11 +23,11 @@ from intrathecal.store.models import (
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.web import client_time, settings
+from intrathecal.web import client_time, deps, settings
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.api.answers import errors, signed_in
 from intrathecal.web.api.patient_records import KINDS
-from intrathecal.web.deps import COOKIE, Actor, client_of, get_db, now, read_only, require
+from intrathecal.web.deps import COOKIE, Actor, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.idempotency import Idempotency, idempotency
 from intrathecal.web.program_pump import apply_through_link
@@ -71,7 +71,7 @@ def sign_in(
 ) -> dict[str, Any]:
     """Sign in; the token works as a Bearer token or as the session cookie (then send the
     csrf_token in an X-CSRF-Token header with every change)."""
-    result = users.sign_in(db, body.username, body.password, client_of(request), now(request))
+    result = deps.sign_in(request, db, body.username, body.password)
     db.commit()
     if result.wait_s > 0:
         raise TooManyError(result.wait_s)
