@@ -292,6 +292,7 @@ def _save_once(
 
 
 @router.get("/new-patient", response_class=HTMLResponse)
+@read_only
 def new_patient_page(
     request: Request,
     actor: Actor = Depends(require("patient.write")),  # noqa: B008 (FastAPI dependency)

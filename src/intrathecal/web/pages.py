@@ -101,6 +101,7 @@ def _safe_next(next: str) -> str:
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
+@read_only
 def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
     return _sign_in_form(request, next, "")
 

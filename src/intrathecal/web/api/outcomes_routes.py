@@ -67,6 +67,7 @@ class LinkBody(Strict):
     response_model=schemas.InstrumentsAnswer,
     responses=signed_in(),
 )
+@read_only
 def list_instruments(
     _: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
