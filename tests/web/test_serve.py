@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
 
 from intrathecal.web.serve import listening_socket
 
@@ -46,3 +53,49 @@ def test_connections_accepted_from_it_get_tcp_nodelay() -> None:
     # A loop of its own in a thread of its own (a browser test's loop may run in this one).
     with ThreadPoolExecutor(1) as pool:
         assert pool.submit(asyncio.run, accepted_nodelay()).result(timeout=10) != 0
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")  # exited (a zombie waits for init to reap it)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
+def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    """``itp clinic serve --workers 2`` killed with SIGKILL (no chance to stop its workers):
+    the workers stop too, leaving no orphan holding the port."""
+    with listening_socket("127.0.0.1", 0, reuse_port=False) as probe:
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "intrathecal.cli.main", "clinic", "serve"]
+    command += ["--database", f"sqlite:///{tmp_path / 'clinic.db'}", "--port", str(port)]
+    server = subprocess.Popen([*command, "--workers", "2"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        children: list[int] = []
+        while len(children) < 2 or not _answers(port):
+            assert server.poll() is None and time.monotonic() < deadline
+            task = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+            children = [int(pid) for pid in task.read_text().split()]
+            time.sleep(0.2)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        deadline = time.monotonic() + 30
+        while not all(_gone(pid) for pid in children):
+            assert time.monotonic() < deadline, "a worker outlived its supervisor"
+            time.sleep(0.2)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return conn.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False

@@ -25,6 +25,7 @@ from types import FrameType
 import uvicorn
 
 APP = "intrathecal.web.main:app"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
@@ -38,7 +39,20 @@ def listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _die_with(supervisor: int) -> None:
+    """Stop this worker (SIGTERM: uvicorn finishes what is in flight) when its supervisor dies
+    without stopping it (SIGKILL, a crash): an orphan would go on holding the port and the
+    database, unseen. Linux only (prctl); elsewhere a killed supervisor may leave workers."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != supervisor:  # it died before the line above took effect
+        os._exit(1)
+
+
+def _worker(host: str, port: int, log_level: str, supervisor: int) -> None:
+    _die_with(supervisor)
     sock = listening_socket(host, port, reuse_port=True)
     config = uvicorn.Config(APP, log_level=log_level, access_log=False)
     with contextlib.suppress(KeyboardInterrupt):
@@ -68,7 +82,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") ->
     listening_socket(host, port, reuse_port=True).close()
     spawn = multiprocessing.get_context("spawn")
     processes = [
-        spawn.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        spawn.Process(target=_worker, args=(host, port, log_level, os.getpid()), daemon=False)
         for _ in range(workers)
     ]
     signal.signal(signal.SIGTERM, _stop)
