@@ -13,8 +13,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from intrathecal.store import mri
-from intrathecal.store.models import Alarm, Implant, Patient, Stage
-from intrathecal.store.records import not_voided
+from intrathecal.store.models import Alarm, Implant, Patient, RecordVoid, Stage
 from intrathecal.store.types import UTCDateTime
 
 LIST_LIMIT = 100
@@ -70,16 +69,19 @@ def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
     overdue = (implanted, Patient.next_refill_due_at < now)
     low = (implanted, Patient.low_alarm_at < week)
     # A voided implant is no one's device; one replaced only by a voided implant is current again.
-    # Each filter is a NOT EXISTS on record_voids' unique (kind, record_id); the inner one runs
-    # only for implants that have a newer one.
+    # Both as NOT IN a set read once (the voided implants, the implants a counted implant
+    # replaced): few rows, where a NOT EXISTS per implant made PostgreSQL hash every implant
+    # and probe the voids for each (9 ms of a 11 ms dashboard query at 10,000 patients).
     newer = aliased(Implant)
-    current = ~(
-        select(newer.id)
-        .where(newer.replaces_implant_id == Implant.id, not_voided("implant", newer))
-        .exists()
+    replaced = select(newer.replaces_implant_id).where(
+        newer.replaces_implant_id.is_not(None), newer.id.not_in(_voided("implant"))
     )
-    replace = (current, not_voided("implant", Implant), Implant.replace_by < replace_before)
-    unanswered = (Alarm.cleared_at.is_(None), not_voided("alarm", Alarm))
+    replace = (
+        Implant.id.not_in(replaced),
+        Implant.id.not_in(_voided("implant")),
+        Implant.replace_by < replace_before,
+    )
+    unanswered = (Alarm.cleared_at.is_(None), Alarm.id.not_in(_voided("alarm")))
 
     def patients(where: tuple[Any, ...], order: Any) -> Any:
         return select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)
@@ -112,6 +114,10 @@ def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
         .order_by(Implant.replace_by)
         .limit(limit),
     }
+
+
+def _voided(kind: str) -> Any:
+    return select(RecordVoid.record_id).where(RecordVoid.kind == kind)
 
 
 COUNTED = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
