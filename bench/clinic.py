@@ -48,19 +48,21 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from intrathecal.store.db import open_database
-from intrathecal.store.models import Patient, Stage
+from intrathecal.store.models import OutcomeSummary, Patient, Stage
 from intrathecal.store.seed import seed_bulk, seed_demo
 from intrathecal.web.app import WORKER_THREADS
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as `python bench/clinic.py`: tests.support, bench.outcomes
+    sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "clinic.json"
 USERS = 20
 GOAL_P95_MS = 150.0  # 20 users, 10,000 patients, daily path
@@ -127,6 +129,14 @@ def seed(url: str, large: bool, now: datetime, size: tuple[int, int]) -> Seeded:
     with sessions.begin() as session:
         if large:
             seed_bulk(session, patients=size[0], refills_total=size[1], now=now)
+            # A registry as full as the clinic: every patient's questionnaires counted by the
+            # statistics page and the practice PDF (bench/outcomes.py); the bulk seed has none.
+            from bench.outcomes import summary_table_rows
+
+            ids = session.execute(select(Patient.id).order_by(Patient.id)).scalars().all()
+            start = (now - timedelta(days=900)).date()
+            rows = summary_table_rows(ids, random.Random(len(ids)), start)
+            session.execute(insert(OutcomeSummary), rows)
         else:
             seed_demo(session, patients=50, now=now)
     # Planner statistics and visibility map as a clinic's PostgreSQL has them: autovacuum

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -149,6 +150,36 @@ def bench_csv(rows: int) -> dict[str, float]:
     }
 
 
+def summary_table_rows(
+    patient_ids: Iterable[int], rng: random.Random, start: date
+) -> list[dict[str, object]]:
+    """``outcome_summary`` rows (what the statistics count) for these patients: each the course
+    of one of 200 simulated pump patients from ``start``, shifted by up to 600 days."""
+    templates = [summary_rows(validate_responses(_patient(rng, "T", start))) for _ in range(200)]
+    rows: list[dict[str, object]] = []
+    for pid in patient_ids:
+        shift = timedelta(days=pid % 600)
+        for row in templates[pid % len(templates)]:
+            rows.append(
+                {
+                    "patient_id": pid,
+                    "procedure": "intrathecal-pump",
+                    "timepoint": row.timepoint,
+                    "nominal_days": row.nominal_days,
+                    "collected_on": row.collected_on + shift,
+                    "baseline_on": row.baseline_on + shift if row.baseline_on else None,
+                    "baseline_mask": row.baseline_mask,
+                    "first": row.first,
+                    "answered_mask": row.answered_mask,
+                    "success_mask": row.success_mask,
+                    "effects_answered": row.effects_answered,
+                    "effects_mask": row.effects_mask,
+                    "review": row.review,
+                }
+            )
+    return rows
+
+
 def bench_statistics(patients: int) -> dict[str, float]:
     rng = random.Random(patients)
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,31 +198,7 @@ def bench_statistics(patients: int) -> dict[str, float]:
                     for i in range(patients)
                 ],
             )
-        templates = [
-            summary_rows(validate_responses(_patient(rng, "T", date(2024, 1, 1))))
-            for _ in range(200)
-        ]
-        rows = []
-        for pid in range(1, patients + 1):
-            shift = timedelta(days=pid % 600)
-            for row in templates[pid % len(templates)]:
-                rows.append(
-                    {
-                        "patient_id": pid,
-                        "procedure": "intrathecal-pump",
-                        "timepoint": row.timepoint,
-                        "nominal_days": row.nominal_days,
-                        "collected_on": row.collected_on + shift,
-                        "baseline_on": row.baseline_on + shift if row.baseline_on else None,
-                        "baseline_mask": row.baseline_mask,
-                        "first": row.first,
-                        "answered_mask": row.answered_mask,
-                        "success_mask": row.success_mask,
-                        "effects_answered": row.effects_answered,
-                        "effects_mask": row.effects_mask,
-                        "review": row.review,
-                    }
-                )
+        rows = summary_table_rows(range(1, patients + 1), rng, date(2024, 1, 1))
         with sessions.begin() as session:
             session.execute(insert(OutcomeSummary), rows)
         times = []

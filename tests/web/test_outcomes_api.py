@@ -200,6 +200,25 @@ def test_statistics_are_procedure_statistics_on_the_stored_responses(clinic: Cli
     ]
 
 
+def test_statistics_kept_by_a_worker_are_never_stale(clinic: Clinic) -> None:
+    """The worker keeps the clinic's statistics (counting a full registry is slow) only until
+    an answer is stored: the next view counts the new visit."""
+    viewer = clinic.headers("viewer")
+    before = clinic.client.get("/api/v1/outcomes/statistics", headers=viewer).json()
+    visit = {
+        "procedure": "radiofrequency-ablation",
+        "timepoint": "baseline",
+        "collected_on": "2026-01-05",
+        "answers": {"nrs-pain": {"pain": 7}},
+    }
+    assert post(clinic, 5, visit).status_code == 201
+    after = clinic.client.get("/api/v1/outcomes/statistics", headers=viewer).json()
+    with clinic.sessions() as session:
+        responses = store.all_responses(session)
+    expected = [statistics_to_dict(s) for s in practice_statistics(responses, as_of=NOW.date())]
+    assert after["procedures"] == expected != before["procedures"]
+
+
 def test_statistics_refuse_a_bad_period(clinic: Clinic) -> None:
     viewer = clinic.headers("viewer")
     for query, field in (
