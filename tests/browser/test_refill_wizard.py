@@ -34,7 +34,7 @@ def test_refill_wizard_typed_in_end_to_end_with_bridge_recipe_and_printable_reco
     sign_in(page, "nurse", f"/patients/{pid}")
     page.get_by_role("link", name="Refill wizard").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Refill wizard")
-    expect(page.get_by_text("Last fill: 20.0 mL on 31 Jan 2026 09:00 UTC")).to_be_visible()
+    expect(page.get_by_text("Last fill: 20 mL on 31 Jan 2026 09:00 UTC")).to_be_visible()
     expect(page.get_by_label("Volume to fill")).to_have_value("20 mL")
     expect(page.get_by_label("morphine stock")).to_have_value("25 mg/mL")
     page.get_by_label("Program after the refill").select_option("2")
