@@ -13,7 +13,8 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from intrathecal.store import mri
-from intrathecal.store.models import Alarm, Implant, Patient, RecordVoid, Stage
+from intrathecal.store.models import Alarm, Implant, Patient, Stage
+from intrathecal.store.records import voided_ids
 from intrathecal.store.types import UTCDateTime
 
 LIST_LIMIT = 100
@@ -58,7 +59,7 @@ class Dashboard:
 
 
 @cache
-def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
+def _queries(limit: int) -> dict[str, Any]:
     """The dashboard's statements, built once per process with the instants as bound
     parameters (``now``, ``week``, ``replace_before``): building them anew on each request was
     most of its time (SQLAlchemy's construction, not the database)."""
@@ -74,14 +75,14 @@ def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
     # and probe the voids for each (9 ms of a 11 ms dashboard query at 10,000 patients).
     newer = aliased(Implant)
     replaced = select(newer.replaces_implant_id).where(
-        newer.replaces_implant_id.is_not(None), newer.id.not_in(_voided("implant"))
+        newer.replaces_implant_id.is_not(None), newer.id.not_in(voided_ids("implant"))
     )
     replace = (
         Implant.id.not_in(replaced),
-        Implant.id.not_in(_voided("implant")),
+        Implant.id.not_in(voided_ids("implant")),
         Implant.replace_by < replace_before,
     )
-    unanswered = (Alarm.cleared_at.is_(None), Alarm.id.not_in(_voided("alarm")))
+    unanswered = (Alarm.cleared_at.is_(None), Alarm.id.not_in(voided_ids("alarm")))
 
     def patients(where: tuple[Any, ...], order: Any) -> Any:
         return select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)
@@ -116,10 +117,6 @@ def _queries(limit: int, replace_within_days: int) -> dict[str, Any]:
     }
 
 
-def _voided(kind: str) -> Any:
-    return select(RecordVoid.record_id).where(RecordVoid.kind == kind)
-
-
 COUNTED = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
 
 
@@ -127,7 +124,7 @@ def build(
     session: Session, now: datetime, replace_within_days: int = 180, limit: int = LIST_LIMIT
 ) -> Dashboard:
     """The worklists (at most ``limit`` rows each, most urgent first) and their full counts."""
-    queries = _queries(limit, replace_within_days)
+    queries = _queries(limit)
     at = {
         "now": now,
         "week": now + timedelta(days=7),

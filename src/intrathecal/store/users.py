@@ -119,6 +119,10 @@ def check_credentials(
     if _sign_in_wait(session, username, client, now) > 0:
         return None
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    return _password_ok(user, password)
+
+
+def _password_ok(user: User | None, password: str) -> bool:
     if user is None:
         HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
         return False
@@ -143,9 +147,7 @@ def sign_in(
         return SignIn(None, wait)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if checked is None:
-        if user is None:
-            HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
-        checked = user is not None and check_password(user.password_hash, password)
+        checked = _password_ok(user, password)
     if user is None or not user.active or not checked:
         session.add(SignInFailure(username=username, client=client, at=now))
         audit.record(session, now, username or "-", "sign-in.failed", f"client:{client}")

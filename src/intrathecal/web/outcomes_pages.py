@@ -34,7 +34,7 @@ from intrathecal.web import outcomes as views
 from intrathecal.web import settings
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import refills_of, render
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audit_apart, audit_read
 
 router = APIRouter(include_in_schema=False)
 From = Query("", alias="from", description="first baseline date of the period, YYYY-MM-DD")
@@ -425,9 +425,9 @@ def practice_pdf(
     stats = views.clinic_statistics(request.app.state, db, period, day)
     at = now(request)
     pdf = practice_report_pdf(stats, generated_on=at.date(), title="Outcomes report")
-    with request.app.state.sessions.begin() as writer:  # the page's own session only reads
-        detail = {"period": period.describe(), "as_of": day}
-        audit.record(writer, at, actor.name, "outcomes.report", "clinic", detail)
+    audit_apart(
+        request, actor, "outcomes.report", "clinic", {"period": period.describe(), "as_of": day}
+    )
     return Response(
         pdf,
         media_type="application/pdf",
@@ -452,9 +452,8 @@ def export_csv(
     responses = views.cohort_responses(store.all_responses(db), period)
     text = deidentified_csv(responses, store.pseudonym_key(db))
     at = now(request)
-    with request.app.state.sessions.begin() as writer:  # the page's own session only reads
-        detail = {"period": period.describe(), "responses": len(responses)}
-        audit.record(writer, at, actor.name, "outcomes.export", "clinic", detail)
+    detail = {"period": period.describe(), "responses": len(responses)}
+    audit_apart(request, actor, "outcomes.export", "clinic", detail)
     return Response(
         text,
         media_type="text/csv; charset=utf-8",

@@ -33,6 +33,13 @@ def audit_read(request: Request, actor: Actor, patient_id: int, what: str, **det
 
 def audit_search(request: Request, actor: Actor, what: str, **detail: Any) -> None:
     """``actor`` lists or searches patients (the query is kept, the rows shown are not)."""
+    audit_apart(request, actor, SEARCH, "patients", {"read": what, **detail})
+
+
+def audit_apart(
+    request: Request, actor: Actor, action: str, target: str, detail: dict[str, Any]
+) -> None:
+    """One audit entry in its own short write transaction, for a page whose session only
+    reads (a list, a search, a report of the clinic's outcomes)."""
     with request.app.state.sessions.begin() as session:
-        at = now(request)
-        audit.record(session, at, actor.name, SEARCH, "patients", {"read": what, **detail})
+        audit.record(session, now(request), actor.name, action, target, detail)
