@@ -21,10 +21,9 @@ from intrathecal.cli.sim_output import (
     WorkersOpt,
     check_outputs,
     check_seed,
-    csv_bytes,
     progress_bar,
     where,
-    write_atomic,
+    write_outputs,
 )
 from intrathecal.units import InputError
 
@@ -136,13 +135,7 @@ def workload_cmd(
             for d in answer["days"]
         ]
         header = ["date", "weekday", "open", "visits", "overloaded", "patients"]
-        files = []
-        if csv_path is not None:
-            files.append((csv_path, csv_bytes(header, rows)))
-        if chart is not None and fmt is not None:
-            files.append((chart, visits_chart(answer, fmt)))
-        for path, data in files:
-            write_atomic(path, data)
+        write_outputs(csv_path, header, rows, chart, fmt, lambda f: visits_chart(answer, f))
         emit(as_json, answer, _workload_text(answer))
 
 
@@ -211,13 +204,7 @@ def drugs_cmd(
             ]
             for n in answer["needs"]
         ]
-        files = []
-        if csv_path is not None:
-            files.append((csv_path, csv_bytes(header, rows)))
-        if chart is not None and fmt is not None:
-            files.append((chart, drugs_chart(answer, fmt)))
-        for path, data in files:
-            write_atomic(path, data)
+        write_outputs(csv_path, header, rows, chart, fmt, lambda f: drugs_chart(answer, f))
         lines = [
             f"drug needs {answer['from']} to {answer['to']} (each fill as the patient's last; "
             f"containers of {container_ml:g} mL, one set opened per fill):"
@@ -301,13 +288,7 @@ def risk_cmd(
             ]
             for p in answer["patients"]
         ]
-        files = []
-        if csv_path is not None:
-            files.append((csv_path, csv_bytes(header, rows)))
-        if chart is not None and fmt is not None:
-            files.append((chart, risk_chart(answer, fmt)))
-        for path, data in files:
-            write_atomic(path, data)
+        write_outputs(csv_path, header, rows, chart, fmt, lambda f: risk_chart(answer, f))
         emit(as_json, answer, _risk_text(answer))
 
 

@@ -84,6 +84,25 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def write_outputs(
+    csv_path: Path | None,
+    header: list[str],
+    rows: list[list[Any]],
+    chart: Path | None,
+    fmt: str | None,
+    draw: Callable[[str], bytes],
+) -> None:
+    """The table as CSV and the chart drawn by ``draw(fmt)``, whichever were asked for: both
+    made first, then each written whole (a chart that fails to draw leaves no CSV behind)."""
+    files = []
+    if csv_path is not None:
+        files.append((csv_path, csv_bytes(header, rows)))
+    if chart is not None and fmt is not None:
+        files.append((chart, draw(fmt)))
+    for path, data in files:
+        write_atomic(path, data)
+
+
 def csv_bytes(header: list[str], rows: list[list[Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

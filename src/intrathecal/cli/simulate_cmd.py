@@ -19,10 +19,9 @@ from intrathecal.cli.sim_output import (
     WorkersOpt,
     check_outputs,
     check_seed,
-    csv_bytes,
     progress_bar,
     where,
-    write_atomic,
+    write_outputs,
 )
 from intrathecal.units import InputError
 
@@ -161,14 +160,8 @@ def _outputs(answer: dict[str, object], csv_path: Path | None, chart: Path | Non
              fmt: str | None) -> None:  # fmt: skip
     from intrathecal.sim.charts import fleet_chart
 
-    files = []
-    if csv_path is not None:
-        header = ["kind", "events", "per_1000_pump_years", "low_95", "high_95"]
-        files.append((csv_path, csv_bytes(header, _rows(answer))))
-    if chart is not None and fmt is not None:
-        files.append((chart, fleet_chart(answer, fmt)))
-    for path, data in files:
-        write_atomic(path, data)
+    header = ["kind", "events", "per_1000_pump_years", "low_95", "high_95"]
+    write_outputs(csv_path, header, _rows(answer), chart, fmt, lambda f: fleet_chart(answer, f))
 
 
 def _text(answer: dict[str, object]) -> str:
