@@ -13,8 +13,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,21 +55,31 @@ def parse(text: str, name: str = "program") -> Program:
     return parse_program(text, default_library(), name=name, check_limits=False)
 
 
-def latest(session: Session, patient_id: int) -> ProgramVersion | None:
-    return session.execute(
+# A patient (or version) as a value, or as a parameter bound at execution (_basis_statement).
+_Id = int | BindParameter[int]
+
+
+def _latest(patient_id: _Id) -> Select[ProgramVersion]:
+    return (
         select(ProgramVersion)
         .where(ProgramVersion.patient_id == patient_id)
         .order_by(ProgramVersion.version.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+
+
+def _by_version(patient_id: _Id, version: _Id) -> Select[ProgramVersion]:
+    return select(ProgramVersion).where(
+        ProgramVersion.patient_id == patient_id, ProgramVersion.version == version
+    )
+
+
+def latest(session: Session, patient_id: int) -> ProgramVersion | None:
+    return session.execute(_latest(patient_id)).scalar_one_or_none()
 
 
 def by_version(session: Session, patient_id: int, version: int) -> ProgramVersion:
-    row = session.execute(
-        select(ProgramVersion).where(
-            ProgramVersion.patient_id == patient_id, ProgramVersion.version == version
-        )
-    ).scalar_one_or_none()
+    row = session.execute(_by_version(patient_id, version)).scalar_one_or_none()
     if row is None:
         raise NotFoundError(f"program version {version} of patient {patient_id}")
     return row
@@ -83,25 +95,33 @@ def history(session: Session, patient_id: int) -> list[ProgramVersion]:
     )
 
 
-def in_force(session: Session, patient_id: int) -> ProgramVersion | None:
-    """The version the pump runs: the last one applied (sent and read back)."""
-    return session.execute(
+def _in_force(patient_id: _Id) -> Select[ProgramVersion]:
+    return (
         select(ProgramVersion)
         .join(ProgramApplication, ProgramApplication.program_version_id == ProgramVersion.id)
         .where(ProgramApplication.patient_id == patient_id)
         .order_by(ProgramApplication.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
 
 
-def current_implant(session: Session, patient_id: int) -> Implant | None:
-    """The patient's latest implant that is not voided."""
-    return session.execute(
+def in_force(session: Session, patient_id: int) -> ProgramVersion | None:
+    """The version the pump runs: the last one applied (sent and read back)."""
+    return session.execute(_in_force(patient_id)).scalar_one_or_none()
+
+
+def _current_implant(patient_id: _Id) -> Select[Implant]:
+    return (
         select(Implant)
         .where(Implant.patient_id == patient_id, record_not_voided("implant", Implant))
         .order_by(Implant.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+
+
+def current_implant(session: Session, patient_id: int) -> Implant | None:
+    """The patient's latest implant that is not voided."""
+    return session.execute(_current_implant(patient_id)).scalar_one_or_none()
 
 
 def not_voided() -> ColumnElement[bool]:
@@ -109,14 +129,57 @@ def not_voided() -> ColumnElement[bool]:
     return ~select(RefillVoid.id).where(RefillVoid.refill_id == Refill.id).exists()
 
 
-def last_refill(session: Session, patient_id: int) -> Refill | None:
-    """The patient's latest refill that is not voided (refills.py uses this one too)."""
-    return session.execute(
+def _last_refill(patient_id: _Id) -> Select[Refill]:
+    return (
         select(Refill)
         .where(Refill.patient_id == patient_id, not_voided())
         .order_by(Refill.performed_at.desc(), Refill.id.desc())
         .limit(1)
-    ).scalar_one_or_none()
+    )
+
+
+def last_refill(session: Session, patient_id: int) -> Refill | None:
+    """The patient's latest refill that is not voided (refills.py uses this one too)."""
+    return session.execute(_last_refill(patient_id)).scalar_one_or_none()
+
+
+@dataclass(frozen=True)
+class RefillBasis:
+    """The rows a refill is computed from (store/refills.py ``prepare``), by id: the current
+    implant, the version to fill (the one asked for, else the latest), the version in force and
+    the last refill not voided. They are append-only rows, so two equal bases are the same
+    records, and a refill prepared on one is the refill prepared on the other."""
+
+    implant: int | None
+    new_version: int | None
+    in_force: int | None
+    last_refill: int | None
+
+
+def refill_basis(session: Session, patient_id: int, version: int | None) -> RefillBasis:
+    """The patient's :class:`RefillBasis` now, in one query."""
+    values = {"patient_id": patient_id} | ({} if version is None else {"version": version})
+    implant, filled, running, last = session.execute(
+        _basis_statement(version is None), values
+    ).one()
+    return RefillBasis(implant, filled, running, last)
+
+
+@cache
+def _basis_statement(latest: bool) -> Select[Any]:
+    """The four statements of :func:`current_implant`, :func:`latest` (or :func:`by_version`),
+    :func:`in_force` and :func:`last_refill`, each reduced to its id; built once (building them
+    took longer than running them), the patient and version bound at execution."""
+    patient = bindparam("patient_id", type_=Integer)
+    filled = (
+        _latest(patient) if latest else _by_version(patient, bindparam("version", type_=Integer))
+    )
+    return select(
+        _current_implant(patient).with_only_columns(Implant.id).scalar_subquery(),
+        filled.with_only_columns(ProgramVersion.id).scalar_subquery(),
+        _in_force(patient).with_only_columns(ProgramVersion.id).scalar_subquery(),
+        _last_refill(patient).with_only_columns(Refill.id).scalar_subquery(),
+    )
 
 
 # Indications that name where spasticity comes from: baclofen's dose-change profile follows it.

@@ -117,6 +117,10 @@ class RefillPlan:
     due: RefillDue
     notes: tuple[str, ...]
     previous_any: Refill | None = None  # the last refill not voided, of any implant: followed
+    # What it was computed for and from: a plan made before the write lock is saved only for
+    # the same request on the same basis (see :func:`save`).
+    request: RefillRequest | None = None
+    basis: programs.RefillBasis | None = None
 
     @property
     def program_changes(self) -> bool:
@@ -129,7 +133,11 @@ def whole_seconds(request: RefillRequest) -> RefillRequest:
 
 
 def prepare(session: Session, patient: Patient, request: RefillRequest) -> RefillPlan:
-    """Everything the refill wizard shows, computed from the records; nothing is stored."""
+    """Everything the refill wizard shows, computed from the records; nothing is stored.
+
+    It reads the rows of :class:`programs.RefillBasis` and nothing else that can change (the
+    drug library is the process's own): a new input read here must join that basis, or a plan
+    made before the write lock could be saved on records that changed under it."""
     request = whole_seconds(request)
     implant = programs.current_implant(session, patient.id)
     if implant is None:
@@ -202,7 +210,32 @@ def prepare(session: Session, patient: Patient, request: RefillRequest) -> Refil
         due=due,
         notes=tuple(notes),
         previous_any=previous_any,
+        request=request,
+        basis=programs.RefillBasis(
+            implant=implant.id,
+            new_version=new_version.id,
+            in_force=old_version.id if old_version is not None else None,
+            last_refill=previous_any.id if previous_any is not None else None,
+        ),
     )
+
+
+def prepare_apart(
+    sessions: sessionmaker[Session], patient_id: int, request: RefillRequest
+) -> RefillPlan | None:
+    """The refill prepared in a session that only reads, before the caller's write transaction
+    takes the database's write lock: the reconciliation, review and due date are computed while
+    other writers go on. None when it cannot be prepared now (the error is for :func:`save` to
+    give, from the records as they are under the lock)."""
+    with sessions() as reader:
+        begin_read_only(reader)
+        patient = reader.get(Patient, patient_id)
+        if patient is None:
+            return None
+        try:
+            return prepare(reader, patient, request)
+        except (InputError, NotFoundError):
+            return None
 
 
 def lock_patient(session: Session, patient: Patient) -> None:
@@ -392,6 +425,7 @@ def save(
     on_flushed: Callable[[], None] | None = None,
     recorded_at: datetime | None = None,
     verified_cosigner: str | None = None,
+    prepared_apart: RefillPlan | None = None,
 ) -> Refill:
     """Prepare and store a refill with its program application and the patient's next due date.
 
@@ -401,11 +435,19 @@ def save(
     the server's clock (it dates the row's recording and the audit entry); ``performed_at``,
     when given by a client, has been checked against it at the door. ``verified_cosigner``:
     the physician whose password the server already checked for this refill before it was sent
-    to a pump (the pump link and its recovery); never taken from a client.
+    to a pump (the pump link and its recovery); never taken from a client. ``prepared_apart``:
+    the plan :func:`prepare_apart` made for this request before the lock; it is used only if
+    its basis is the patient's basis now, under the lock, else the refill is prepared again.
     """
     request = whole_seconds(request)
     lock_patient(session, patient)
-    prepared = prepare(session, patient, request)
+    prepared = prepared_apart
+    if (
+        prepared is None
+        or prepared.request != request
+        or prepared.basis != programs.refill_basis(session, patient.id, request.program_version)
+    ):
+        prepared = prepare(session, patient, request)
     check_follows(request, prepared.previous_any)
     check_contents(prepared, request)
     rec = prepared.reconciliation
@@ -474,6 +516,9 @@ def save(
             Alarm.kind == "low reservoir",
         )
         .values(cleared_at=request.performed_at, cleared_by=performed_by)
+        # Straight to the database: no alarm row of this session is read after it (matching
+        # the statement against every loaded row cost more than the update).
+        .execution_options(synchronize_session=False)
     )
     session.flush()
     audit.record(

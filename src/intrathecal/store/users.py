@@ -7,10 +7,11 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from intrathecal.store import audit, passwords
@@ -176,13 +177,23 @@ def token_hash(token: str) -> str:
 
 
 def session_user(session: Session, token: str, now: datetime) -> tuple[User, SessionToken] | None:
-    row = session.get(SessionToken, token_hash(token))
-    if row is None or row.expires_at <= now:
+    """The signed-in user of ``token`` and its session row: one query (every request asks)."""
+    found = session.execute(_session_user(), {"token_hash": token_hash(token)}).one_or_none()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    user, row = found
+    if row.expires_at <= now or not user.active:
         return None
     return user, row
+
+
+@cache
+def _session_user() -> Select[User, SessionToken]:
+    return (
+        select(User, SessionToken)
+        .join(SessionToken, SessionToken.user_id == User.id)
+        .where(SessionToken.token_hash == bindparam("token_hash"))
+    )
 
 
 def sign_out(session: Session, token: str, now: datetime, actor: str) -> None:

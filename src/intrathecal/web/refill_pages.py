@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from intrathecal.library import default_library
 from intrathecal.store import programs, records, refills
+from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import ConflictError
 from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, User
 from intrathecal.units import (
@@ -131,8 +132,25 @@ async def refill_step(
 def _refill_step(
     patient_id: int, request: Request, db: Session, actor: Actor, raw: dict[str, str]
 ) -> Response:
-    patient = records.require_patient(db, patient_id)
-    implant = programs.current_implant(db, patient_id)
+    """One step of the wizard. Its reading, plan and page come from a session that only reads:
+    rendered inside the write transaction, a preview held SQLite's one write lock (every other
+    write of the clinic, chart reads' audit entries included) for the whole page. Only a save
+    writes, through ``db``, and re-checks the plan against the records under its lock."""
+    with request.app.state.sessions() as reader:
+        begin_read_only(reader)
+        return _step(patient_id, request, reader, db, actor, raw)
+
+
+def _step(
+    patient_id: int,
+    request: Request,
+    reader: Session,
+    db: Session,
+    actor: Actor,
+    raw: dict[str, str],
+) -> Response:
+    patient = records.require_patient(reader, patient_id)
+    implant = programs.current_implant(reader, patient_id)
     step = raw.get("step", "preview")
     link = refill_pump.link_for(request.app.state.pump_links, implant)
     pump = refill_pump.reading(link, raw)
@@ -165,7 +183,7 @@ def _refill_step(
             compounded_by=raw.get("compounded_by", ""),
             older_version_reason=raw.get("older_version_reason", ""),
         )
-        prepared = refills.prepare(db, patient, request_obj)
+        prepared = refills.prepare(reader, patient, request_obj)
         request_obj = replace(request_obj, lots=refill_contents.lots(raw, prepared, step))
     except (InputError, ValueError) as exc:
         errors = [str(exc)]
@@ -201,13 +219,13 @@ def _refill_step(
         stocks=stocks_text or _stock_defaults(""),
         plan=plan_payload(prepared) if prepared else None,
         errors=errors,
-        last=programs.last_refill(db, patient_id),
-        versions=programs.history(db, patient_id),
-        in_force=programs.in_force(db, patient_id),
-        lot_drugs=_lot_drugs(db, patient_id, raw),
+        last=programs.last_refill(reader, patient_id),
+        versions=programs.history(reader, patient_id),
+        in_force=programs.in_force(reader, patient_id),
+        lot_drugs=_lot_drugs(reader, patient_id, raw),
         changes=refill_contents.changes(prepared) if prepared else [],
         older=refills.older_than_in_force(prepared) if prepared else None,
-        **refill_pump.context(db, pump, implant, now(request), prepared),
+        **refill_pump.context(reader, pump, implant, now(request), prepared),
     )
 
 
@@ -223,20 +241,42 @@ def _save_refill(
     request_obj: refills.RefillRequest,
 ) -> tuple[Any, list[str]]:
     """Save the wizard's refill: (row, []) or (None, why). ConflictError and InputError (the
-    follows check, the co-signature over INVESTIGATE) come before anything is sent to a pump."""
+    follows check, the co-signature over INVESTIGATE) come before anything is sent to a pump.
+    ``prepared`` was made from the read-only session; the checks here are early answers, and
+    the save repeats them under the write lock."""
     if raw.get("confirm") != "yes":
         return None, ["tick the confirmation that the fill and the program were checked"]
     refills.check_follows(request_obj, prepared.previous_any)
     refill_contents.require_for_save(raw, prepared)
     refills.check_contents(prepared, request_obj)
+    sessions = request.app.state.sessions
+    verified = None
     if prepared.reconciliation is not None and prepared.reconciliation.investigate:
-        refills.cosign(db, request_obj, actor.name, now(request))
+        # The password (argon2) before the write lock; a wrong one is refused and recorded.
+        verified = refills.verify_cosignature(sessions, request_obj, actor.name, now(request))
+        if verified is None:
+            refills.cosign(db, request_obj, actor.name, now(request))
+    writing = records.require_patient(db, patient.id)
     if raw.get("mode") == "pump":
+        # What the pump is sent is computed again through the writing session (on SQLite its
+        # write lock is taken), as before the wizard's pages were read apart.
+        prepared = refills.prepare(db, writing, request_obj)
+        refills.check_follows(request_obj, prepared.previous_any)
+        refills.check_contents(prepared, request_obj)
         # All or nothing: the clinic record is written only after the pump confirmed.
         return refill_pump.save_through(
-            link, pump, db, patient, prepared, request_obj, actor.name, now(request), raw
+            link, pump, db, writing, prepared, request_obj, actor.name, now(request), raw
         )
-    return refills.save(db, patient, request_obj, actor.name, recorded_at=now(request)), []
+    row = refills.save(
+        db,
+        writing,
+        request_obj,
+        actor.name,
+        recorded_at=now(request),
+        verified_cosigner=verified,
+        prepared_apart=prepared,
+    )
+    return row, []
 
 
 @router.get("/patients/{patient_id}/refills/{refill_id}", response_class=HTMLResponse)

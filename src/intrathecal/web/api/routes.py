@@ -576,6 +576,8 @@ def save_refill(
     verified = refills.verify_cosignature(
         request.app.state.sessions, to_save, actor.name, now(request)
     )
+    # So is the refill's arithmetic; save() uses it only if the records are still those it read.
+    planned = refills.prepare_apart(request.app.state.sessions, patient_id, to_save)
 
     def work() -> dict[str, Any]:
         patient = _patient(db, patient_id)
@@ -587,6 +589,7 @@ def save_refill(
                 actor.name,
                 recorded_at=now(request),
                 verified_cosigner=verified,
+                prepared_apart=planned,
             )
         except refills.CosignError as exc:
             db.rollback()  # nothing of the refill; the failed co-signature is kept
