@@ -24,6 +24,7 @@ import pytest
 from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from intrathecal.library import default_library
@@ -32,7 +33,7 @@ from intrathecal.store import audit
 from intrathecal.store.backup import BackupRefusedError, create_backup, opened, restore_backup
 from intrathecal.store.db import alembic_config, make_engine, open_database
 from intrathecal.store.demo_pumps import ensure_demo_pumps
-from intrathecal.store.models import AuditEntry, Patient, Refill
+from intrathecal.store.models import AuditEntry, Patient, ProgramVersion, Refill
 from intrathecal.store.seed import DEMO_USERS, ensure_users, seed_demo
 from tests.conftest import ROOT
 from tests.ops.conftest import fresh_url
@@ -51,7 +52,7 @@ def _counts(url: str) -> dict[str, int]:
                 model.__tablename__: session.execute(
                     select(func.count()).select_from(model)
                 ).scalar_one()
-                for model in (Patient, Refill, AuditEntry)
+                for model in (Patient, ProgramVersion, Refill, AuditEntry)
             }
     finally:
         engine.dispose()
@@ -92,6 +93,13 @@ def test_round_trip_restores_every_record_key_and_pump(backend: str, tmp_path: P
     assert done.schema_to == HEAD
     assert _counts(target) == _counts(source)
     assert done.audit_entries == _counts(source)["audit_entries"]
+    # The restored records are guarded as the originals were (migration 0015).
+    engine = create_engine(target, poolclass=NullPool)
+    for statement in ("UPDATE refills SET fill_ml = 0", "DELETE FROM program_versions"):
+        with engine.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
+            connection.execute(text(statement))
+    engine.dispose()
+    assert _counts(target) == _counts(source)
     assert sorted(p.name for p in (tmp_path / "restored-pumps").iterdir()) == sorted(
         p.name for p in (tmp_path / "pumps").iterdir()
     )

@@ -1,5 +1,6 @@
 """An attacker with full write access to the database (DDL included) but not the audit key: the
-triggers that guard the audit tables are dropped first, as such an attacker would."""
+triggers that guard the audit tables and the clinical records are dropped first, as such an
+attacker would."""
 
 from __future__ import annotations
 
@@ -8,25 +9,20 @@ from sqlalchemy.orm import Session
 
 from intrathecal.store import audit
 
-DROP = {
-    "sqlite": [
-        "DROP TRIGGER IF EXISTS audit_entries_no_update",
-        "DROP TRIGGER IF EXISTS audit_entries_no_delete",
-        "DROP TRIGGER IF EXISTS audit_head_forward",
-        "DROP TRIGGER IF EXISTS audit_head_no_delete",
-    ],
-    "postgresql": [
-        "DROP TRIGGER IF EXISTS audit_entries_append_only ON audit_entries",
-        "DROP TRIGGER IF EXISTS audit_entries_no_truncate ON audit_entries",
-        "DROP TRIGGER IF EXISTS audit_head_forward ON audit_head",
-        "DROP TRIGGER IF EXISTS audit_head_no_truncate ON audit_head",
-    ],
+# Every trigger that refuses a write: the audit log's (0006) and the clinical records' (0015).
+GUARDS = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%RAISE(ABORT%'",
+    "postgresql": "SELECT tgname, tgrelid::regclass::text FROM pg_trigger t "
+    "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT tgisinternal AND p.proname LIKE 'itp\\_%'",
 }
 
 
 def drop_guards(session: Session) -> None:
-    for statement in DROP[session.get_bind().dialect.name]:
-        session.execute(text(statement))
+    dialect = session.get_bind().dialect.name
+    found = session.execute(text(GUARDS[dialect])).all()
+    for row in found:
+        on = f" ON {row[1]}" if dialect == "postgresql" else ""
+        session.execute(text(f"DROP TRIGGER IF EXISTS {row[0]}{on}"))
 
 
 def tamper(session: Session, *statements: str) -> None:

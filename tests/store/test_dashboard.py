@@ -36,7 +36,13 @@ def patient(session: Session, mrn: str, stage: Stage, due: datetime | None = Non
     return row
 
 
-def implant(session: Session, owner: Patient, serial: str, replace_by: datetime) -> Implant:
+def implant(
+    session: Session,
+    owner: Patient,
+    serial: str,
+    replace_by: datetime,
+    replaces: Implant | None = None,
+) -> Implant:
     row = Implant(
         patient_id=owner.id,
         device_key="synchromed-ii-20",
@@ -50,6 +56,7 @@ def implant(session: Session, owner: Patient, serial: str, replace_by: datetime)
         replace_by=replace_by,
         recorded_by="physician",
         recorded_at=NOW,
+        replaces_implant_id=replaces.id if replaces else None,
     )
     session.add(row)
     session.flush()
@@ -70,8 +77,7 @@ def clinic(database_url: str) -> Iterator[sessionmaker[Session]]:
         patient(session, "D", Stage.IMPLANTED, NOW + 9 * DAY)
         patient(session, "E", Stage.EVALUATION, NOW - 30 * DAY)
         first = implant(session, a, "A-1", NOW + 10 * DAY)
-        second = implant(session, a, "A-2", NOW + 100 * DAY)
-        second.replaces_implant_id = first.id
+        implant(session, a, "A-2", NOW + 100 * DAY, replaces=first)
         implant(session, b, "B-1", NOW + 400 * DAY)
         for owner, cleared in ((c, None), (b, NOW)):
             session.add(

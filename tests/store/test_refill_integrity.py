@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intrathecal.safety.review import Acknowledgement
-from intrathecal.store import programs, refills
+from intrathecal.store import programs, records, refills
 from intrathecal.store.errors import ConflictError
 from intrathecal.store.models import (
     Appointment,
@@ -327,6 +327,16 @@ def test_a_booked_earlier_refill_is_the_context_and_is_stored_with_the_version(
         assert f'"refill appointment {booked.id}"' in version.review_context_json
 
 
+def void_indications(session: Session, patient: Patient) -> None:
+    """Every indication of the patient voided (the database refuses a DELETE, migration 0015)."""
+    for row in session.execute(
+        select(Indication).where(
+            Indication.patient_id == patient.id, records.not_voided("indication", Indication)
+        )
+    ).scalars():
+        records.void(session, patient, "indication", row.id, "test", "physician", NOW)
+
+
 def test_change_profile_may_only_be_the_records_or_stricter(
     seeded: sessionmaker[Session],
 ) -> None:
@@ -339,9 +349,7 @@ def test_change_profile_may_only_be_the_records_or_stricter(
             *programs.SPINAL_INDICATIONS,
             *programs.CEREBRAL_INDICATIONS,
         ):
-            session.execute(
-                Indication.__table__.delete().where(Indication.patient_id == patient.id)
-            )
+            void_indications(session, patient)
             session.add(Indication(patient_id=patient.id, condition=condition, recorded_at=NOW))
             session.flush()
             recorded = "spinal" if condition in programs.SPINAL_INDICATIONS else "cerebral"
@@ -358,7 +366,7 @@ def test_change_profile_may_only_be_the_records_or_stricter(
                     session, patient, text, (), NOW, "spinal"
                 )
                 assert chosen.change_profile == "spinal"
-        session.execute(Indication.__table__.delete().where(Indication.patient_id == patient.id))
+        void_indications(session, patient)
         _, _, context = programs.review_with_context(session, patient, text, (), NOW)
         assert context.change_profile is None  # each drug's default limits
         with pytest.raises(InputError):

@@ -5,13 +5,16 @@ implant, program versions, refills every few weeks, alarms, appointments, advers
 replacement implant when the battery runs out.
 
 Append-only (design.md, "Storage"): ``program_versions``, ``program_applications``, ``refills``,
-``refill_voids``, ``record_voids`` and ``audit_entries`` are only ever inserted; a wrong refill
-is voided by a ``refill_voids`` row (who, when, why), any other wrong clinical record by a
-``record_voids`` row, never edited or deleted. A new program version names the
-version it replaces; a unique (patient, version) pair lets only one of two concurrent writers
-win. The few columns that are updated (a patient's ``stage`` and ``next_refill_due_at``, an
-alarm's clearance, ``audit_head``) are derived status or bookkeeping, each change written to the
-audit log; the clinical truth stays in the append-only rows.
+``refill_voids``, ``record_voids``, ``audit_entries`` and the other clinical records (the
+journey's, alarm events, clinic boluses, MRI scans and confirmations, outcome answers) are only
+ever inserted; a wrong refill is voided by a ``refill_voids`` row (who, when, why), any other
+wrong clinical record by a ``record_voids`` row, never edited or deleted. A new program version
+names the version it replaces; a unique (patient, version) pair lets only one of two concurrent
+writers win. The few columns that are updated (a patient's ``stage`` and ``next_refill_due_at``,
+an alarm's clearance, a pump journal entry's status, ``audit_head``) are derived status or
+bookkeeping, each change written to the audit log; the clinical truth stays in the append-only
+rows. The database refuses UPDATE and DELETE on those rows, and lets an alarm be cleared once and
+an open journal entry move on (migration 0015; the audit log's since 0006).
 """
 
 from __future__ import annotations
