@@ -31,7 +31,7 @@ change, so a column added later is guarded too.
 
 Revision ID: 0015
 Revises: 0014
-Create Date: 2026-12-01
+Create Date: 2026-11-30
 """
 
 from __future__ import annotations
