@@ -6,28 +6,47 @@ in each shows the stale plan would have answered differently (so the test can fa
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from intrathecal.safety.review import Acknowledgement
 from intrathecal.store import programs, records, refills
+from intrathecal.store.db import open_database
 from intrathecal.store.errors import ConflictError
-from intrathecal.store.models import Patient, ProgramVersion, Refill
+from intrathecal.store.models import Patient, ProgramVersion, Refill, Stage
+from intrathecal.store.seed import seed_demo
 from intrathecal.units import InputError
-from tests.store.conftest import NOW
+from tests.store.conftest import NOW, SEED_PATIENTS
 from tests.store.test_refill_integrity import implanted, request
 
 Change = Callable[[Session, Patient, Refill], None]
 
 
+def _implanted(session: Session, nth: int) -> Patient:
+    """The ``nth`` implanted patient with a program and a refill (the first is implanted())."""
+    found = []
+    for patient in session.execute(
+        select(Patient).where(Patient.stage == Stage.IMPLANTED.value).order_by(Patient.id)
+    ).scalars():
+        if programs.latest(session, patient.id) and programs.last_refill(session, patient.id):
+            found.append(patient)
+    assert found and found[0].id == implanted(session).id
+    return found[nth % len(found)]
+
+
 def _planned(
-    seeded: sessionmaker[Session], **values: object
+    seeded: sessionmaker[Session], nth: int = 0, **values: object
 ) -> tuple[int, Refill, refills.RefillRequest, refills.RefillPlan]:
     with seeded() as session:
-        patient = implanted(session)
+        patient = _implanted(session, nth)
         last = programs.last_refill(session, patient.id)
         assert last is not None
         asked = refills.whole_seconds(request(last, **values))
@@ -50,7 +69,7 @@ def _save(
     seeded: sessionmaker[Session],
     patient_id: int,
     asked: refills.RefillRequest,
-    plan: refills.RefillPlan,
+    plan: refills.RefillPlan | None,
 ) -> Refill:
     with seeded() as session:
         patient = session.get(Patient, patient_id)
@@ -72,6 +91,34 @@ def _new_version(session: Session, patient: Patient) -> ProgramVersion:
     acks = tuple(Acknowledgement(f.code, "physician", "test") for f in result.unacknowledged)
     draft = programs.Draft(text, "re-signed", current.version, acks)
     return programs.save_version(session, patient, draft, "physician", NOW)
+
+
+# --- another user's write between the plan and the save ---------------------------------------
+
+
+def refilled(session: Session, patient: Patient, last: Refill) -> None:
+    refills.save(session, patient, request(last), "nurse 2", recorded_at=NOW)
+
+
+def voided(session: Session, patient: Patient, last: Refill) -> None:
+    refills.void(session, patient, last.id, "wrong volume typed", "physician", NOW)
+
+
+def resigned(session: Session, patient: Patient, _: Refill) -> None:
+    _new_version(session, patient)
+
+
+def applied(session: Session, patient: Patient, _: Refill) -> None:
+    """A newer version signed and sent to the pump."""
+    version = _new_version(session, patient)
+    programs.apply_version(session, patient, version, "physician", NOW, "typed in", "")
+
+
+def explanted(session: Session, patient: Patient, _: Refill) -> None:
+    """The implant record voided (entered twice): the patient has no implant on file."""
+    implant = programs.current_implant(session, patient.id)
+    assert implant is not None
+    records.void(session, patient, "implant", implant.id, "entered twice", "physician", NOW)
 
 
 def test_plan_made_apart_is_saved_when_no_record_changed(
@@ -96,9 +143,6 @@ def test_plan_made_apart_is_not_saved_over_a_refill_saved_meanwhile(
 ) -> None:
     patient_id, last, asked, plan = _planned(seeded)
 
-    def refilled(session: Session, patient: Patient, last: Refill) -> None:
-        refills.save(session, patient, request(last), "nurse 2", recorded_at=NOW)
-
     _change(seeded, patient_id, last, refilled)
     refills.check_follows(asked, plan.previous_any)  # the stale plan would let it through
     with pytest.raises(ConflictError) as caught:
@@ -111,9 +155,6 @@ def test_plan_made_apart_is_not_saved_over_a_void_of_the_refill_it_follows(
 ) -> None:
     patient_id, last, asked, plan = _planned(seeded)
 
-    def voided(session: Session, patient: Patient, last: Refill) -> None:
-        refills.void(session, patient, last.id, "wrong volume typed", "physician", NOW)
-
     _change(seeded, patient_id, last, voided)
     refills.check_follows(asked, plan.previous_any)
     with pytest.raises(ConflictError):
@@ -124,15 +165,12 @@ def test_plan_made_apart_fills_the_version_signed_meanwhile(
     seeded: sessionmaker[Session],
 ) -> None:
     patient_id, last, asked, plan = _planned(seeded)  # no version named: the latest is filled
-    signed: list[int] = []
-
-    def resigned(session: Session, patient: Patient, _: Refill) -> None:
-        signed.append(_new_version(session, patient).id)
-
     _change(seeded, patient_id, last, resigned)
-    assert plan.new_version.id != signed[0]
     row = _save(seeded, patient_id, asked, plan)
-    assert row.program_version_id == signed[0]
+    assert row.program_version_id != plan.new_version.id
+    with seeded() as session:
+        signed = programs.latest(session, patient_id)
+        assert signed is not None and row.program_version_id == signed.id
 
 
 def test_plan_made_apart_sees_a_newer_version_put_in_force_meanwhile(
@@ -146,10 +184,6 @@ def test_plan_made_apart_sees_a_newer_version_put_in_force_meanwhile(
         named = current.version
     patient_id, last, asked, plan = _planned(seeded, program_version=named)
 
-    def applied(session: Session, patient: Patient, _: Refill) -> None:
-        version = _new_version(session, patient)
-        programs.apply_version(session, patient, version, "physician", NOW, "typed in", "")
-
     _change(seeded, patient_id, last, applied)
     refills.check_contents(plan, asked)  # the stale plan: nothing to say
     with pytest.raises(InputError) as caught:
@@ -161,11 +195,6 @@ def test_plan_made_apart_is_not_saved_on_an_implant_voided_meanwhile(
     seeded: sessionmaker[Session],
 ) -> None:
     patient_id, last, asked, plan = _planned(seeded)
-
-    def explanted(session: Session, patient: Patient, _: Refill) -> None:
-        implant = programs.current_implant(session, patient.id)
-        assert implant is not None
-        records.void(session, patient, "implant", implant.id, "entered twice", "physician", NOW)
 
     _change(seeded, patient_id, last, explanted)
     with pytest.raises(InputError) as caught:
@@ -189,3 +218,84 @@ def test_plan_made_apart_for_another_request_is_not_used(
     row = _save(seeded, patient_id, other, plan)
     assert calls == [other]
     assert row.fill_ml == other.fill_ml
+
+
+# --- for all requests and changes: the save with a plan made apart is the save without one ----
+
+CHANGES: dict[str, Change] = {
+    "nothing": lambda *_: None,
+    "refilled": refilled,
+    "voided": voided,
+    "re-signed": resigned,
+    "applied": applied,
+    "explanted": explanted,
+}
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo clinic on SQLite, copied whole for each side of each example."""
+    path = tmp_path_factory.mktemp("apart") / "template.db"
+    engine, sessions = open_database(f"sqlite:///{path}")
+    with sessions.begin() as session:
+        seed_demo(session, patients=SEED_PATIENTS, now=NOW)
+    engine.dispose()  # the last connection closed: the log is checkpointed into the file
+    return path
+
+
+def _outcome(
+    path: Path, patient_index: int, values: dict[str, object], change: str, apart: bool
+) -> object:
+    """What saving answers on a copy of the template after ``change``: the stored refill's
+    clinical fields, or the refusal."""
+    engine, sessions = open_database(f"sqlite:///{path}")
+    try:
+        patient_id, last, asked, plan = _planned(sessions, patient_index, **values)
+        _change(sessions, patient_id, last, CHANGES[change])
+        try:
+            row = _save(sessions, patient_id, asked, plan if apart else None)
+        except (ConflictError, InputError) as refused:
+            return type(refused).__name__, str(refused)
+        return (
+            row.follows_refill_id,
+            row.program_version_id,
+            row.fill_ml,
+            row.expected_residual_ml,
+            row.discrepancy_ml,
+            row.investigate,
+            row.next_due_at,
+            row.low_alarm_at,
+            row.limited_by,
+            row.notes,
+            row.concentrations_json,
+            row.bridge_json,
+        )
+    finally:
+        engine.dispose()
+
+
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    patient_index=st.integers(0, 5),
+    fill=st.integers(50, 200).map(lambda tenths: tenths / 10),
+    withdrawn=st.integers(0, 200).map(lambda tenths: tenths / 10),
+    change=st.sampled_from(sorted(CHANGES)),
+)
+def test_plan_made_apart_saves_what_a_plan_made_under_the_lock_saves(
+    template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    patient_index: int,
+    fill: float,
+    withdrawn: float,
+    change: str,
+) -> None:
+    folder = tmp_path_factory.mktemp("example")
+    values = {"fill_ml": fill, "withdrawn_ml": withdrawn}
+    answers = []
+    for apart in (True, False):
+        copy = folder / f"{apart}.db"
+        shutil.copy(template, copy)
+        answers.append(_outcome(copy, patient_index, values, change, apart))
+    assert answers[0] == answers[1]
