@@ -94,10 +94,14 @@ USERNAME, PASSWORD = "nurse", "quiet-meadow-compass-27"  # a demo account (refil
 @dataclass(frozen=True)
 class Answer:
     status_code: int
-    text: str
+    body: bytes  # a page, JSON or a PDF
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
-        return json.loads(self.text)
+        return json.loads(self.body)
 
 
 class Client:
@@ -110,11 +114,11 @@ class Client:
 
     async def get(self, path: str) -> Answer:
         async with self._session.get(path) as answer:
-            return Answer(answer.status, await answer.text())
+            return Answer(answer.status, await answer.read())
 
     async def post(self, path: str, json: Any) -> Answer:
         async with self._session.post(path, json=json) as answer:
-            return Answer(answer.status, await answer.text())
+            return Answer(answer.status, await answer.read())
 
 
 @asynccontextmanager
