@@ -88,6 +88,9 @@ PER_USER = {
     "refill save": 16,
 }
 DAILY_PATH = [e for e in PER_USER if e != "patient pdf"]
+# The refill saves (1 in 25) over INVESTIGATE co-signed by a physician, whose password is checked
+# (argon2id): timed within the refill-save phase, reported apart, shown without the page goal.
+COSIGNED = "refill save, co-signed"
 USERNAME, PASSWORD = "nurse", "quiet-meadow-compass-27"  # a demo account (refills and charts)
 
 
@@ -137,6 +140,8 @@ class Timed:
 
     response: Answer
     seconds: float
+    # Counted apart, as a figure of its own (a co-signed refill save: its password check).
+    apart: str | None = None
 
 
 Request = Callable[[Client, int], Awaitable[Answer | Timed]]
@@ -267,8 +272,9 @@ async def run_phase(
     request: Request,
     expected: int,
     per_user: int,
-) -> Phase:
-    latencies: list[float] = []
+) -> list[Phase]:
+    """The endpoint's phase, and one more for each kind of request timed apart in it."""
+    latencies: dict[str, list[float]] = {endpoint: []}
     errors = 0
     # Every user connects with one request first (not measured): the clock starts when all are
     # connected, so the phase measures the steady state, not twenty connections opening at once.
@@ -285,10 +291,10 @@ async def run_phase(
                     return
                 start = time.perf_counter()
                 answer = await request(client, index)
-                elapsed = time.perf_counter() - start
+                elapsed, kind = time.perf_counter() - start, endpoint
                 if isinstance(answer, Timed):
-                    elapsed, answer = answer.seconds, answer.response
-                latencies.append(elapsed)
+                    elapsed, kind, answer = answer.seconds, answer.apart or kind, answer.response
+                latencies.setdefault(kind, []).append(elapsed)
                 if answer.status_code != expected:
                     errors += 1
                     if errors == 1:
@@ -300,18 +306,22 @@ async def run_phase(
     deadline = start + PHASE_LIMIT_S
     await asyncio.gather(*users)
     seconds = time.perf_counter() - start
-    return Phase(
-        endpoint=endpoint,
-        clinic=clinic,
-        users=len(tokens),
-        requests=len(latencies),
-        errors=errors,
-        seconds=seconds,
-        rps=len(latencies) / seconds,
-        p50_ms=statistics.median(latencies) * 1000,
-        p95_ms=percentile(latencies, 0.95) * 1000,
-        max_ms=max(latencies) * 1000,
-    )
+    return [
+        Phase(
+            endpoint=kind,
+            clinic=clinic,
+            users=len(tokens),
+            requests=len(timed),
+            errors=errors if kind == endpoint else 0,
+            seconds=seconds,
+            rps=len(timed) / seconds,
+            p50_ms=statistics.median(timed) * 1000,
+            p95_ms=percentile(timed, 0.95) * 1000,
+            max_ms=max(timed) * 1000,
+        )
+        for kind, timed in latencies.items()
+        if timed
+    ]
 
 
 def requests_for(clinic: Seeded, seed: int, days: list[str]) -> dict[str, tuple[Request, int]]:
@@ -364,7 +374,8 @@ def requests_for(clinic: Seeded, seed: int, days: list[str]) -> dict[str, tuple[
             "fill": "20 mL",
             "follows_refill_id": items[0]["id"] if items else None,
         }
-        if rng.random() < 0.04:
+        cosigned = rng.random() < 0.04
+        if cosigned:
             withdrawn = max(expected - 2.5, 0.0)
             body |= {
                 "investigate_reason": "benchmark: needle position confirmed",
@@ -374,7 +385,9 @@ def requests_for(clinic: Seeded, seed: int, days: list[str]) -> dict[str, tuple[
         body["withdrawn"] = f"{withdrawn:.2f} mL"
         start = time.perf_counter()
         saved = await client.post(f"/api/v1/patients/{pid}/refills", json=body)
-        return Timed(saved, time.perf_counter() - start)
+        # A co-signed save checks a password (argon2id, about 0.1 s of CPU by design, as a
+        # sign-in does): its own figure, so the save's p95 is not the ordinary saves' p99.
+        return Timed(saved, time.perf_counter() - start, COSIGNED if cosigned else None)
 
     pages = max(clinic.total // 50, 1)
     return {
@@ -449,17 +462,18 @@ async def drive(
         for endpoint in endpoints:
             request, expected = calls[endpoint]
             per_user = PER_USER[endpoint] * (3 if users == 1 else 1)
-            phase = await run_phase(
+            for phase in await run_phase(
                 base, tokens[:users], endpoint, clinic, request, expected, per_user
-            )
-            goal = goal_for(phase)
-            print(
-                f"  {endpoint:<15} {clinic:<28} {users:>2} users: {phase.requests:>4} requests, "
-                f"{phase.rps:7.1f}/s, p50 {phase.p50_ms:6.1f} ms, p95 {phase.p95_ms:6.1f} ms"
-                + (f" (goal {goal:.0f} ms)" if goal else "")
-                + (f", {phase.errors} ERRORS" if phase.errors else "")
-            )
-            phases.append(phase)
+            ):
+                goal = goal_for(phase)
+                print(
+                    f"  {phase.endpoint:<15} {clinic:<28} {users:>2} users: "
+                    f"{phase.requests:>4} requests, {phase.rps:7.1f}/s, "
+                    f"p50 {phase.p50_ms:6.1f} ms, p95 {phase.p95_ms:6.1f} ms"
+                    + (f" (goal {goal:.0f} ms)" if goal else "")
+                    + (f", {phase.errors} ERRORS" if phase.errors else "")
+                )
+                phases.append(phase)
     return phases
 
 

@@ -111,3 +111,40 @@ def test_sign_in_password_check_holds_no_write_lock(clinic, monkeypatch):
         body["password"] = "wrong-guess-0000-0000"
         assert client.post("/api/v1/auth/sign-in", json=body).status_code == 401
     assert seen == [True, True]
+
+
+def test_a_request_that_writes_queues_for_the_writer_lock_once(clinic, monkeypatch):
+    """The signed-in user is looked up in a transaction that only reads: a request that writes
+    takes the lock for its own transaction alone (before, a first time just for the lookup,
+    queueing twice behind every other writer)."""
+    from fastapi.testclient import TestClient
+
+    from intrathecal.web.app import create_app
+
+    _, sessions, _ = clinic
+    with sessions.begin() as session:
+        ensure_users(session, NOW)
+    writes: list[str] = []
+    begin_write = sqlite_writers.LockingConnection.begin_write
+
+    def counted(self):  # type: ignore[no-untyped-def]
+        writes.append("write")
+        begin_write(self)
+
+    url = str(sessions.kw["bind"].url)
+    with TestClient(create_app(url, clock=lambda: NOW)) as client:
+        body = {"username": "physician", "password": "amber-harbor-lantern-51"}
+        token = client.post("/api/v1/auth/sign-in", json=body).json()["token"]
+        monkeypatch.setattr(sqlite_writers.LockingConnection, "begin_write", counted)
+        created = client.post(
+            "/api/v1/patients",
+            json={
+                "mrn": "MRN-LOCK-1",
+                "name": "Ada Writer",
+                "birth_date": "1960-01-01",
+                "sex": "female",
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert created.status_code == 201, created.text
+    assert writes == ["write"]

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Select, bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from intrathecal.store import audit, passwords
+from intrathecal.store import audit, hashing, passwords
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import Role, SessionToken, SignInFailure, User
 from intrathecal.units import InputError
@@ -32,12 +32,12 @@ ROLES = tuple(r.value for r in Role)
 
 
 def hash_password(password: str) -> str:
-    return HASHER.hash(passwords.normalise(password))
+    return hashing.run(lambda: HASHER.hash(passwords.normalise(password)))
 
 
 def check_password(stored_hash: str, password: str) -> bool:
     try:
-        return HASHER.verify(stored_hash, passwords.normalise(password))
+        return hashing.run(lambda: HASHER.verify(stored_hash, passwords.normalise(password)))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -125,7 +125,7 @@ def check_credentials(
 
 def _password_ok(user: User | None, password: str) -> bool:
     if user is None:
-        HASHER.hash(password)  # same cost as a real check: no user-name probing by timing
+        hash_password(password)  # same cost as a real check: no user-name probing by timing
         return False
     return user.active and check_password(user.password_hash, password)
 

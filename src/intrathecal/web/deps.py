@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
-from intrathecal.store.db import begin_read_only
+from intrathecal.store.db import READ_ONLY, begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
 from intrathecal.units import InputError
@@ -162,6 +162,10 @@ async def optional_actor(request: Request, db: Session = Depends(get_db)) -> Act
 
 
 def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, SessionToken] | None:
+    if not db.in_transaction():
+        # The lookup only reads: on SQLite a plain BEGIN, so a request that writes queues for
+        # the write lock once (its handler's transaction), not a first time just to sign in.
+        db.connection(execution_options={READ_ONLY: True})
     found = users.session_user(db, token, at) if token else None
     # End the lookup's transaction (nothing was written; the rows stay loaded): on SQLite a
     # route that writes takes the write lock when its handler starts, not across the wait
