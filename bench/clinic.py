@@ -12,7 +12,8 @@ case for latency), for a bounded number of requests or seconds per phase. The da
   ``reservoir.svg`` and ``doses.svg``;
 - program editor ``GET …/program``; refill wizard ``GET …/refill``; its preview ``POST
   …/refills/preview``; refill save as the wizard does it (the refill it follows and the preview
-  first, untimed, then the save, timed alone; one in 25 an INVESTIGATE co-signed);
+  first, untimed, then the save, timed alone; one in 25 an INVESTIGATE co-signed, its
+  password checked: those saves are a figure of their own, "refill save, co-signed");
 - refill calendar ``GET /calendar`` (counts) and a day's list ``GET /calendar/{day}``;
 - statistics ``GET /outcomes``; and, outside the daily path, the patient report PDF.
 

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from intrathecal.clinical.clinic_days import ClinicDays, days_text, parse_days, schedule
+from intrathecal.clinical.clinic_days import (
+    ClinicDays,
+    days_text,
+    parse_days,
+    ranks_within,
+    schedule,
+)
 from intrathecal.units import InputError
 
 MON = date(2026, 3, 2)  # a Monday
@@ -85,3 +91,31 @@ def test_open_days_are_read_and_written_as_weekday_runs() -> None:
             parse_days(bad)
     with pytest.raises(InputError, match="capacity"):
         ClinicDays(frozenset({0}), 0)
+
+
+@given(
+    due=st.lists(st.integers(0, 27), max_size=120),
+    first=st.integers(0, 130),
+    count=st.integers(1, 40),
+)
+def test_a_booked_days_ranks_are_read_from_the_due_days_they_span_alone(
+    due: list[int], first: int, count: int
+) -> None:
+    # The window's due order, each patient (due day, patient id); the full read skips ``first``.
+    order = sorted((day, pid) for pid, day in enumerate(due))
+    counts = [sum(1 for d in due if d == day) for day in range(28)]
+    low, high, offset = ranks_within(counts, first, count)
+    spanned = [p for p in order if low <= p[0] <= high]
+    assert spanned[offset : offset + count] == order[first : first + count]
+    # And it reads no more than the days it needs: the first day holds rank ``first`` (or the
+    # window ends before it), the last day is needed for the last rank.
+    assert offset <= counts[low] or low == len(counts) - 1
+    assert high == low or sum(counts[:high]) < first + count
+
+
+def test_ranks_within_worked_by_hand() -> None:
+    # Due per day 5, 0, 3, 4: ranks 0-4 on day 0, 5-7 on day 2, 8-11 on day 3. Ranks 6 to 9
+    # (first 6, four of them) span days 2 and 3; rank 6 is the second of day 2 (offset 1).
+    assert ranks_within([5, 0, 3, 4], 6, 4) == (2, 3, 1)
+    assert ranks_within([5, 0, 3, 4], 0, 5) == (0, 0, 0)
+    assert ranks_within([5, 0, 3, 4], 5, 1) == (2, 2, 0)  # day 1 holds none: skipped

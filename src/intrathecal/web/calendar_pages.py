@@ -19,7 +19,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from sqlalchemy.orm import Session
 
-from intrathecal.clinical.clinic_days import Booked, Schedule, schedule
+from intrathecal.clinical.clinic_days import Booked, Schedule, ranks_within, schedule
 from intrathecal.store import dashboard
 from intrathecal.store.errors import NotFoundError
 from intrathecal.units import InputError
@@ -63,6 +63,8 @@ class Plan:
     schedule: Schedule
     start_utc: datetime  # the booking window: today 00:00 to the last day's end, as instants
     end_utc: datetime
+    edges: list[datetime]  # each window day's start, and the last one's end
+    due: list[int]  # how many are due on each window day
 
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -85,7 +87,7 @@ def plan_of(request: Request, db: Session) -> Plan:
         Cell(d, d < today, clinic.is_open(d), due.get(d, 0), plan.on(d) if d >= today else None)
         for d in days
     ]
-    return Plan(today, cells, plan, edges[0], edges[-1])
+    return Plan(today, cells, plan, edges[0], edges[-1], edges, counts)
 
 
 @router.get("/calendar", response_class=HTMLResponse)
@@ -141,7 +143,9 @@ def calendar_day(
                 f"{plan.today:%d %b %Y} for {DAYS_SHOWN} days"
             )
         first, count = booked.first, booked.count
-    rows = dashboard.due_by_rank(db, plan.start_utc, plan.end_utc, first, min(count, MAX_LISTED))
+    listed = min(count, MAX_LISTED)
+    low, high, offset = ranks_within(plan.due, first, listed)
+    rows = dashboard.due_by_rank(db, plan.edges[low], plan.edges[high + 1], offset, listed)
     zone = clinic_zone()
     due_days = [
         (p, p.next_refill_due_at.astimezone(zone).date()) for p in rows if p.next_refill_due_at
