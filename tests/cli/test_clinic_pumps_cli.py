@@ -34,10 +34,15 @@ def test_clinic_pumps_creates_one_pump_per_implanted_patient_then_reuses_them(
 
 
 def test_clinic_run_refuses_a_missing_pump_folder(tmp_path: Path) -> None:
-    result = itp("clinic", "run", "--pumps", tmp_path / "nowhere", "--port", "1")
+    database = tmp_path / "clinic.db"
+    result = itp(
+        "clinic", "run", "--pumps", tmp_path / "nowhere", "--port", "1",
+        "--database", f"sqlite:///{database}",
+    )  # fmt: skip
     assert result.returncode == 2
     assert_clean_failure(result)
     assert "--pumps" in result.stderr and "itp clinic pumps" in result.stderr
+    assert not database.exists()  # refused before the database is opened (and migrated)
 
 
 def test_pump_server_answers_at_its_speed_and_stops_with_the_block(tmp_path: Path) -> None:

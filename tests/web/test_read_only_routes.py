@@ -27,6 +27,8 @@ WRITES = {
 def get_routes() -> list[tuple[str, APIRoute]]:
     found = []
     for info in pkgutil.walk_packages(intrathecal.web.__path__, "intrathecal.web."):
+        if info.name == "intrathecal.web.main":
+            continue  # the served app itself: importing it opens the default database
         module = importlib.import_module(info.name)
         router = getattr(module, "router", None)
         if not isinstance(router, APIRouter):

@@ -203,12 +203,13 @@ def run_cmd(
 
     _check_settings()
     with reported(False):
-        # Migrates, and makes the audit key on first start (or says why it cannot).
-        open_database(database_url(database))[0].dispose()
+        # The options first: a wrong one changes nothing, the database included.
         if not pumps.is_dir():
             raise InputError("--pumps", f"{pumps} is not a directory; run `itp clinic pumps`")
         if not 0 < speed <= 1e6:
             raise InputError("--speed", "must be above 0 and at most 1e6 pump seconds a second")
+        # Migrates, and makes the audit key on first start (or says why it cannot).
+        open_database(database_url(database))[0].dispose()
     os.environ["DATABASE_URL"] = database_url(database)
     # uvicorn re-raises SIGTERM after its shutdown; the default action would end this process
     # before the pump server is stopped, so SIGTERM becomes an exit that runs the clean-up.
