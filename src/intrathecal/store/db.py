@@ -7,6 +7,8 @@ it a SQLite file ``out/clinic.db`` under the working folder is created on first 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +118,22 @@ def begin_read_only(session: Session) -> None:
     no write lock (the WAL snapshot is enough). A flush through it then fails."""
     session.info[READ_ONLY] = True
     session.bind = session.get_bind().execution_options(**{READ_ONLY: True})
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session of ``sessions`` that only reads (:func:`begin_read_only`), closed on exit: for
+    work done before a write transaction takes the lock (a password check, a refill's maths)."""
+    with sessions() as session:
+        begin_read_only(session)
+        yield session
+
+
+def begin_read_only_once(session: Session) -> None:
+    """``session``'s next transaction only reads (a plain BEGIN on SQLite); the ones after it
+    may write again. No-op inside a transaction already begun."""
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY: True})
 
 
 def open_database(url: str | None = None) -> tuple[Engine, sessionmaker[Session]]:

@@ -29,7 +29,7 @@ from intrathecal.clinical.reconcile import Reconciliation, reconcile
 from intrathecal.clinical.refill import RefillDue, plan
 from intrathecal.library import default_library
 from intrathecal.store import audit, programs, users
-from intrathecal.store.db import begin_read_only
+from intrathecal.store.db import reading
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import (
     Alarm,
@@ -117,14 +117,24 @@ class RefillPlan:
     due: RefillDue
     notes: tuple[str, ...]
     previous_any: Refill | None = None  # the last refill not voided, of any implant: followed
-    # What it was computed for and from: a plan made before the write lock is saved only for
-    # the same request on the same basis (see :func:`save`).
+    # What it was computed for and on: a plan made before the write lock is saved only for the
+    # same request on the same basis (see :func:`save`).
     request: RefillRequest | None = None
-    basis: programs.RefillBasis | None = None
+    implant_id: int | None = None  # the implant filled (the patient's current one)
 
     @property
     def program_changes(self) -> bool:
         return self.old_version is None or self.old_version.id != self.new_version.id
+
+    @property
+    def basis(self) -> programs.RefillBasis:
+        """The records it was computed from, by id."""
+        return programs.RefillBasis(
+            implant=self.implant_id,
+            new_version=self.new_version.id,
+            in_force=self.old_version.id if self.old_version is not None else None,
+            last_refill=self.previous_any.id if self.previous_any is not None else None,
+        )
 
 
 def whole_seconds(request: RefillRequest) -> RefillRequest:
@@ -211,12 +221,7 @@ def prepare(session: Session, patient: Patient, request: RefillRequest) -> Refil
         notes=tuple(notes),
         previous_any=previous_any,
         request=request,
-        basis=programs.RefillBasis(
-            implant=implant.id,
-            new_version=new_version.id,
-            in_force=old_version.id if old_version is not None else None,
-            last_refill=previous_any.id if previous_any is not None else None,
-        ),
+        implant_id=implant.id,
     )
 
 
@@ -227,8 +232,7 @@ def prepare_apart(
     takes the database's write lock: the reconciliation, review and due date are computed while
     other writers go on. None when it cannot be prepared now (the error is for :func:`save` to
     give, from the records as they are under the lock)."""
-    with sessions() as reader:
-        begin_read_only(reader)
+    with reading(sessions) as reader:
         patient = reader.get(Patient, patient_id)
         if patient is None:
             return None
@@ -351,8 +355,7 @@ def verify_cosignature(
     """
     if not (request.cosigner_password and request.investigate_reason.strip()):
         return None
-    with sessions() as session:
-        begin_read_only(session)
+    with reading(sessions) as session:
         try:
             return cosign(session, request, performed_by, now)
         except InputError:  # CosignError too: the save checks again and records the failure

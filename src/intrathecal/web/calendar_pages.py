@@ -61,9 +61,7 @@ class Plan:
     today: date
     cells: list[Cell]
     schedule: Schedule
-    start_utc: datetime  # the booking window: today 00:00 to the last day's end, as instants
-    end_utc: datetime
-    edges: list[datetime]  # each window day's start, and the last one's end
+    edges: list[datetime]  # each window day's start (today 00:00 first), and the last one's end
     due: list[int]  # how many are due on each window day
 
 
@@ -87,7 +85,7 @@ def plan_of(request: Request, db: Session) -> Plan:
         Cell(d, d < today, clinic.is_open(d), due.get(d, 0), plan.on(d) if d >= today else None)
         for d in days
     ]
-    return Plan(today, cells, plan, edges[0], edges[-1], edges, counts)
+    return Plan(today, cells, plan, edges, counts)
 
 
 @router.get("/calendar", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
-from intrathecal.store.db import READ_ONLY, begin_read_only
+from intrathecal.store.db import begin_read_only, begin_read_only_once, reading
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
 from intrathecal.units import InputError
@@ -162,10 +162,9 @@ async def optional_actor(request: Request, db: Session = Depends(get_db)) -> Act
 
 
 def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, SessionToken] | None:
-    if not db.in_transaction():
-        # The lookup only reads: on SQLite a plain BEGIN, so a request that writes queues for
-        # the write lock once (its handler's transaction), not a first time just to sign in.
-        db.connection(execution_options={READ_ONLY: True})
+    # The lookup only reads: on SQLite a plain BEGIN, so a request that writes queues for the
+    # write lock once (its handler's transaction), not a first time just to sign in.
+    begin_read_only_once(db)
     found = users.session_user(db, token, at) if token else None
     # End the lookup's transaction (nothing was written; the rows stay loaded): on SQLite a
     # route that writes takes the write lock when its handler starts, not across the wait
@@ -178,7 +177,6 @@ def sign_in(request: Request, db: Session, username: str, password: str) -> user
     """Sign in through ``db`` (the caller commits), the password checked first in a session that
     only reads, so no sign-in holds the database's write lock through its argon2 check."""
     at, client = now(request), client_of(request)
-    with request.app.state.sessions() as reader:
-        begin_read_only(reader)
+    with reading(request.app.state.sessions) as reader:
         checked = users.check_credentials(reader, username, password, client, at)
     return users.sign_in(db, username, password, client, at, checked=checked)

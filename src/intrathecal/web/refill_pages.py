@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from intrathecal.library import default_library
 from intrathecal.store import programs, records, refills
-from intrathecal.store.db import begin_read_only
+from intrathecal.store.db import reading
 from intrathecal.store.errors import ConflictError
 from intrathecal.store.models import Implant, Patient, ProgramVersion, Refill, User
 from intrathecal.units import (
@@ -136,8 +136,7 @@ def _refill_step(
     rendered inside the write transaction, a preview held SQLite's one write lock (every other
     write of the clinic, chart reads' audit entries included) for the whole page. Only a save
     writes, through ``db``, and re-checks the plan against the records under its lock."""
-    with request.app.state.sessions() as reader:
-        begin_read_only(reader)
+    with reading(request.app.state.sessions) as reader:
         return _step(patient_id, request, reader, db, actor, raw)
 
 
