@@ -13,7 +13,8 @@ from sqlalchemy import func, make_url, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
-from intrathecal.store.db import begin_read_only, database_url, make_engine, session_factory
+from intrathecal.store.db import database_url, make_engine, session_factory
+from intrathecal.store.db import reading as read_only
 from intrathecal.store.models import (
     Implant,
     Patient,
@@ -41,10 +42,8 @@ def reading(database: str | None) -> Iterator[Session]:
         )
     engine = make_engine(url)
     try:
-        with session_factory(engine)() as session:
-            begin_read_only(session)
-            with session.begin():
-                yield session
+        with read_only(session_factory(engine)) as session, session.begin():
+            yield session
     except DBAPIError as exc:
         first = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         raise InputError(
