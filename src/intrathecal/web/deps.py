@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
-from intrathecal.store.db import begin_read_only, begin_read_only_once, reading
+from intrathecal.store.db import begin_read_only, begin_read_only_once, end_read_only, reading
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
 from intrathecal.units import InputError
@@ -76,12 +76,13 @@ def read_only(endpoint: F) -> F:
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
-    # Async, so opening and closing the session (no I/O, and a rollback that never waits) take
-    # no worker thread: a request never needs a second thread to finish.
+    # Async, so opening and closing the session (no I/O, and an end of transaction that never
+    # waits for a lock) take no worker thread: a request never needs a second thread to finish.
     with request.app.state.sessions() as session:
         if getattr(request.scope.get("endpoint"), "read_only", False):
             begin_read_only(session)
         yield session
+        end_read_only(session)  # a page that only read: COMMIT (PostgreSQL's plans kept)
 
 
 async def checked_parameters(request: Request) -> None:
