@@ -30,6 +30,7 @@ from intrathecal.web.deps import CsrfError, ForbiddenError, NotSignedInError, ch
 from intrathecal.web.headers import SecurityHeaders
 from intrathecal.web.pump_link import PumpLinks, TypedLinks
 from intrathecal.web.settings import Settings, from_env
+from intrathecal.web.worker_balance import BalanceWorkers
 
 HERE = Path(__file__).resolve().parent
 
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(forecast_pages.router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BalanceWorkers)  # outermost: counts each request from start to end
     _handlers(app)
     idempotency.install(app)
     return app

@@ -1,8 +1,10 @@
 """Serving the app with uvicorn, in one process or several (``itp clinic serve --workers N``).
 
 Several workers, each with its own listening socket on the same port (SO_REUSEPORT): the
-kernel spreads connections evenly over them. uvicorn's own ``--workers`` shares one socket
-between the workers instead, and two problems showed in the load benchmark (bench/clinic.py):
+kernel hands each new connection to one of them at random, and a worker far busier than the
+others closes connections until the load is even (web/worker_balance.py). uvicorn's own
+``--workers`` shares one socket between the workers instead, and two problems showed in the load
+benchmark (bench/clinic.py):
 
 - whichever worker wins the race to accept takes most kept-alive connections (15 of 20), so
   one core served the clinic while the other idled;
@@ -20,9 +22,12 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import MutableSequence
 from types import FrameType
 
 import uvicorn
+
+from intrathecal.web import worker_balance
 
 APP = "intrathecal.web.main:app"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
@@ -51,8 +56,11 @@ def _die_with(supervisor: int) -> None:
         os._exit(1)
 
 
-def _worker(host: str, port: int, log_level: str, supervisor: int) -> None:
+def _worker(
+    host: str, port: int, log_level: str, supervisor: int, loads: MutableSequence[int], index: int
+) -> None:
     _die_with(supervisor)
+    worker_balance.join(loads, index)  # before the app serves (web/worker_balance.py)
     sock = listening_socket(host, port, reuse_port=True)
     config = uvicorn.Config(APP, log_level=log_level, access_log=False)
     with contextlib.suppress(KeyboardInterrupt):
@@ -81,9 +89,12 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") ->
     # Fail here, not in every worker, if the port is taken.
     listening_socket(host, port, reuse_port=True).close()
     spawn = multiprocessing.get_context("spawn")
+    loads = spawn.RawArray("i", workers)  # each worker's requests in flight
     processes = [
-        spawn.Process(target=_worker, args=(host, port, log_level, os.getpid()), daemon=False)
-        for _ in range(workers)
+        spawn.Process(
+            target=_worker, args=(host, port, log_level, os.getpid(), loads, index), daemon=False
+        )
+        for index in range(workers)
     ]
     signal.signal(signal.SIGTERM, _stop)
     for process in processes:
