@@ -74,12 +74,31 @@ def _by_version(patient_id: _Id, version: _Id) -> Select[ProgramVersion]:
     )
 
 
+@cache
+def _bound() -> dict[str, Select[Any]]:
+    """The lookups below, each built once with the patient (and version) bound at execution:
+    building a statement took longer than running it (a refill's plan makes five)."""
+    patient, version = bindparam("patient_id", type_=Integer), bindparam("version", type_=Integer)
+    return {
+        "latest": _latest(patient),
+        "by_version": _by_version(patient, version),
+        "in_force": _in_force(patient),
+        "current_implant": _current_implant(patient),
+        "last_refill": _last_refill(patient),
+    }
+
+
+def _one(session: Session, name: str, **values: int) -> Any:
+    return session.execute(_bound()[name], values).scalar_one_or_none()
+
+
 def latest(session: Session, patient_id: int) -> ProgramVersion | None:
-    return session.execute(_latest(patient_id)).scalar_one_or_none()
+    found: ProgramVersion | None = _one(session, "latest", patient_id=patient_id)
+    return found
 
 
 def by_version(session: Session, patient_id: int, version: int) -> ProgramVersion:
-    row = session.execute(_by_version(patient_id, version)).scalar_one_or_none()
+    row: ProgramVersion | None = _one(session, "by_version", patient_id=patient_id, version=version)
     if row is None:
         raise NotFoundError(f"program version {version} of patient {patient_id}")
     return row
@@ -107,7 +126,8 @@ def _in_force(patient_id: _Id) -> Select[ProgramVersion]:
 
 def in_force(session: Session, patient_id: int) -> ProgramVersion | None:
     """The version the pump runs: the last one applied (sent and read back)."""
-    return session.execute(_in_force(patient_id)).scalar_one_or_none()
+    found: ProgramVersion | None = _one(session, "in_force", patient_id=patient_id)
+    return found
 
 
 def _current_implant(patient_id: _Id) -> Select[Implant]:
@@ -121,7 +141,8 @@ def _current_implant(patient_id: _Id) -> Select[Implant]:
 
 def current_implant(session: Session, patient_id: int) -> Implant | None:
     """The patient's latest implant that is not voided."""
-    return session.execute(_current_implant(patient_id)).scalar_one_or_none()
+    found: Implant | None = _one(session, "current_implant", patient_id=patient_id)
+    return found
 
 
 def not_voided() -> ColumnElement[bool]:
@@ -140,7 +161,8 @@ def _last_refill(patient_id: _Id) -> Select[Refill]:
 
 def last_refill(session: Session, patient_id: int) -> Refill | None:
     """The patient's latest refill that is not voided (refills.py uses this one too)."""
-    return session.execute(_last_refill(patient_id)).scalar_one_or_none()
+    found: Refill | None = _one(session, "last_refill", patient_id=patient_id)
+    return found
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from intrathecal.clinical.bridge import Bridge, bridge
@@ -364,8 +365,14 @@ def verify_cosignature(
 
 def voids(session: Session, patient_id: int) -> dict[int, RefillVoid]:
     """The patient's voided refills: refill id -> its correction record."""
-    rows = session.execute(select(RefillVoid).where(RefillVoid.patient_id == patient_id))
+    rows = session.execute(_voids_query(), {"patient_id": patient_id})
     return {v.refill_id: v for v in rows.scalars()}
+
+
+@cache
+def _voids_query() -> Select[RefillVoid]:
+    # Built once (every chart and refill list reads it; building it cost more than running it).
+    return select(RefillVoid).where(RefillVoid.patient_id == bindparam("patient_id"))
 
 
 def void(
