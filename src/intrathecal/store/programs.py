@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, select
@@ -52,6 +52,16 @@ from intrathecal.units import InputError
 
 def parse(text: str, name: str = "program") -> Program:
     """Parse a program for review: device and drug hard limits become findings, not errors."""
+    library = default_library()
+    return _parsed(text, name, id(library))
+
+
+@lru_cache(maxsize=512)
+def _parsed(text: str, name: str, library_id: int) -> Program:
+    # A stored version's text never changes (append-only rows) and a Program is immutable, so
+    # one parse serves every page that shows the version: a refill's preview and save, the
+    # chart and the wizard each parsed it again (TOML and the library's checks, ~0.2 ms).
+    # Keyed by the library too (``library_id``): a test may load another.
     return parse_program(text, default_library(), name=name, check_limits=False)
 
 
