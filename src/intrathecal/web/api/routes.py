@@ -337,8 +337,7 @@ def list_programs(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    audit_read(request, actor, patient_id, "program versions")
-    _patient(db, patient_id)
+    audit_read(request, actor, patient_id, "program versions")  # 404 for no such patient
     rows = programs.history(db, patient_id)
     current = programs.in_force(db, patient_id)
     return {
@@ -519,8 +518,7 @@ def list_refills(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
-    audit_read(request, actor, patient_id, "refills", offset=offset)
-    _patient(db, patient_id)
+    audit_read(request, actor, patient_id, "refills", offset=offset)  # 404 for no such patient
     base = select(Refill).where(Refill.patient_id == patient_id)
     total = db.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = db.execute(
