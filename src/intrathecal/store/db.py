@@ -139,8 +139,8 @@ def end_read_only(session: Session) -> None:
     """End ``session``'s read-only transaction, if one is open, with COMMIT. The database
     refused it any write (query_only on SQLite, READ ONLY on PostgreSQL), so COMMIT keeps
     exactly what ROLLBACK would; but psycopg forgets its prepared statements on every
-    ROLLBACK, and PostgreSQL then parses and plans each of a page's queries anew (about a
-    third of its CPU for the chart)."""
+    ROLLBACK, and PostgreSQL then parses and plans each of a page's queries anew (its CPU for
+    one chart view: 3.3 ms so, 1.8 ms with COMMIT)."""
     if session.info.get(READ_ONLY) and session.in_transaction():
         session.commit()
 

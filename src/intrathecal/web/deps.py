@@ -20,13 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from intrathecal.store import users
-from intrathecal.store.db import (
-    READ_ONLY,
-    begin_read_only,
-    begin_read_only_once,
-    end_read_only,
-    reading,
-)
+from intrathecal.store.db import begin_read_only, begin_read_only_once, end_read_only, reading
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import SessionToken, User
 from intrathecal.units import InputError
@@ -173,12 +167,10 @@ def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, S
     # write lock once (its handler's transaction), not a first time just to sign in.
     begin_read_only_once(db)
     found = users.session_user(db, token, at) if token else None
-    if not db.info.get(READ_ONLY):
-        # End the lookup's transaction (nothing was written; the rows stay loaded): on SQLite
-        # a route that writes takes the write lock when its handler starts, not across the
-        # wait between this dependency and the handler. A route that only reads goes on in
-        # the lookup's transaction (one BEGIN and COMMIT fewer).
-        db.commit()
+    # End the lookup's transaction (nothing was written; the rows stay loaded): on SQLite a
+    # route that writes takes the write lock when its handler starts, not across the wait
+    # between this dependency and the handler.
+    db.commit()
     return found
 
 
