@@ -439,13 +439,11 @@ def test_the_cosignature_is_checked_before_the_write_transaction(
         last = programs.last_refill(session, patient.id)
         assert last is not None
         good = request(last)
-    assert refills.verify_cosignature(seeded, good, "nurse", NOW) == "physician"
+    assert refills.verify_cosignature(seeded, good, "nurse", NOW).result() == "physician"
     wrong = replace(good, cosigner_password="not-the-password-at-all")
-    assert refills.verify_cosignature(seeded, wrong, "nurse", NOW) is None
-    assert (
-        refills.verify_cosignature(seeded, replace(good, investigate_reason=""), "nurse", NOW)
-        is None
-    )
+    assert refills.verify_cosignature(seeded, wrong, "nurse", NOW).result() is None
+    unreasoned = replace(good, investigate_reason="")
+    assert refills.verify_cosignature(seeded, unreasoned, "nurse", NOW).result() is None
     with seeded() as session:
         patient = session.get(Patient, patient.id)
         assert patient is not None

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from intrathecal.store.models import Alarm, AuditEntry, Patient, Refill, Stage
 from tests.store.conftest import NOW
 from tests.store.test_refill_integrity import thinned
-from tests.web.conftest import Clinic
+from tests.web.conftest import Clinic, form_token, page_sign_in
 from tests.web.test_pages import signed_in
 from tests.web.wizard_contents import contents
 
@@ -445,3 +447,63 @@ def test_wrong_cosignature_passwords_are_kept_and_slow_down_guessing(clinic: Cli
     # Even the right password waits now.
     right = refill_body(clinic, pid, cosigner="dr.guess", cosigner_password="guess-me-not-1")
     assert post_refill(clinic, pid, right).status_code == 422
+
+
+def checking_holds_no_worker_thread(
+    clinic: Clinic, monkeypatch: Any, ready: Callable[[TestClient], Callable[[], Any]]
+) -> list[bool]:
+    """While the co-signature's password is checked, can another request of the same worker
+    run? On a server of one worker thread (the web app's own limit, set to 1 here), a check
+    that held the save's thread would leave the other request waiting until it ended.
+    ``ready`` makes the client ready (signs in: that check is not the one probed) and gives the
+    save to send."""
+    from intrathecal.store import users
+    from intrathecal.web import app as web_app
+
+    monkeypatch.setattr(web_app, "WORKER_THREADS", 1)
+    checked = users.password_matches
+    served: list[bool] = []
+    others: list[threading.Thread] = []
+    with TestClient(clinic.client.app) as client:  # its own event loop, its limit set to 1
+        send = ready(client)
+
+        def matches(stored: str, given: str) -> bool:
+            other = threading.Thread(
+                target=lambda: client.get("/api/v1/patients", headers=clinic.headers("nurse"))
+            )
+            others.append(other)
+            other.start()
+            other.join(timeout=10)
+            served.append(not other.is_alive())
+            return checked(stored, given)
+
+        monkeypatch.setattr(users, "password_matches", matches)
+        answer = send()
+        for other in others:  # let it finish before its event loop closes
+            other.join(timeout=60)
+        assert answer.status_code in (201, 303), answer.text
+    return served
+
+
+def test_a_cosignature_check_holds_no_worker_thread(clinic: Clinic, monkeypatch: Any) -> None:
+    pid = implanted(clinic, 9)  # saved once by the two tabs; this save follows it
+    body = refill_body(clinic, pid)
+    url = f"/api/v1/patients/{pid}/refills"
+
+    def ready(client: TestClient) -> Callable[[], Any]:
+        return lambda: client.post(url, json=body, headers=clinic.headers("nurse"))
+
+    assert checking_holds_no_worker_thread(clinic, monkeypatch, ready) == [True]
+
+
+def test_a_cosignature_check_in_the_wizard_holds_no_worker_thread(
+    clinic: Clinic, monkeypatch: Any
+) -> None:
+    pid = implanted(clinic, 10)  # its wizard save was refused above
+
+    def ready(client: TestClient) -> Callable[[], Any]:
+        assert page_sign_in(client, "nurse").status_code == 303
+        form = wizard_form(client, form_token(client.get("/").text), pid)
+        return lambda: client.post(f"/patients/{pid}/refill", data=form, follow_redirects=False)
+
+    assert checking_holds_no_worker_thread(clinic, monkeypatch, ready) == [True]

@@ -14,7 +14,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 NICE = 10  # a CPU share of about a tenth against a busy page thread (Linux CFS weights)
@@ -41,6 +41,19 @@ def _pool() -> ThreadPoolExecutor:
         return _pools[pid]
 
 
+def submit(work: Callable[[], T]) -> Future[T]:
+    """``work`` (a hash or a check) started on a low-priority thread; the caller need not wait
+    for it on a thread of its own (the web layer awaits it on its event loop)."""
+    return _pool().submit(work)
+
+
+def answered(value: T) -> Future[T]:
+    """A future that already holds ``value``: an answer found without hashing."""
+    future: Future[T] = Future()
+    future.set_result(value)
+    return future
+
+
 def run(work: Callable[[], T]) -> T:
     """``work`` (a hash or a check) on a low-priority thread; its answer or its exception."""
-    return _pool().submit(work).result()
+    return submit(work).result()

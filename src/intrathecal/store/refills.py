@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
@@ -29,7 +30,7 @@ from intrathecal.clinical.compounding import Recipe, recipe
 from intrathecal.clinical.reconcile import Reconciliation, reconcile
 from intrathecal.clinical.refill import RefillDue, plan
 from intrathecal.library import default_library
-from intrathecal.store import audit, programs, users
+from intrathecal.store import audit, hashing, programs, users
 from intrathecal.store.db import reading
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import (
@@ -305,10 +306,11 @@ def _failed_cosigns(session: Session, cosigner: str, now: datetime) -> int:
     return sum(1 for d in details if json.loads(d).get("cosigner") == cosigner)
 
 
-def cosign(
-    session: Session, request: RefillRequest, performed_by: str, now: datetime | None = None
-) -> str:
-    """The physician who co-signs saving over INVESTIGATE (their password checked here)."""
+def _claimed_cosigner(
+    session: Session, request: RefillRequest, performed_by: str, now: datetime | None
+) -> tuple[str, User | None]:
+    """Every check of a co-signature but its password: the name it is given in and that user
+    (None: no such user). InputError for a missing reason or co-signer, or too many failures."""
     if not request.investigate_reason.strip():
         raise InputError(
             "investigate_reason",
@@ -331,13 +333,23 @@ def cosign(
             "physician",
         )
     cosigner = session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    return name, cosigner
+
+
+def _may_cosign(user: User) -> bool:
+    return user.active and user.role == Role.PHYSICIAN.value
+
+
+def cosign(
+    session: Session, request: RefillRequest, performed_by: str, now: datetime | None = None
+) -> str:
+    """The physician who co-signs saving over INVESTIGATE (their password checked here)."""
+    name, cosigner = _claimed_cosigner(session, request, performed_by, now)
     if cosigner is None:
         users.hash_password(request.cosigner_password)  # same cost: no probing by timing
         raise CosignError(name)
-    if (
-        not cosigner.active
-        or cosigner.role != Role.PHYSICIAN.value
-        or not users.check_password(cosigner.password_hash, request.cosigner_password)
+    if not _may_cosign(cosigner) or not users.check_password(
+        cosigner.password_hash, request.cosigner_password
     ):
         raise CosignError(name)
     return cosigner.username
@@ -345,22 +357,29 @@ def cosign(
 
 def verify_cosignature(
     sessions: sessionmaker[Session], request: RefillRequest, performed_by: str, now: datetime
-) -> str | None:
+) -> Future[str | None]:
     """The co-signing physician, checked before the refill's write transaction begins.
 
     A password check (argon2) takes about 0.1 s: inside SQLite's write lock it would hold up
-    every other write of the clinic, audit entries of reads included. Checked here with a
-    read-only session, the save then takes it as ``verified_cosigner``. None when no
-    co-signature was given or it does not check out: the save then decides (and records a
-    wrong password) as without this step.
+    every other write of the clinic, audit entries of reads included. The records are read here
+    with a read-only session; the password is checked on the hashing threads, and the answer is
+    a future, so that a web request can wait for it without holding one of its few worker
+    threads (a co-signed save held one for about 0.5 s under load). The save then takes the
+    answer as ``verified_cosigner``. None when no co-signature was given or it does not check
+    out: the save then decides (and records a wrong password) as without this step.
     """
     if not (request.cosigner_password and request.investigate_reason.strip()):
-        return None
+        return hashing.answered(None)
     with reading(sessions) as session:
         try:
-            return cosign(session, request, performed_by, now)
-        except InputError:  # CosignError too: the save checks again and records the failure
-            return None
+            _, cosigner = _claimed_cosigner(session, request, performed_by, now)
+        except InputError:
+            return hashing.answered(None)
+        if cosigner is None or not _may_cosign(cosigner):
+            return hashing.answered(None)  # the save checks again and records the failure
+        stored, username = cosigner.password_hash, cosigner.username
+    password = request.cosigner_password
+    return hashing.submit(lambda: username if users.password_matches(stored, password) else None)
 
 
 def voids(session: Session, patient_id: int) -> dict[int, RefillVoid]:

@@ -35,11 +35,17 @@ def hash_password(password: str) -> str:
     return hashing.run(lambda: HASHER.hash(passwords.normalise(password)))
 
 
-def check_password(stored_hash: str, password: str) -> bool:
+def password_matches(stored_hash: str, password: str) -> bool:
+    """The argon2 check itself, on the caller's thread: for work already on the hashing
+    threads (:mod:`intrathecal.store.hashing`); everyone else calls :func:`check_password`."""
     try:
-        return hashing.run(lambda: HASHER.verify(stored_hash, passwords.normalise(password)))
+        return HASHER.verify(stored_hash, passwords.normalise(password))
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(stored_hash: str, password: str) -> bool:
+    return hashing.run(lambda: password_matches(stored_hash, password))
 
 
 def _check_role(role: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -25,7 +26,7 @@ from intrathecal.units import (
     parse_non_negative,
     parse_positive,
 )
-from intrathecal.web import refill_contents, refill_pump
+from intrathecal.web import cosignature, refill_contents, refill_pump
 from intrathecal.web.api.routes import plan_payload
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
@@ -125,19 +126,39 @@ async def refill_step(
     actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     raw = {str(k): str(v) for k, v in (await request.form()).items()}
+    verified = None
+    if raw.get("step") == "save":
+        # A co-signature's password (argon2) is checked first, awaited without a worker thread.
+        verified = await cosignature.verified(request, _cosignature(raw, now(request)), actor.name)
     # The pump's telemetry and the database block: they run in a worker thread, off the loop.
-    return await run_in_threadpool(_refill_step, patient_id, request, db, actor, raw)
+    return await run_in_threadpool(_refill_step, patient_id, request, db, actor, raw, verified)
+
+
+def _cosignature(raw: dict[str, str], at: datetime) -> refills.RefillRequest:
+    """The form's co-signature, the same fields :func:`_step` reads (only these are checked)."""
+    return refills.RefillRequest(
+        fill_ml=0.0,
+        performed_at=at,
+        investigate_reason=raw.get("investigate_reason", ""),
+        cosigner=raw.get("cosigner", ""),
+        cosigner_password=raw.get("cosigner_password", ""),
+    )
 
 
 def _refill_step(
-    patient_id: int, request: Request, db: Session, actor: Actor, raw: dict[str, str]
+    patient_id: int,
+    request: Request,
+    db: Session,
+    actor: Actor,
+    raw: dict[str, str],
+    verified: str | None,
 ) -> Response:
     """One step of the wizard. Its reading, plan and page come from a session that only reads:
     rendered inside the write transaction, a preview held SQLite's one write lock (every other
     write of the clinic, chart reads' audit entries included) for the whole page. Only a save
     writes, through ``db``, and re-checks the plan against the records under its lock."""
     with reading(request.app.state.sessions) as reader:
-        return _step(patient_id, request, reader, db, actor, raw)
+        return _step(patient_id, request, reader, db, actor, raw, verified)
 
 
 def _step(
@@ -147,6 +168,7 @@ def _step(
     db: Session,
     actor: Actor,
     raw: dict[str, str],
+    verified: str | None,
 ) -> Response:
     patient = records.require_patient(reader, patient_id)
     implant = programs.current_implant(reader, patient_id)
@@ -192,7 +214,7 @@ def _step(
     if prepared is not None and request_obj is not None and step == "save":
         try:
             row, errors = _save_refill(
-                request, db, patient, actor, raw, link, pump, prepared, request_obj
+                request, db, patient, actor, raw, link, pump, prepared, request_obj, verified
             )
         except ConflictError as exc:
             row, errors, status = None, [exc.message], 409
@@ -238,6 +260,7 @@ def _save_refill(
     pump: Any,
     prepared: refills.RefillPlan,
     request_obj: refills.RefillRequest,
+    verified: str | None,
 ) -> tuple[Any, list[str]]:
     """Save the wizard's refill: (row, []) or (None, why). ConflictError and InputError (the
     follows check, the co-signature over INVESTIGATE) come before anything is sent to a pump.
@@ -248,13 +271,12 @@ def _save_refill(
     refills.check_follows(request_obj, prepared.previous_any)
     refill_contents.require_for_save(raw, prepared)
     refills.check_contents(prepared, request_obj)
-    sessions = request.app.state.sessions
-    verified = None
-    if prepared.reconciliation is not None and prepared.reconciliation.investigate:
-        # The password (argon2) before the write lock; a wrong one is refused and recorded.
-        verified = refills.verify_cosignature(sessions, request_obj, actor.name, now(request))
-        if verified is None:
-            refills.cosign(db, request_obj, actor.name, now(request))
+    if prepared.reconciliation is None or not prepared.reconciliation.investigate:
+        verified = None
+    elif verified is None:
+        # The password, checked before the write lock (refill_step), did not check out: checked
+        # again here, a wrong one is refused and recorded.
+        refills.cosign(db, request_obj, actor.name, now(request))
     writing = records.require_patient(db, patient.id)
     if raw.get("mode") == "pump":
         # What the pump is sent is computed again through the writing session (on SQLite its

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from intrathecal.clinical.compounding import recipe
 from intrathecal.library import default_library
@@ -23,7 +24,7 @@ from intrathecal.store.models import (
 from intrathecal.store.types import utc_from_s
 from intrathecal.therapy.program import Program
 from intrathecal.therapy.summary import summarize
-from intrathecal.web import client_time, deps, settings
+from intrathecal.web import client_time, cosignature, deps, settings
 from intrathecal.web.api import schemas, serialize
 from intrathecal.web.api.answers import errors, signed_in
 from intrathecal.web.api.patient_records import KINDS
@@ -555,7 +556,7 @@ def preview_refill(
     response_model=schemas.RefillAnswer,
     responses=signed_in(404, 409),
 )
-def save_refill(
+async def save_refill(
     patient_id: int,
     body: schemas.RefillBody,
     request: Request,
@@ -568,13 +569,26 @@ def save_refill(
     409 when ``follows_refill_id`` is not the patient's last refill (not voided). Over an
     INVESTIGATE reconciliation: 422 unless ``investigate_reason`` and a physician's
     co-signature (``cosigner``, ``cosigner_password``) are given."""
-
     to_save = refill_to_save(body, request)
-    # The password of a co-signature is checked before the write transaction takes its lock.
-    verified = refills.verify_cosignature(
-        request.app.state.sessions, to_save, actor.name, now(request)
+    # The password of a co-signature is checked before the write transaction takes its lock,
+    # awaited here so that no worker thread waits for it.
+    verified = await cosignature.verified(request, to_save, actor.name)
+    return await run_in_threadpool(
+        _save_refill, patient_id, to_save, verified, request, db, actor, idem
     )
-    # So is the refill's arithmetic; save() uses it only if the records are still those it read.
+
+
+def _save_refill(
+    patient_id: int,
+    to_save: refills.RefillRequest,
+    verified: str | None,
+    request: Request,
+    db: Session,
+    actor: Actor,
+    idem: Idempotency,
+) -> dict[str, Any]:
+    # The refill's arithmetic is prepared before the lock too; save() uses it only if the
+    # records are still those it read.
     planned = refills.prepare_apart(request.app.state.sessions, patient_id, to_save)
 
     def work() -> dict[str, Any]:
