@@ -97,13 +97,13 @@ def test_sign_in_password_check_holds_no_write_lock(clinic, monkeypatch):
     with sessions.begin() as session:
         ensure_users(session, NOW)
     seen: list[bool] = []
-    checked = users.check_password
+    checked = users.password_matches
 
     def check(stored: str, given: str) -> bool:
         seen.append(lock_is_free(lock_file))
         return checked(stored, given)
 
-    monkeypatch.setattr(users, "check_password", check)
+    monkeypatch.setattr(users, "password_matches", check)
     url = str(sessions.kw["bind"].url)
     with TestClient(create_app(url, clock=lambda: NOW)) as client:
         body = {"username": "nurse", "password": "quiet-meadow-compass-27"}

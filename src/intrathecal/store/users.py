@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -117,22 +118,33 @@ def _sign_in_wait(session: Session, username: str, client: str, now: datetime) -
 
 def check_credentials(
     session: Session, username: str, password: str, client: str, now: datetime
-) -> bool | None:
+) -> Future[bool | None]:
     """Whether ``password`` is the active user's, checked in a session that only reads, before
     the sign-in's write transaction: the check (argon2, about 0.1 s) inside SQLite's write lock
-    would hold up every write of the clinic, read audits included. None while the address must
-    wait (nothing is hashed then); ``sign_in`` decides and records either way."""
+    would hold up every write of the clinic, read audits included. The records are read here;
+    the password is checked on the hashing threads and the answer is a future, so that a web
+    request waits for it without holding one of its worker threads. None while the address
+    must wait (nothing is hashed then); ``sign_in`` decides and records either way."""
     username, client = username[:64], client[:64]
     if _sign_in_wait(session, username, client, now) > 0:
-        return None
+        return hashing.answered(None)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    return _password_ok(user, password)
+    if user is None:
+        return hashing.submit(lambda: _no_such_user(password))
+    if not user.active:
+        return hashing.answered(False)
+    stored = user.password_hash
+    return hashing.submit(lambda: password_matches(stored, password))
+
+
+def _no_such_user(password: str) -> bool:
+    HASHER.hash(passwords.normalise(password))  # a check's cost: no user-name probing by timing
+    return False
 
 
 def _password_ok(user: User | None, password: str) -> bool:
     if user is None:
-        hash_password(password)  # same cost as a real check: no user-name probing by timing
-        return False
+        return hashing.run(lambda: _no_such_user(password))
     return user.active and check_password(user.password_hash, password)
 
 

@@ -8,9 +8,11 @@ a browser never adds by itself, so no CSRF token is needed there.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -174,10 +176,26 @@ def _session_user(db: Session, token: str | None, at: datetime) -> tuple[User, S
     return found
 
 
-def sign_in(request: Request, db: Session, username: str, password: str) -> users.SignIn:
-    """Sign in through ``db`` (the caller commits), the password checked first in a session that
-    only reads, so no sign-in holds the database's write lock through its argon2 check."""
+async def sign_in(request: Request, db: Session, username: str, password: str) -> users.SignIn:
+    """Sign in through ``db``, committed. The password is checked first in a session that only
+    reads, so no sign-in holds the database's write lock through its argon2 check, and awaited
+    here, so none holds a worker thread through it either."""
     at, client = now(request), client_of(request)
+    check = await run_in_threadpool(_check_credentials, request, username, password, client, at)
+    checked = await asyncio.wrap_future(check)
+    return await run_in_threadpool(_sign_in, db, username, password, client, at, checked)
+
+
+def _check_credentials(
+    request: Request, username: str, password: str, client: str, at: datetime
+) -> Future[bool | None]:
     with reading(request.app.state.sessions) as reader:
-        checked = users.check_credentials(reader, username, password, client, at)
-    return users.sign_in(db, username, password, client, at, checked=checked)
+        return users.check_credentials(reader, username, password, client, at)
+
+
+def _sign_in(
+    db: Session, username: str, password: str, client: str, at: datetime, checked: bool | None
+) -> users.SignIn:
+    result = users.sign_in(db, username, password, client, at, checked=checked)
+    db.commit()
+    return result

@@ -107,7 +107,7 @@ def sign_in_page(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/sign-in")
-def sign_in(
+async def sign_in(
     request: Request,
     username: str = Form(""),
     password: str = Form(""),
@@ -124,8 +124,7 @@ def sign_in(
         return _sign_in_form(request, next, "Give your user name and password.", status=422)
     if len(username) > 64 or len(password) > 1000:  # as the API's limits; never hashed
         return _sign_in_form(request, next, "Wrong user name or password.", status=422)
-    result = deps.sign_in(request, db, username, password)
-    db.commit()
+    result = await deps.sign_in(request, db, username, password)
     if result.user is None:
         error = (
             f"Too many failed sign-ins: try again in {result.wait_s:.0f} s."

@@ -64,7 +64,7 @@ Offset = Query(0, ge=0, le=MAX_OFFSET)
     response_model=schemas.SignInAnswer,
     responses=errors(401, 422, 429),
 )
-def sign_in(
+async def sign_in(
     body: schemas.SignInBody,
     request: Request,
     response: Response,
@@ -72,8 +72,7 @@ def sign_in(
 ) -> dict[str, Any]:
     """Sign in; the token works as a Bearer token or as the session cookie (then send the
     csrf_token in an X-CSRF-Token header with every change)."""
-    result = deps.sign_in(request, db, body.username, body.password)
-    db.commit()
+    result = await deps.sign_in(request, db, body.username, body.password)
     if result.wait_s > 0:
         raise TooManyError(result.wait_s)
     if result.user is None:
