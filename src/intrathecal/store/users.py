@@ -129,6 +129,12 @@ def check_credentials(
     if _sign_in_wait(session, username, client, now) > 0:
         return hashing.answered(None)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    return _password_check(user, password)
+
+
+def _password_check(user: User | None, password: str) -> Future[bool | None]:
+    """Whether ``password`` is ``user``'s (an active one), on the hashing threads. No such
+    user costs a hash all the same: no user-name probing by timing."""
     if user is None:
         return hashing.submit(lambda: _no_such_user(password))
     if not user.active:
@@ -138,14 +144,8 @@ def check_credentials(
 
 
 def _no_such_user(password: str) -> bool:
-    HASHER.hash(passwords.normalise(password))  # a check's cost: no user-name probing by timing
+    HASHER.hash(passwords.normalise(password))
     return False
-
-
-def _password_ok(user: User | None, password: str) -> bool:
-    if user is None:
-        return hashing.run(lambda: _no_such_user(password))
-    return user.active and check_password(user.password_hash, password)
 
 
 def sign_in(
@@ -166,7 +166,7 @@ def sign_in(
         return SignIn(None, wait)
     user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if checked is None:
-        checked = _password_ok(user, password)
+        checked = _password_check(user, password).result()
     if user is None or not user.active or not checked:
         session.add(SignInFailure(username=username, client=client, at=now))
         audit.record(session, now, username or "-", "sign-in.failed", f"client:{client}")
