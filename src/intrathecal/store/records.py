@@ -471,12 +471,6 @@ def _all_query(model: type[Any], order: str) -> Any:
     return select(model).where(column == bindparam("patient_id")).order_by(getattr(model, order))
 
 
-def chart(session: Session, patient_id: int, actor: str, now: datetime) -> Chart:
-    """Everything about one patient. Reading a chart is itself audited."""
-    audit_chart_read(session, patient_id, actor, now)
-    return read_chart(session, patient_id)
-
-
 def audit_chart_read(session: Session, patient_id: int, actor: str, now: datetime) -> Patient:
     """Record that ``actor`` reads the chart. Committed before the chart is read, the read is on
     record even if showing it fails, and the write lock is held only for this entry."""
@@ -485,9 +479,10 @@ def audit_chart_read(session: Session, patient_id: int, actor: str, now: datetim
     return patient
 
 
-def read_chart(session: Session, patient_id: int) -> Chart:
-    """Everything about one patient; reads only (audit the read with ``audit_chart_read``)."""
-    patient = require_patient(session, patient_id)
+def read_chart(session: Session, patient: Patient) -> Chart:
+    """Everything about ``patient`` (as ``audit_chart_read`` returned it, so not read twice: a
+    session holds the rows it loaded only while something refers to them); reads only."""
+    patient_id = patient.id
     return Chart(
         patient=patient,
         indications=_all(session, Indication, patient_id, Indication.id),

@@ -226,10 +226,10 @@ def chart_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    records.audit_chart_read(db, patient_id, actor.name, now(request))
+    patient = records.audit_chart_read(db, patient_id, actor.name, now(request))
     db.commit()
     begin_read_only(db)  # the rest only reads: no write lock held while it loads and renders
-    chart = records.read_chart(db, patient_id)
+    chart = records.read_chart(db, patient)
     current = programs.in_force(db, patient_id)
     program = programs.parse(current.program_toml) if current else None
     device = (

@@ -263,10 +263,10 @@ def get_patient(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     """The whole chart. Every read is written to the audit log."""
-    records.audit_chart_read(db, patient_id, actor.name, now(request))
+    patient = records.audit_chart_read(db, patient_id, actor.name, now(request))
     db.commit()
     begin_read_only(db)  # the rest only reads: no write lock held while it loads
-    chart = records.read_chart(db, patient_id)
+    chart = records.read_chart(db, patient)
     current = programs.in_force(db, patient_id)
     voided = refills.voids(db, patient_id)
     void = records.voided(db, patient_id)
