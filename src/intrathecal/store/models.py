@@ -248,6 +248,8 @@ class Trial(Base):
 
 class Implant(Base):
     __tablename__ = "implants"
+    # With the id, the dashboard counts the devices to replace from the index alone (0016).
+    __table_args__ = (Index("ix_implants_replace_by_id", "replace_by", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -260,7 +262,7 @@ class Implant(Base):
     setting: Mapped[str] = mapped_column(String(12))
     implanted_at: Mapped[datetime]
     # Service life end (battery) from the device's library value, for the replacement list.
-    replace_by: Mapped[datetime] = mapped_column(index=True)
+    replace_by: Mapped[datetime]
     replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"), index=True)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[datetime]
