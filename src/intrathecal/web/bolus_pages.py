@@ -36,7 +36,7 @@ from intrathecal.web.bolus_pump import give_through_link
 from intrathecal.web.bolus_review import KEY, KIND_NAMES, Reviewed, review
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audited_patient
 
 router = APIRouter(include_in_schema=False)
 
@@ -111,8 +111,7 @@ def bolus_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.apply")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "bolus page and pump interrogation")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(request, actor, db, patient_id, "bolus page and pump interrogation")
     note = ""
     if done.isdigit():
         row = next((b for b in boluses.of_patient(db, patient_id) if str(b.id) == done), None)

@@ -46,7 +46,7 @@ from intrathecal.web.api.validation import field_errors
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.idempotency import HEADER, MAX_KEY, Idempotency, ReplayedError
 from intrathecal.web.pages import render
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audit_read, audited_patient
 
 router = APIRouter(include_in_schema=False)
 
@@ -366,8 +366,9 @@ def _register(spec: RecordKind) -> None:
         db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
         actor: Actor = Depends(require(spec.permission)),  # noqa: B008 (FastAPI dependency)
     ) -> HTMLResponse:
-        audit_read(request, actor, patient_id, f"{spec.label} form")  # name, MRN, stage
-        patient = records.require_patient(db, patient_id)
+        patient = audited_patient(
+            request, actor, db, patient_id, f"{spec.label} form"
+        )  # name, MRN, stage
         return _page(request, actor, patient, spec.kind, fields, {}, {})
 
     async def save(

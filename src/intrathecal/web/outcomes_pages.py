@@ -34,7 +34,7 @@ from intrathecal.web import outcomes as views
 from intrathecal.web import settings
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import refills_of, render
-from intrathecal.web.read_audit import audit_apart, audit_read
+from intrathecal.web.read_audit import audit_apart, audit_read, audited_patient
 
 router = APIRouter(include_in_schema=False)
 From = Query("", alias="from", description="first baseline date of the period, YYYY-MM-DD")
@@ -105,8 +105,7 @@ def entry_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("outcomes.write")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "outcomes entry")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(request, actor, db, patient_id, "outcomes entry")
     rows = store.patient_rows(db, patient_id)
     procedure = procedure or (store.procedures_of(rows) or [views.CARD_PROCEDURE])[0]
     form = {
@@ -324,8 +323,9 @@ def patient_report(
     actor: Actor = Depends(require("outcomes.read")),  # noqa: B008 (FastAPI dependency)
 ) -> Response:
     at = now(request)
-    audit_read(request, actor, patient_id, "patient report pdf", report="patient pdf")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(
+        request, actor, db, patient_id, "patient report pdf", report="patient pdf"
+    )
     pdf = views.patient_pdf(db, patient, refills_of(db, patient_id), at.date())
     return Response(
         pdf,

@@ -34,7 +34,7 @@ from intrathecal.web import display, refill_pump
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
 from intrathecal.web.program_pump import apply_through_link
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audited_patient
 
 router = APIRouter(include_in_schema=False)
 
@@ -167,8 +167,9 @@ def program_apply_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.apply")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "program apply and pump interrogation")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(
+        request, actor, db, patient_id, "program apply and pump interrogation"
+    )
     form = {"version": version[:12] if version.isdigit() else ""}
     note = f"Version {done[:12]} is in force on the pump." if done.isdigit() else ""
     return _page(request, db, actor, patient, form, done=note)

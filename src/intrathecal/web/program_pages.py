@@ -32,7 +32,7 @@ from intrathecal.units import InputError, readable_number
 from intrathecal.web import display, program_form
 from intrathecal.web.deps import Actor, ForbiddenError, get_db, now, read_only, require
 from intrathecal.web.pages import render
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audited_patient
 
 router = APIRouter(include_in_schema=False)
 
@@ -200,8 +200,7 @@ def program_editor(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "program editor")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(request, actor, db, patient_id, "program editor")
     latest = programs.latest(db, patient_id)
     program = programs.parse(latest.program_toml) if latest else None
     implant = programs.current_implant(db, patient_id)
@@ -387,8 +386,7 @@ def program_toml_editor(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("program.review")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "program editor")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(request, actor, db, patient_id, "program editor")
     current = programs.latest(db, patient_id)
     return render(
         request,

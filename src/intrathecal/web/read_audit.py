@@ -8,19 +8,24 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 
 from intrathecal.store import audit, records
+from intrathecal.store.models import Patient
 from intrathecal.web.deps import Actor, now
 
 CHART_READ = "chart.read"
 SEARCH = "patients.search"
 
 
-def audit_read(request: Request, actor: Actor, patient_id: int, what: str, **detail: Any) -> None:
+def audit_read(
+    request: Request, actor: Actor, patient_id: int, what: str, **detail: Any
+) -> Patient:
     """``actor`` reads ``what`` of the patient's record; a patient that does not exist is a 404
-    (NotFoundError) and writes nothing. Call it first in the handler, before its own queries."""
+    (NotFoundError) and writes nothing. Call it first in the handler, before its own queries.
+    Returns the patient as read (detached: for a page's own session, ``audited_patient``)."""
     with request.app.state.sessions.begin() as session:
-        records.require_patient(session, patient_id)
+        patient = records.require_patient(session, patient_id)
         audit.record(
             session,
             now(request),
@@ -29,6 +34,14 @@ def audit_read(request: Request, actor: Actor, patient_id: int, what: str, **det
             f"patient:{patient_id}",
             {"read": what, **detail},
         )
+    return patient
+
+
+def audited_patient(
+    request: Request, actor: Actor, db: Session, patient_id: int, what: str, **detail: Any
+) -> Patient:
+    """``audit_read``, and the patient it read, in ``db`` without reading it again."""
+    return db.merge(audit_read(request, actor, patient_id, what, **detail), load=False)
 
 
 def audit_search(request: Request, actor: Actor, what: str, **detail: Any) -> None:

@@ -30,7 +30,7 @@ from intrathecal.web import cosignature, refill_contents, refill_pump
 from intrathecal.web.api.routes import plan_payload
 from intrathecal.web.deps import Actor, get_db, now, read_only, require
 from intrathecal.web.pages import render
-from intrathecal.web.read_audit import audit_read
+from intrathecal.web.read_audit import audit_read, audited_patient
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,8 +54,9 @@ def refill_wizard(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("refill.perform")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    audit_read(request, actor, patient_id, "refill wizard and pump interrogation")
-    patient = records.require_patient(db, patient_id)
+    patient = audited_patient(
+        request, actor, db, patient_id, "refill wizard and pump interrogation"
+    )
     implant = programs.current_implant(db, patient_id)
     latest = programs.latest(db, patient_id)
     link = refill_pump.link_for(request.app.state.pump_links, implant)
