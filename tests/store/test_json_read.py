@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import LargeBinary, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from intrathecal.store import json_read, records
+from intrathecal.store import dashboard, json_read, records
 from intrathecal.store.db import open_database
 from intrathecal.store.models import AdverseEvent, Alarm, Appointment, Patient, Trial
 from intrathecal.store.seed import seed_demo
@@ -164,3 +164,21 @@ def test_a_column_type_it_cannot_read_is_refused_when_the_statement_is_built():
 
 def test_the_statement_is_built_once_for_the_same_kinds():
     assert json_read._statement(tuple(KINDS)) is json_read._statement(tuple(KINDS))
+
+
+def test_the_dashboard_lists_read_in_one_statement_as_each_would_alone(clinic):
+    """Counts and worklists at several instants (none due, some, every device to replace)."""
+    counts, lists = dashboard._worklists(limit=25)
+    seen = [0] * len(lists)
+    for days in (-400, 0, 30, 4000):
+        at = NOW + timedelta(days=days)
+        week, before = at + timedelta(days=7), at + timedelta(days=max(days, 180))
+        params = {"now": at, "week": week, "replace_before": before}
+        with clinic() as session:
+            values, found = json_read.listings(session, counts, lists, params)
+            alone = [[tuple(row) for row in session.execute(x.select(), params)] for x in lists]
+            assert values == list(session.execute(select(*counts), params).one())
+        typed = [[[(type(v), v) for v in row] for row in rows] for rows in found]
+        assert typed == [[[(type(v), v) for v in row] for row in rows] for rows in alone]
+        seen = [n + len(rows) for n, rows in zip(seen, found, strict=True)]
+    assert 0 not in seen, seen  # every list was compared with rows in it

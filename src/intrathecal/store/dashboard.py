@@ -12,7 +12,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
-from intrathecal.store import mri
+from intrathecal.store import json_read, mri
+from intrathecal.store.json_read import Listing
 from intrathecal.store.models import Alarm, Implant, Patient, Stage
 from intrathecal.store.records import voided_ids
 from intrathecal.store.types import UTCDateTime
@@ -58,11 +59,16 @@ class Dashboard:
     post_mri: list[tuple[Any, Any]] = field(default_factory=list)
 
 
+COUNTED = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
+
+
 @cache
-def _queries(limit: int) -> dict[str, Any]:
-    """The dashboard's statements, built once per process with the instants as bound
-    parameters (``now``, ``week``, ``replace_before``): building them anew on each request was
-    most of its time (SQLAlchemy's construction, not the database)."""
+def _worklists(limit: int) -> tuple[tuple[Any, ...], tuple[Listing, ...]]:
+    """The dashboard's five counts and five lists (in the order of COUNTED), built once per
+    process with the instants as bound parameters (``now``, ``week``, ``replace_before``):
+    building them anew on each request was most of its time (SQLAlchemy's construction, not
+    the database). Each list is ordered to the row (then by id), so both databases list the same
+    rows in the same order."""
     now, week = bindparam("now", type_=UTCDateTime), bindparam("week", type_=UTCDateTime)
     replace_before = bindparam("replace_before", type_=UTCDateTime)
     implanted = Patient.stage == Stage.IMPLANTED.value
@@ -84,67 +90,63 @@ def _queries(limit: int) -> dict[str, Any]:
     )
     unanswered = (Alarm.cleared_at.is_(None), Alarm.id.not_in(voided_ids("alarm")))
 
-    def patients(where: tuple[Any, ...], order: Any) -> Any:
-        return select(*PATIENT_COLUMNS).where(*where).order_by(order).limit(limit)
-
     def count(model: type[Any], where: tuple[Any, ...]) -> Any:
         # Counted on the one table (its indexes suffice), not on the listed join: joining
         # every row to its patient only to count it cost milliseconds per thousand rows.
         return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
-    return {
-        # One round trip for the five counts, in the order of COUNTED.
-        "counts": select(
-            count(Patient, due),
-            count(Patient, overdue),
-            count(Patient, low),
-            count(Alarm, unanswered),
-            count(Implant, replace),
-        ),
-        "due_this_week": patients(due, Patient.next_refill_due_at),
-        "overdue": patients(overdue, Patient.next_refill_due_at),
-        "predicted_low_alarms": patients(low, Patient.low_alarm_at),
-        "open_alarms": select(Alarm, *PATIENT_COLUMNS)
-        .join(Patient, Patient.id == Alarm.patient_id)
-        .where(*unanswered)
-        .order_by(Alarm.raised_at.desc())
-        .limit(limit),
-        "replacements": select(Implant, *PATIENT_COLUMNS)
-        .join(Patient, Patient.id == Implant.patient_id)
-        .where(*replace)
-        .order_by(Implant.replace_by)
-        .limit(limit),
-    }
+    def patients(where: tuple[Any, ...], by: Any) -> Listing:
+        return Listing(PATIENT_COLUMNS, where, (by, Patient.id), limit)
 
+    def with_patient(model: type[Any], where: tuple[Any, ...], order: tuple[Any, ...]) -> Listing:
+        columns = (*model.__table__.columns, *PATIENT_COLUMNS)
+        return Listing(columns, where, order, limit, ((Patient, Patient.id == model.patient_id),))
 
-COUNTED = ("due_this_week", "overdue", "predicted_low_alarms", "open_alarms", "replacements")
+    counts = (
+        count(Patient, due),
+        count(Patient, overdue),
+        count(Patient, low),
+        count(Alarm, unanswered),
+        count(Implant, replace),
+    )
+    lists = (
+        patients(due, Patient.next_refill_due_at),
+        patients(overdue, Patient.next_refill_due_at),
+        patients(low, Patient.low_alarm_at),
+        with_patient(Alarm, unanswered, (Alarm.raised_at.desc(), Alarm.id.desc())),
+        with_patient(Implant, replace, (Implant.replace_by, Implant.id)),
+    )
+    return counts, lists
 
 
 def build(
     session: Session, now: datetime, replace_within_days: int = 180, limit: int = LIST_LIMIT
 ) -> Dashboard:
-    """The worklists (at most ``limit`` rows each, most urgent first) and their full counts."""
-    queries = _queries(limit)
+    """The worklists (at most ``limit`` rows each, most urgent first) and their full counts:
+    on PostgreSQL one statement in all (store/json_read.py), a round trip each was a tenth of
+    a dashboard view's CPU with 20 users."""
+    counts, lists = _worklists(limit)
     at = {
         "now": now,
         "week": now + timedelta(days=7),
         "replace_before": now + timedelta(days=replace_within_days),
     }
-    counts = session.execute(queries["counts"], at).one()
+    values, (due, overdue, low, alarms, implants) = json_read.listings(session, counts, lists, at)
 
-    def patients(name: str) -> list[PatientRow]:
-        return [PatientRow(*row) for row in session.execute(queries[name], at)]
-
-    def with_patient(name: str) -> list[tuple[Any, PatientRow]]:
-        return [(row[0], PatientRow(*row[1:])) for row in session.execute(queries[name], at)]
+    def with_patient(model: type[Any], rows: list[tuple[Any, ...]]) -> list[Any]:
+        keys = [c.key for c in model.__table__.columns]
+        return [
+            (json_read.entity(model, zip(keys, row, strict=False)), PatientRow(*row[len(keys) :]))
+            for row in rows
+        ]
 
     board = Dashboard(
-        due_this_week=patients("due_this_week"),
-        overdue=patients("overdue"),
-        predicted_low_alarms=patients("predicted_low_alarms"),
-        open_alarms=with_patient("open_alarms"),
-        replacements=with_patient("replacements"),
-        counts={name: int(value) for name, value in zip(COUNTED, counts, strict=True)},
+        due_this_week=[PatientRow(*row) for row in due],
+        overdue=[PatientRow(*row) for row in overdue],
+        predicted_low_alarms=[PatientRow(*row) for row in low],
+        open_alarms=with_patient(Alarm, alarms),
+        replacements=with_patient(Implant, implants),
+        counts={name: int(value) for name, value in zip(COUNTED, values, strict=True)},
     )
     board.post_mri = mri.open_tasks(session, now, limit)  # issue 12: the post-MRI hook
     return board

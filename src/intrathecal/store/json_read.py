@@ -8,13 +8,17 @@ asks for every kind at once, each kind's rows aggregated into a JSON array (``js
 mapped classes with each column's Python value: the same objects, attribute for attribute, that
 the ORM would have loaded (tests/store/test_json_read.py compares the two).
 
+The dashboard's worklists go the same way (``Listing``): each a list of columns, filter, order
+and limit, read as its own statement on SQLite and all in one on PostgreSQL, the same rows.
+
 The objects belong to no session: they are for reading (a page, an answer), never for writing.
 On SQLite, in the app's own process, a statement costs little and the ORM reads each kind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -59,22 +63,82 @@ def _statement(kinds: tuple[Kind, ...]) -> tuple[Any, list[Callable[[list[Any]],
 def _builder(
     model: type[Base], columns: list[tuple[str, Callable[[Any], Any]]]
 ) -> Callable[[list[Any]], list[Any]]:
-    manager = manager_of_class(model)
-
     def build(rows: list[Any]) -> list[Any]:
-        built = []
-        for values in rows:
-            instance = manager.new_instance()
-            # As the ORM's loader does: loaded values straight into the instance's dict (no
-            # change history, nothing to flush).
-            instance.__dict__.update(
-                (key, None if value is None else convert(value))
-                for (key, convert), value in zip(columns, values, strict=True)
-            )
-            built.append(instance)
-        return built
+        return [entity(model, _converted(columns, values)) for values in rows]
 
     return build
+
+
+def _converted(
+    columns: Sequence[tuple[str, Callable[[Any], Any]]], values: Sequence[Any]
+) -> list[tuple[str, Any]]:
+    return [
+        (key, None if value is None else convert(value))
+        for (key, convert), value in zip(columns, values, strict=True)
+    ]
+
+
+def entity(model: type[Base], values: Iterable[tuple[str, Any]]) -> Any:
+    """An instance of ``model`` holding ``values`` ((column key, Python value) pairs) as loaded:
+    as the ORM's loader does, straight into the instance's dict (no change history, nothing to
+    flush, no session)."""
+    instance = manager_of_class(model).new_instance()
+    instance.__dict__.update(values)
+    return instance
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: statements cache on it
+class Listing:
+    """A worklist: ``columns`` of the rows ``where`` holds, in ``order``, at most ``limit``."""
+
+    columns: tuple[Any, ...]
+    where: tuple[Any, ...]
+    order: tuple[Any, ...]
+    limit: int
+    joins: tuple[tuple[Any, Any], ...] = ()  # (table, on clause)
+
+    def select(self) -> Any:
+        statement = select(*self.columns)
+        for table, on in self.joins:
+            statement = statement.join(table, on)
+        return statement.where(*self.where).order_by(*self.order).limit(self.limit)
+
+    def aggregated(self) -> Any:
+        """The rows as one JSON array, in order (numbered in the limited subquery: an
+        aggregate keeps no order of its input unless told)."""
+        number = func.row_number().over(order_by=self.order).label("listing_row")
+        rows = self.select().add_columns(number).subquery()
+        values = func.json_build_array(*list(rows.c)[:-1])
+        ordered = func.json_agg(aggregate_order_by(values, rows.c.listing_row))
+        return select(func.coalesce(ordered, func.json_build_array())).scalar_subquery()
+
+
+def listings(
+    session: Session,
+    scalars: Sequence[Any],
+    listed: Sequence[Listing],
+    params: Mapping[str, Any],
+) -> tuple[list[Any], list[list[tuple[Any, ...]]]]:
+    """The values of ``scalars`` (scalar subqueries) and each listing's rows as tuples of
+    Python values: one statement each on SQLite, one in all on PostgreSQL."""
+    if session.get_bind().dialect.name != "postgresql":
+        values = list(session.execute(select(*scalars), params).one())
+        return values, [[tuple(r) for r in session.execute(x.select(), params)] for x in listed]
+    statement, converters = _listings_statement(tuple(scalars), tuple(listed))
+    row = session.execute(statement, params).one()
+    found = [
+        [tuple(value for _, value in _converted(columns, values)) for values in rows]
+        for columns, rows in zip(converters, row[len(scalars) :], strict=True)
+    ]
+    return list(row[: len(scalars)]), found
+
+
+@cache
+def _listings_statement(
+    scalars: tuple[Any, ...], listed: tuple[Listing, ...]
+) -> tuple[Any, list[list[tuple[str, Callable[[Any], Any]]]]]:
+    converters = [[(str(i), _converter(c.type)) for i, c in enumerate(x.columns)] for x in listed]
+    return select(*scalars, *(x.aggregated() for x in listed)), converters
 
 
 def _instant(text: str) -> datetime:
