@@ -176,7 +176,7 @@ def test_the_dashboard_lists_read_in_one_statement_as_each_would_alone(clinic):
         params = {"now": at, "week": week, "replace_before": before}
         with clinic() as session:
             values, found = json_read.listings(session, counts, lists, params)
-            alone = [[tuple(row) for row in session.execute(x.select(), params)] for x in lists]
+            alone = [[tuple(row) for row in session.execute(x.select, params)] for x in lists]
             assert values == list(session.execute(select(*counts), params).one())
         typed = [[[(type(v), v) for v in row] for row in rows] for rows in found]
         assert typed == [[[(type(v), v) for v in row] for row in rows] for rows in alone]

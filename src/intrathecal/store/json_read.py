@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, Integer, String, Text, bindparam, func, select
@@ -97,7 +97,10 @@ class Listing:
     limit: int
     joins: tuple[tuple[Any, Any], ...] = ()  # (table, on clause)
 
+    @cached_property
     def select(self) -> Any:
+        """The listing as a statement of its own (built once: building is SQLAlchemy's most
+        costly step for a small read)."""
         statement = select(*self.columns)
         for table, on in self.joins:
             statement = statement.join(table, on)
@@ -107,7 +110,7 @@ class Listing:
         """The rows as one JSON array, in order (numbered in the limited subquery: an
         aggregate keeps no order of its input unless told)."""
         number = func.row_number().over(order_by=self.order).label("listing_row")
-        rows = self.select().add_columns(number).subquery()
+        rows = self.select.add_columns(number).subquery()
         values = func.json_build_array(*list(rows.c)[:-1])
         ordered = func.json_agg(aggregate_order_by(values, rows.c.listing_row))
         return select(func.coalesce(ordered, func.json_build_array())).scalar_subquery()
@@ -122,8 +125,8 @@ def listings(
     """The values of ``scalars`` (scalar subqueries) and each listing's rows as tuples of
     Python values: one statement each on SQLite, one in all on PostgreSQL."""
     if session.get_bind().dialect.name != "postgresql":
-        values = list(session.execute(select(*scalars), params).one())
-        return values, [[tuple(r) for r in session.execute(x.select(), params)] for x in listed]
+        values = list(session.execute(_scalars_statement(tuple(scalars)), params).one())
+        return values, [[tuple(r) for r in session.execute(x.select, params)] for x in listed]
     statement, converters = _listings_statement(tuple(scalars), tuple(listed))
     row = session.execute(statement, params).one()
     found = [
@@ -131,6 +134,11 @@ def listings(
         for columns, rows in zip(converters, row[len(scalars) :], strict=True)
     ]
     return list(row[: len(scalars)]), found
+
+
+@cache
+def _scalars_statement(scalars: tuple[Any, ...]) -> Any:
+    return select(*scalars)
 
 
 @cache
