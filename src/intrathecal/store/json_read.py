@@ -1,4 +1,4 @@
-"""Several kinds of a patient's records in one round trip, on PostgreSQL.
+"""Several reads in one round trip on PostgreSQL: a patient's records, the dashboard's lists.
 
 A chart shows eleven kinds of record. Read one statement each, PostgreSQL costs a round trip
 per kind, and SQLAlchemy and psycopg about 0.2 ms of the app's CPU per statement even when it

@@ -366,9 +366,8 @@ def _register(spec: RecordKind) -> None:
         db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
         actor: Actor = Depends(require(spec.permission)),  # noqa: B008 (FastAPI dependency)
     ) -> HTMLResponse:
-        patient = audited_patient(
-            request, actor, db, patient_id, f"{spec.label} form"
-        )  # name, MRN, stage
+        # The form shows the patient's name, MRN and stage: a read of the record.
+        patient = audited_patient(request, actor, db, patient_id, f"{spec.label} form")
         return _page(request, actor, patient, spec.kind, fields, {}, {})
 
     async def save(
