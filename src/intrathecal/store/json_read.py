@@ -125,8 +125,7 @@ def listings(
     """The values of ``scalars`` (scalar subqueries) and each listing's rows as tuples of
     Python values: one statement each on SQLite, one in all on PostgreSQL."""
     if session.get_bind().dialect.name != "postgresql":
-        values = list(session.execute(_scalars_statement(tuple(scalars)), params).one())
-        return values, [[tuple(r) for r in session.execute(x.select, params)] for x in listed]
+        return listings_apart(session, scalars, listed, params)
     statement, converters = _listings_statement(tuple(scalars), tuple(listed))
     row = session.execute(statement, params).one()
     found = [
@@ -134,6 +133,17 @@ def listings(
         for columns, rows in zip(converters, row[len(scalars) :], strict=True)
     ]
     return list(row[: len(scalars)]), found
+
+
+def listings_apart(
+    session: Session,
+    scalars: Sequence[Any],
+    listed: Sequence[Listing],
+    params: Mapping[str, Any],
+) -> tuple[list[Any], list[list[tuple[Any, ...]]]]:
+    """What ``listings`` gives, a statement each (SQLite's way, and the tests' yardstick)."""
+    values = list(session.execute(_scalars_statement(tuple(scalars)), params).one())
+    return values, [[tuple(r) for r in session.execute(x.select, params)] for x in listed]
 
 
 @cache
