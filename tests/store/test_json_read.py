@@ -54,9 +54,9 @@ def _columns(row: Any) -> dict[str, tuple[type, Any]]:
 def _same_as_the_orm(session: Session, patient_id: int) -> list[int]:
     """Both reads of every kind, compared; how many rows each kind had."""
     one_trip = json_read.read(session, patient_id, KINDS)
+    apart = json_read.read_apart(session, patient_id, KINDS)
     counts = []
-    for (model, order), rows in zip(KINDS, one_trip, strict=True):
-        orm = records._all(session, model, patient_id, order)
+    for (model, _), rows, orm in zip(KINDS, one_trip, apart, strict=True):
         assert [_columns(r) for r in rows] == [_columns(r) for r in orm], model.__name__
         assert all(type(r) is model for r in rows)
         counts.append(len(rows))
@@ -91,8 +91,8 @@ def test_the_chart_on_postgresql_is_the_chart_the_orm_reads(clinic):
             select(Patient.id).where(Patient.stage == "implanted").limit(1)
         ).scalar_one()
         chart = records.read_chart(session, records.require_patient(session, patient_id))
-        for name, model, order in records.CHART_KINDS:
-            orm = records._all(session, model, patient_id, order)
+        apart = json_read.read_apart(session, patient_id, KINDS)
+        for (name, _, _), orm in zip(records.CHART_KINDS, apart, strict=True):
             assert [_columns(r) for r in getattr(chart, name)] == [_columns(r) for r in orm]
 
 

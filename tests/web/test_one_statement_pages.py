@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from intrathecal.store import json_read, records
+from intrathecal.store import json_read
 from intrathecal.store.models import Patient
 from intrathecal.store.seed import seed_demo
 from intrathecal.web.app import create_app
@@ -42,13 +42,7 @@ def postgresql_clinic(
 
 def _each_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     """Force the statement-each reads (as on SQLite) on PostgreSQL."""
-    monkeypatch.setattr(
-        records.json_read,
-        "read",
-        lambda session, patient_id, kinds: [
-            records._all(session, model, patient_id, order) for model, order in kinds
-        ],
-    )
+    monkeypatch.setattr(json_read, "read", json_read.read_apart)
     monkeypatch.setattr(json_read, "listings", json_read.listings_apart)
 
 

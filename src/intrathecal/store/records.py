@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -52,7 +52,6 @@ from intrathecal.store.models import (
 )
 from intrathecal.units import InputError
 
-T = TypeVar("T", bound=Base)
 STAGE_ORDER = [s.value for s in Stage]
 
 
@@ -376,7 +375,7 @@ def voided(session: Session, patient_id: int) -> dict[tuple[str, int], RecordVoi
 
 @cache
 def _voided_query() -> Select[RecordVoid]:
-    # Built once, as the chart's other reads (_all_query).
+    # Built once, as the chart's other reads (json_read.read_apart).
     return select(RecordVoid).where(RecordVoid.patient_id == bindparam("patient_id"))
 
 
@@ -475,23 +474,6 @@ CHART_KINDS: tuple[tuple[str, type[Any], str], ...] = (
 )
 
 
-def _all(session: Session, model: type[T], patient_id: int, order: str) -> list[T]:
-    query = _all_query(model, order)
-    return list(session.execute(query, {"patient_id": patient_id}).scalars())
-
-
-@cache
-def _all_query(model: type[Any], order: str) -> Any:
-    # Built once per record kind: the chart reads eleven kinds on every view, and building the
-    # statements anew was a third of its time (SQLAlchemy, not the database).
-    column = model.patient_id
-    return (
-        select(model)
-        .where(column == bindparam("patient_id"))
-        .order_by(getattr(model, order), model.id)
-    )
-
-
 def audit_chart_read(session: Session, patient_id: int, actor: str, now: datetime) -> Patient:
     """Record that ``actor`` reads the chart. Committed before the chart is read, the read is on
     record even if showing it fails, and the write lock is held only for this entry."""
@@ -503,12 +485,8 @@ def audit_chart_read(session: Session, patient_id: int, actor: str, now: datetim
 def read_chart(session: Session, patient: Patient) -> Chart:
     """Everything about ``patient`` (as ``audit_chart_read`` returned it, so not read twice: a
     session holds the rows it loaded only while something refers to them); reads only."""
-    kinds = [(model, order) for _, model, order in CHART_KINDS]
-    if session.get_bind().dialect.name == "postgresql":
-        # One round trip for all eleven kinds (store/json_read.py): a statement each was a
-        # fifth of a chart view's CPU with 20 users.
-        rows = json_read.read(session, patient.id, kinds)
-    else:
-        rows = [_all(session, model, patient.id, order) for model, order in kinds]
+    # On PostgreSQL one round trip for all eleven kinds (store/json_read.py): a statement each
+    # was a fifth of a chart view's CPU with 20 users.
+    rows = json_read.read(session, patient.id, [(model, order) for _, model, order in CHART_KINDS])
     found = {name: kind_rows for (name, _, _), kind_rows in zip(CHART_KINDS, rows, strict=True)}
     return Chart(patient=patient, **found)
