@@ -19,7 +19,6 @@ from starlette.concurrency import run_in_threadpool
 from intrathecal.charts.clinic import doses_svg, reservoir_svg
 from intrathecal.library import default_library
 from intrathecal.store import audit, dashboard, patient_search, programs, records, refills, users
-from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import ConflictError, NotFoundError
 from intrathecal.store.models import AuditEntry, Patient, User
 from intrathecal.therapy.summary import device_value_text, device_values
@@ -32,7 +31,7 @@ from intrathecal.web.api.routes import MAX_OFFSET, VOIDS, set_session_cookie
 from intrathecal.web.deps import COOKIE, Actor, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.permissions import DESCRIPTIONS, PERMISSIONS, allowed
-from intrathecal.web.read_audit import audit_read, audit_search
+from intrathecal.web.read_audit import audit_read, audit_search, audited_chart
 
 router = APIRouter(include_in_schema=False)
 # Rows per worklist on the dashboard (most urgent first; each card says how many there are and
@@ -226,10 +225,7 @@ def chart_page(
     db: Session = Depends(get_db),  # noqa: B008 (FastAPI dependency)
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> HTMLResponse:
-    patient = records.audit_chart_read(db, patient_id, actor.name, now(request))
-    db.commit()
-    begin_read_only(db)  # the rest only reads: no write lock held while it loads and renders
-    chart = records.read_chart(db, patient)
+    chart = audited_chart(request, actor, db, patient_id)
     current = programs.in_force(db, patient_id)
     program = programs.parse(current.program_toml) if current else None
     device = (

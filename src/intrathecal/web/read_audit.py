@@ -11,6 +11,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from intrathecal.store import audit, records
+from intrathecal.store.db import begin_read_only
 from intrathecal.store.models import Patient
 from intrathecal.web.deps import Actor, now
 
@@ -42,6 +43,15 @@ def audited_patient(
 ) -> Patient:
     """``audit_read``, and the patient it read, in ``db`` without reading it again."""
     return db.merge(audit_read(request, actor, patient_id, what, **detail), load=False)
+
+
+def audited_chart(request: Request, actor: Actor, db: Session, patient_id: int) -> records.Chart:
+    """The whole chart, its read on the audit log first: the entry is committed in ``db``, which
+    then only reads (no write lock held while the chart loads and renders)."""
+    patient = records.audit_chart_read(db, patient_id, actor.name, now(request))
+    db.commit()
+    begin_read_only(db)
+    return records.read_chart(db, patient)
 
 
 def audit_search(request: Request, actor: Actor, what: str, **detail: Any) -> None:

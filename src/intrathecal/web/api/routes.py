@@ -15,7 +15,6 @@ from intrathecal.clinical.compounding import recipe
 from intrathecal.library import default_library
 from intrathecal.safety.review import Acknowledgement, ReviewResult
 from intrathecal.store import audit, dashboard, programs, records, refills
-from intrathecal.store.db import begin_read_only
 from intrathecal.store.errors import NotFoundError
 from intrathecal.store.models import (
     Patient,
@@ -32,7 +31,7 @@ from intrathecal.web.deps import COOKIE, Actor, get_db, now, read_only, require
 from intrathecal.web.disclaimer import DISCLAIMER
 from intrathecal.web.idempotency import Idempotency, idempotency
 from intrathecal.web.program_pump import apply_through_link
-from intrathecal.web.read_audit import audit_read, audit_search
+from intrathecal.web.read_audit import audit_read, audit_search, audited_chart
 
 router = APIRouter(prefix="/api/v1")
 MAX_PAGE = 200
@@ -263,10 +262,7 @@ def get_patient(
     actor: Actor = Depends(require("chart.read")),  # noqa: B008 (FastAPI dependency)
 ) -> dict[str, Any]:
     """The whole chart. Every read is written to the audit log."""
-    patient = records.audit_chart_read(db, patient_id, actor.name, now(request))
-    db.commit()
-    begin_read_only(db)  # the rest only reads: no write lock held while it loads
-    chart = records.read_chart(db, patient)
+    chart = audited_chart(request, actor, db, patient_id)
     current = programs.in_force(db, patient_id)
     voided = refills.voids(db, patient_id)
     void = records.voided(db, patient_id)
