@@ -33,7 +33,12 @@ ROLES = tuple(r.value for r in Role)
 
 
 def hash_password(password: str) -> str:
-    return hashing.run(lambda: HASHER.hash(passwords.normalise(password)))
+    return hashing.run(lambda: _hash(password))
+
+
+def _hash(password: str) -> str:
+    """The argon2 hash itself, on the caller's thread (see :func:`password_matches`)."""
+    return HASHER.hash(passwords.normalise(password))
 
 
 def password_matches(stored_hash: str, password: str) -> bool:
@@ -144,7 +149,7 @@ def _password_check(user: User | None, password: str) -> Future[bool | None]:
 
 
 def _no_such_user(password: str) -> bool:
-    HASHER.hash(passwords.normalise(password))
+    _hash(password)
     return False
 
 
